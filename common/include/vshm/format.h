@@ -1,0 +1,98 @@
+/*
+ * Pixel formats the ring carries, and how a frame of each lies in a slot.
+ *
+ * This is the one place that knows plane counts, subsampling and stride rules; the
+ * writer lays frames out with it and readers check what they are given against it.
+ * All functions are pure and thread-safe.
+ */
+#ifndef VSHM_FORMAT_H
+#define VSHM_FORMAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vshm/export.h>
+
+#define VSHM_FOURCC(a, b, c, d)                                                                    \
+	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+
+/*
+ * Format codes are fourccs; where V4L2 has one for the same memory layout it is the
+ * same code. The comment gives the bytes in memory order.
+ */
+enum vshm_format {
+	VSHM_FORMAT_INVALID = 0,
+	VSHM_FORMAT_NV12 = VSHM_FOURCC('N', 'V', '1', '2'),  /* Y plane, then interleaved U,V 2x2 */
+	VSHM_FORMAT_I420 = VSHM_FOURCC('Y', 'U', '1', '2'),  /* Y, U, V planes, U/V 2x2 */
+	VSHM_FORMAT_YUYV = VSHM_FOURCC('Y', 'U', 'Y', 'V'),  /* Y0 U Y1 V */
+	VSHM_FORMAT_UYVY = VSHM_FOURCC('U', 'Y', 'V', 'Y'),  /* U Y0 V Y1 */
+	VSHM_FORMAT_RGB24 = VSHM_FOURCC('R', 'G', 'B', '3'), /* R G B */
+	VSHM_FORMAT_BGR24 = VSHM_FOURCC('B', 'G', 'R', '3'), /* B G R */
+	VSHM_FORMAT_RGBA = VSHM_FOURCC('R', 'G', 'B', 'A'),  /* R G B A */
+	VSHM_FORMAT_BGRA = VSHM_FOURCC('B', 'G', 'R', 'A'),  /* B G R A */
+	VSHM_FORMAT_XRGB8888 = VSHM_FOURCC('X', 'R', '2', '4'), /* B G R X: 0xXXRRGGBB words */
+	VSHM_FORMAT_GRAY8 = VSHM_FOURCC('G', 'R', 'E', 'Y'),    /* Y */
+};
+
+#define VSHM_FORMAT_PLANES_MAX    4
+#define VSHM_FORMAT_DIMENSION_MAX 16384
+/* Every stride is a multiple of this, for SIMD loads and texture uploads. */
+#define VSHM_FORMAT_STRIDE_ALIGN 64
+
+struct vshm_format_layout {
+	uint32_t plane_count;
+	uint32_t stride[VSHM_FORMAT_PLANES_MAX];
+	uint64_t offset[VSHM_FORMAT_PLANES_MAX]; /* from the start of the frame's memory */
+	uint64_t size[VSHM_FORMAT_PLANES_MAX];
+	uint64_t total_size; /* bytes the whole frame needs */
+};
+
+/*
+ * Describes one plane: a row of the plane is ceil(width / horizontal_subsampling)
+ * samples of bytes_per_sample bytes, and the plane has
+ * ceil(height / vertical_subsampling) rows.
+ */
+struct vshm_format_plane {
+	uint8_t bytes_per_sample;
+	uint8_t horizontal_subsampling;
+	uint8_t vertical_subsampling;
+};
+
+/* Returns true for the formats listed in enum vshm_format (not INVALID). */
+VSHM_EXPORT bool vshm_format_is_valid(uint32_t format);
+
+/* Returns the short name ("nv12", "rgba", ...) or NULL for an unknown code. */
+VSHM_EXPORT const char *vshm_format_name(uint32_t format);
+
+/* Returns the format with that name (case-insensitive) or VSHM_FORMAT_INVALID. */
+VSHM_EXPORT uint32_t vshm_format_from_name(const char *name);
+
+/* Returns the format at index (0 ... count-1), for listing; INVALID past the end. */
+VSHM_EXPORT uint32_t vshm_format_at(unsigned index);
+
+/* Number of planes, 0 for an unknown format. */
+VSHM_EXPORT uint32_t vshm_format_plane_count(uint32_t format);
+
+/* Fills *plane for plane index of format. Returns 0 or -EINVAL. */
+VSHM_EXPORT int vshm_format_plane(uint32_t format, uint32_t index, struct vshm_format_plane *plane);
+
+/*
+ * Computes the layout of a width x height frame with the smallest strides that are
+ * multiples of VSHM_FORMAT_STRIDE_ALIGN, planes one after another. Returns 0, or
+ * -EINVAL for an unknown format or a size outside 1..VSHM_FORMAT_DIMENSION_MAX;
+ * *layout is left untouched on failure.
+ */
+VSHM_EXPORT int vshm_format_layout(uint32_t format, uint32_t width, uint32_t height,
+                                   struct vshm_format_layout *layout);
+
+/*
+ * Checks that a layout given by someone else (strides and offsets read from shared
+ * memory) is sound for the format and size, and fits in capacity bytes: every stride
+ * holds a row, planes do not overlap and lie within capacity. 64-bit arithmetic
+ * throughout. Returns 0 or -EINVAL.
+ */
+VSHM_EXPORT int vshm_format_check_layout(uint32_t format, uint32_t width, uint32_t height,
+                                         const struct vshm_format_layout *layout,
+                                         uint64_t capacity);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * The reader side of a stream: attach by name, take the latest frame, use its pixels
+ * where the writer left them, give it back and learn whether it stayed intact.
+ *
+ * Any number of readers, in any processes, may attach to one stream; each takes one
+ * entry of the segment's reader table for as long as it is attached. A struct
+ * vshm_reader is used by one thread at a time and holds at most one frame at a time.
+ */
+#ifndef VSHM_READER_H
+#define VSHM_READER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vshm/export.h>
+
+#include <vshm/frame.h>
+
+struct vshm_reader;
+
+struct vshm_reader_options {
+	/*
+	 * Accept a segment owned by another user, or one that others may write. Off by
+	 * default: such a segment could be changed under us by someone else.
+	 */
+	bool allow_foreign_owner;
+	bool allow_world_writable;
+};
+
+/*
+ * Attaches to the stream called name, validating everything in the segment before
+ * trusting it: magic, layout version, sizes and offsets against the file size, slot
+ * count, owner and permissions. options may be NULL.
+ * Returns NULL and sets errno: EINVAL for a bad name, ENOENT if no such stream,
+ * EAGAIN if its writer is still creating it, EPROTO for a segment that is not a vshm
+ * stream or is damaged, EPERM for a foreign owner or world-writable segment, EUSERS
+ * if its reader table is full. vshm_error() says which check failed.
+ */
+VSHM_EXPORT struct vshm_reader *vshm_reader_attach(const char *name,
+                                                   const struct vshm_reader_options *options);
+
+/* Releases a held frame, frees the reader table entry and unmaps. Accepts NULL. */
+VSHM_EXPORT void vshm_reader_detach(struct vshm_reader *reader);
+
+/*
+ * Takes the latest complete frame without blocking and fills *frame with its metadata
+ * and read-only pointers to its planes in shared memory. The slot is marked as held,
+ * so the writer avoids it while it has another free.
+ * Returns 0; -EAGAIN if nothing has been published yet (or the writer kept rewriting
+ * the slot faster than we could take it); -EBUSY if this reader already holds a frame.
+ * The frame may be the same one as last time: compare frame->sequence.
+ */
+VSHM_EXPORT int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame);
+
+/*
+ * Gives the held frame back. Returns 1 if it stayed intact while it was held, 0 if the
+ * writer overwrote it (the pixels read may be torn: drop whatever was made from them),
+ * -EINVAL if no frame is held.
+ */
+VSHM_EXPORT int vshm_reader_release(struct vshm_reader *reader);
+
+/*
+ * Sleeps until a frame newer than the last one acquired is published, at most
+ * timeout_ms milliseconds (a negative value waits without limit). Uses a futex on the
+ * segment, so it costs no CPU while it sleeps and the writer makes no system call for
+ * readers that do not sleep.
+ * Returns 0 when a newer frame is there; -ETIMEDOUT; -EINTR if a signal arrived;
+ * -EPIPE when the writer is gone (it exited or died; noticed within 50 ms), returned
+ * at once the first time it is seen and afterwards after sleeping timeout_ms while
+ * looking for a new writer; -ESTALE when a new segment has taken the stream's name
+ * (a restarted writer, or one that needed bigger slots): call vshm_reader_reattach().
+ */
+VSHM_EXPORT int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms);
+
+/*
+ * Moves this reader to the segment now under the stream's name, releasing any held
+ * frame. On failure the reader stays on the old segment and the error is returned
+ * (-ENOENT, -EAGAIN, -EPROTO, ... as for attach).
+ */
+VSHM_EXPORT int vshm_reader_reattach(struct vshm_reader *reader);
+
+enum vshm_writer_state {
+	VSHM_WRITER_ALIVE,    /* a writer holds the segment */
+	VSHM_WRITER_GONE,     /* it exited or died, and no new segment has the name yet */
+	VSHM_WRITER_REPLACED, /* a new segment has the name: vshm_reader_reattach() */
+};
+
+/* Asks the kernel whether the writer is alive (one fcntl, and a stat if it is not). */
+VSHM_EXPORT enum vshm_writer_state vshm_reader_writer_state(struct vshm_reader *reader);
+
+struct vshm_reader_stats {
+	uint64_t frames_acquired;
+	uint64_t frames_torn;     /* released with vshm_reader_release() answering 0 */
+	uint64_t acquire_retries; /* slots found being rewritten while taking them */
+	uint64_t frames_invalid;  /* metadata that failed bounds checks, never handed out */
+	uint64_t reattaches;
+	/* From the segment: */
+	uint64_t frames_published;
+	uint64_t overwrites;
+	uint64_t frames_dropped;
+	uint32_t readers_attached;
+	uint32_t slot_count;
+	uint32_t writer_pid;
+	uint64_t frame_interval_ns;
+};
+
+VSHM_EXPORT void vshm_reader_get_stats(const struct vshm_reader *reader,
+                                       struct vshm_reader_stats *stats);
+
+/* The stream's name, as given to vshm_reader_attach(). */
+VSHM_EXPORT const char *vshm_reader_name(const struct vshm_reader *reader);
+
+#endif

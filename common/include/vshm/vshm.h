@@ -1,0 +1,13 @@
+/* libvshm: zero-copy video frame sharing between processes through POSIX shared memory. */
+#ifndef VSHM_VSHM_H
+#define VSHM_VSHM_H
+
+#include <vshm/format.h>
+#include <vshm/frame.h>
+#include <vshm/reader.h>
+#include <vshm/util.h>
+#include <vshm/writer.h>
+
+#define VSHM_VERSION_STRING "0.1.0"
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * The writer side of a stream: one process creates a named stream and publishes frames
+ * into its slots. The writer never waits for readers.
+ *
+ * A struct vshm_writer is used by one thread at a time. Everything it needs lives in
+ * the segment /dev/shm/vshm.<name>; vshm_writer_destroy() removes it.
+ */
+#ifndef VSHM_WRITER_H
+#define VSHM_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vshm/export.h>
+
+#include <vshm/frame.h>
+
+struct vshm_writer;
+
+struct vshm_writer_options {
+	/* Slots in the ring, VSHM_SLOT_COUNT_MIN..MAX; 0 means the default (3). */
+	uint32_t slot_count;
+	/* Reader table entries, 1..1024; 0 means the default (64). */
+	uint32_t reader_capacity;
+	/*
+	 * The largest frame the stream will carry, which sizes the slots: either a
+	 * format and size, or max_frame_bytes (the larger of the two wins). One of them
+	 * is required. A later frame that does not fit makes the writer move to a new,
+	 * larger segment under the same name (readers follow with -ESTALE + reattach).
+	 */
+	uint32_t max_format;
+	uint32_t max_width;
+	uint32_t max_height;
+	uint64_t max_frame_bytes;
+	/* Nominal time between frames, for listing tools; 0 if unknown. */
+	uint64_t frame_interval_ns;
+	/* Create the segment 0660 instead of 0600, for readers running as other users. */
+	bool group_access;
+};
+
+#define VSHM_SLOT_COUNT_MIN          3
+#define VSHM_SLOT_COUNT_MAX          64
+#define VSHM_SLOT_COUNT_DEFAULT      3
+#define VSHM_READER_CAPACITY_DEFAULT 64
+
+/*
+ * Creates the stream called name (see vshm_name_check()). If a segment of that name
+ * exists and its writer is alive, fails with EBUSY (vshm_error() names the pid). If its
+ * writer is dead (a stale segment), the segment is marked superseded, removed, and a
+ * new one created, so readers of the old one move over.
+ * options may be NULL for the defaults. Slots are prefaulted so the first frames do
+ * not pay for page faults.
+ * Returns NULL and sets errno on failure; nothing is left in /dev/shm then.
+ */
+VSHM_EXPORT struct vshm_writer *vshm_writer_create(const char *name,
+                                                   const struct vshm_writer_options *options);
+
+/*
+ * Marks the stream closed, wakes sleeping readers, removes the segment's name and
+ * unmaps it. Readers that have it mapped keep their last frame. Accepts NULL.
+ */
+VSHM_EXPORT void vshm_writer_destroy(struct vshm_writer *writer);
+
+/*
+ * Picks a slot to fill (never the latest, never one a live reader holds while another
+ * is free), marks it as being written and lays out a format/width/height frame in it:
+ * frame->plane[], stride[] and plane_size[] tell where to write. The other metadata
+ * fields are zeroed for the caller to set. If the frame does not fit the current
+ * slots, the writer first moves to a larger segment under the same name.
+ * Returns 0, -EINVAL for a bad format or size, -EBUSY if a frame is already begun,
+ * or another negative errno if a larger segment could not be made (the old one stays).
+ */
+VSHM_EXPORT int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t width,
+                                  uint32_t height, struct vshm_frame *frame);
+
+/*
+ * Publishes the frame begun with vshm_writer_begin(): copies its metadata (frame_number,
+ * capture_ns, flags, colour) into the slot, stamps publish_ns, makes the slot stable
+ * and the latest, and wakes sleeping readers (a system call only if one sleeps).
+ * frame->sequence and publish_ns are set. Returns 0 or -EINVAL if no frame is begun.
+ */
+VSHM_EXPORT int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame);
+
+/* Gives up a begun frame without publishing it. Returns 0 or -EINVAL if none is begun. */
+VSHM_EXPORT int vshm_writer_cancel(struct vshm_writer *writer);
+
+/* Adds n to the stream's count of frames the source dropped (camera gaps and the like). */
+VSHM_EXPORT void vshm_writer_count_dropped(struct vshm_writer *writer, uint64_t n);
+
+struct vshm_writer_stats {
+	uint64_t frames_published;
+	uint64_t overwrites;       /* slots taken while a reader held them */
+	uint64_t frames_dropped;   /* as counted by vshm_writer_count_dropped() */
+	uint32_t readers_attached; /* live readers, recounted at least once a second */
+	uint32_t slot_count;
+	uint64_t slot_size;        /* bytes of pixel data a slot holds */
+	uint64_t segments_created; /* 1, plus one per move to a larger segment */
+};
+
+VSHM_EXPORT void vshm_writer_get_stats(const struct vshm_writer *writer,
+                                       struct vshm_writer_stats *stats);
+
+/*
+ * Scans the reader table now: entries whose reader died are reclaimed (their slot is
+ * freed) and readers_attached is recounted. The writer also does this by itself once a
+ * second and whenever every slot seems held. Returns the number of live readers.
+ */
+VSHM_EXPORT int vshm_writer_scan_readers(struct vshm_writer *writer);
+
+/* The stream's name, as given to vshm_writer_create(). */
+VSHM_EXPORT const char *vshm_writer_name(const struct vshm_writer *writer);
+
+#endif

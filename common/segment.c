@@ -1,0 +1,583 @@
+/*
+ * Creating, validating, mapping, locking and removing the shared-memory segment.
+ *
+ * Liveness needs no daemon: the writer holds an OFD write lock on byte 0 of the
+ * segment for its whole life, each reader one on the byte where its reader table entry
+ * starts. The kernel drops a lock when the last descriptor of its open file description
+ * closes, which includes the holder dying, so F_OFD_GETLK answers "is it alive?" without
+ * trusting pids, which get reused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "log.h"
+#include "segment.h"
+
+/* How long a creator may take between O_EXCL creating the file and locking it. */
+#define CREATION_GRACE_MS 200
+
+static uint64_t round_up_to_page(uint64_t value)
+{
+	return (value + VSHM_PAGE_SIZE - 1) / VSHM_PAGE_SIZE * VSHM_PAGE_SIZE;
+}
+
+static void sleep_ms(long milliseconds)
+{
+	struct timespec duration = { milliseconds / 1000, (milliseconds % 1000) * 1000000 };
+	nanosleep(&duration, NULL);
+}
+
+int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_t min_payload,
+                          struct vshm_segment_geometry *geometry)
+{
+	if (slot_count < VSHM_SLOTS_MIN || slot_count > VSHM_SLOTS_MAX)
+		return vshm_fail(EINVAL, "slot count %u is outside %d..%d", slot_count,
+		                 VSHM_SLOTS_MIN, VSHM_SLOTS_MAX);
+	if (reader_capacity < 1 || reader_capacity > VSHM_READERS_MAX)
+		return vshm_fail(EINVAL, "reader capacity %u is outside 1..%d", reader_capacity,
+		                 VSHM_READERS_MAX);
+	if (min_payload == 0 || min_payload > VSHM_SLOT_BYTES_MAX)
+		return vshm_fail(EINVAL, "slot size %llu is outside 1..%llu bytes",
+		                 (unsigned long long)min_payload,
+		                 (unsigned long long)VSHM_SLOT_BYTES_MAX);
+
+	struct vshm_segment_geometry result = {
+		.slot_count = slot_count,
+		.reader_capacity = reader_capacity,
+		.slot_payload_size = round_up_to_page(min_payload),
+		.reader_table_offset = VSHM_READER_TABLE_OFFSET,
+	};
+	/* With the limits above the sums stay far below 2^64: 64 slots of 4 GiB is 2^38. */
+	result.slot_table_offset =
+	    result.reader_table_offset +
+	    round_up_to_page((uint64_t)reader_capacity * sizeof(struct vshm_shm_reader));
+	result.payload_offset =
+	    result.slot_table_offset +
+	    round_up_to_page((uint64_t)slot_count * sizeof(struct vshm_shm_slot));
+	result.segment_size =
+	    result.payload_offset + (uint64_t)slot_count * result.slot_payload_size;
+	*geometry = result;
+	return 0;
+}
+
+int vshm_segment_lock(int fd, uint64_t offset)
+{
+	struct flock lock = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)offset,
+		.l_len = 1,
+	};
+	if (fcntl(fd, F_OFD_SETLK, &lock) < 0)
+		return errno == EACCES ? -EAGAIN : -errno;
+	return 0;
+}
+
+void vshm_segment_unlock(int fd, uint64_t offset)
+{
+	struct flock lock = {
+		.l_type = F_UNLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)offset,
+		.l_len = 1,
+	};
+	fcntl(fd, F_OFD_SETLK, &lock);
+}
+
+static bool range_is_locked(int fd, uint64_t offset)
+{
+	struct flock lock = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)offset,
+		.l_len = 1,
+	};
+	/* F_OFD_GETLK reports locks of other open file descriptions only; ours never. */
+	if (fcntl(fd, F_OFD_GETLK, &lock) < 0)
+		return false;
+	return lock.l_type != F_UNLCK;
+}
+
+bool vshm_segment_writer_alive(const struct vshm_segment *segment)
+{
+	return range_is_locked(segment->fd, VSHM_WRITER_LOCK_OFFSET);
+}
+
+bool vshm_segment_name_replaced(const struct vshm_segment *segment)
+{
+	int fd = shm_open(segment->shm_name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct stat status;
+	bool replaced = fstat(fd, &status) == 0 &&
+	                (status.st_ino != segment->inode || status.st_dev != segment->device);
+	close(fd);
+	return replaced;
+}
+
+/* Reads the pid a live writer wrote into its header, or 0 if it cannot be read. */
+static uint32_t read_writer_pid(int fd)
+{
+	struct stat status;
+	if (fstat(fd, &status) < 0 || status.st_size < (off_t)sizeof(struct vshm_shm_header))
+		return 0;
+	struct vshm_shm_header *header = mmap(NULL, sizeof(*header), PROT_READ, MAP_SHARED, fd, 0);
+	if (header == MAP_FAILED)
+		return 0;
+	uint32_t pid = 0;
+	/* Pairs with the writer's release store of magic: the pid was written before. */
+	if (atomic_load_explicit(&header->magic, memory_order_acquire) == VSHM_MAGIC)
+		pid = header->writer_pid;
+	munmap(header, sizeof(*header));
+	return pid;
+}
+
+/*
+ * Marks an old segment superseded and wakes its sleeping readers, so that they look
+ * for the new one at once. Only done to a segment that is recognisably ours.
+ */
+static void mark_superseded(int fd)
+{
+	struct stat status;
+	if (fstat(fd, &status) < 0 || status.st_size < (off_t)sizeof(struct vshm_shm_header))
+		return;
+	struct vshm_shm_header *header =
+	    mmap(NULL, sizeof(*header), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (header == MAP_FAILED)
+		return;
+	if (atomic_load_explicit(&header->magic, memory_order_acquire) == VSHM_MAGIC) {
+		/* Pairs with the acquire load of state_flags in vshm_reader_wait(). */
+		atomic_fetch_or_explicit(&header->state_flags, VSHM_STATE_SUPERSEDED,
+		                         memory_order_release);
+		atomic_fetch_add_explicit(&header->publish_futex, 1, memory_order_seq_cst);
+		vshm_futex_wake_all(&header->publish_futex);
+	}
+	munmap(header, sizeof(*header));
+}
+
+enum existing_verdict {
+	EXISTING_VANISHED, /* gone or already replaced: try creating again */
+	EXISTING_REMOVED,  /* it was stale and we removed it: try creating again */
+};
+
+/*
+ * Deals with a file that already has the stream's name. Returns an
+ * enum existing_verdict, or a negative errno when the name must not be taken.
+ */
+static int handle_existing(const char *name, const char *shm_name)
+{
+	int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return EXISTING_VANISHED;
+		return vshm_fail(errno, "cannot open the existing segment %s%s of stream '%s': %s",
+		                 VSHM_SHM_DIR, shm_name, name, strerror(errno));
+	}
+
+	/* A creator locks right after creating; give one that is mid-way a moment. */
+	int result;
+	for (int waited = 0;; waited += 10) {
+		result = vshm_segment_lock(fd, VSHM_WRITER_LOCK_OFFSET);
+		if (result < 0) {
+			uint32_t pid = read_writer_pid(fd);
+			close(fd);
+			if (result != -EAGAIN)
+				return vshm_fail(-result, "cannot lock segment of stream '%s': %s",
+				                 name, strerror(-result));
+			if (pid)
+				return vshm_fail(EBUSY,
+				                 "stream '%s' already has a live writer (pid %u); "
+				                 "stop it or choose another name",
+				                 name, pid);
+			return vshm_fail(EBUSY,
+			                 "stream '%s' already has a live writer; stop it or "
+			                 "choose another name",
+			                 name);
+		}
+		struct stat status;
+		if (fstat(fd, &status) < 0 || status.st_nlink == 0) {
+			close(fd); /* Someone replaced it while we looked. */
+			return EXISTING_VANISHED;
+		}
+		uint32_t magic = 0;
+		if (status.st_size >= (off_t)sizeof(uint32_t) &&
+		    pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic))
+			magic = 0;
+		if (magic == VSHM_MAGIC)
+			break; /* A finished segment whose writer is gone: stale. */
+		if (magic != 0) {
+			close(fd);
+			return vshm_fail(EEXIST,
+			                 "%s%s exists but is not a vshm stream (magic 0x%08x); "
+			                 "remove it by hand if it is not needed",
+			                 VSHM_SHM_DIR, shm_name, magic);
+		}
+		if (waited >= CREATION_GRACE_MS)
+			break; /* Unfinished for too long: its creator died. */
+		vshm_segment_unlock(fd, VSHM_WRITER_LOCK_OFFSET);
+		sleep_ms(10);
+	}
+
+	vshm_log(VSHM_LOG_INFO, "replacing stale segment of stream '%s' (its writer is gone)",
+	         name);
+	mark_superseded(fd);
+	/* We hold the lock and the file is still linked, so the name is this file's. */
+	shm_unlink(shm_name);
+	close(fd);
+	return EXISTING_REMOVED;
+}
+
+static int initialise(struct vshm_segment *segment, mode_t mode, uint64_t frame_interval_ns)
+{
+	const struct vshm_segment_geometry *geometry = &segment->geometry;
+	/* shm_open() applied the umask; the mode must be exactly what was asked for. */
+	if (fchmod(segment->fd, mode) < 0)
+		return vshm_fail(errno, "cannot set the mode of %s%s: %s", VSHM_SHM_DIR,
+		                 segment->shm_name, strerror(errno));
+	if (ftruncate(segment->fd, (off_t)geometry->segment_size) < 0)
+		return vshm_fail(errno, "cannot size %s%s to %llu bytes: %s", VSHM_SHM_DIR,
+		                 segment->shm_name, (unsigned long long)geometry->segment_size,
+		                 strerror(errno));
+	/*
+	 * Allocate every page now: a full /dev/shm is then a clear error here, not a
+	 * SIGBUS in the middle of a frame, and no first frame pays for page faults.
+	 */
+	int result = posix_fallocate(segment->fd, 0, (off_t)geometry->segment_size);
+	if (result == ENOSPC)
+		return vshm_fail(ENOSPC,
+		                 "not enough room in %s for stream '%s' (%llu MiB needed); free "
+		                 "some or use fewer or smaller slots",
+		                 VSHM_SHM_DIR, segment->name,
+		                 (unsigned long long)(geometry->segment_size >> 20));
+	uint8_t *base = mmap(NULL, geometry->segment_size, PROT_READ | PROT_WRITE,
+	                     MAP_SHARED | MAP_POPULATE, segment->fd, 0);
+	if (base == MAP_FAILED)
+		return vshm_fail(errno, "cannot map %s%s: %s", VSHM_SHM_DIR, segment->shm_name,
+		                 strerror(errno));
+	segment->control = base;
+	segment->payload = base + geometry->payload_offset;
+
+	struct vshm_shm_header *header = (struct vshm_shm_header *)base;
+	segment->header = header;
+	segment->readers = (struct vshm_shm_reader *)(base + geometry->reader_table_offset);
+	segment->slots = (struct vshm_shm_slot *)(base + geometry->slot_table_offset);
+
+	/* The file is new and zero-filled; only non-zero fields need writing. */
+	header->layout_major = VSHM_LAYOUT_MAJOR;
+	header->layout_minor = VSHM_LAYOUT_MINOR;
+	header->header_size = sizeof(*header);
+	header->slot_count = geometry->slot_count;
+	header->reader_capacity = geometry->reader_capacity;
+	header->writer_pid = (uint32_t)getpid();
+	header->segment_size = geometry->segment_size;
+	header->reader_table_offset = geometry->reader_table_offset;
+	header->slot_table_offset = geometry->slot_table_offset;
+	header->payload_offset = geometry->payload_offset;
+	header->slot_payload_size = geometry->slot_payload_size;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	header->created_realtime_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	header->nominal_frame_interval_ns = frame_interval_ns;
+	/* NUL padded; a 64-character name fills the field with no terminator. */
+	memcpy(header->name, segment->name, strnlen(segment->name, sizeof(header->name)));
+	/* Pairs with the acquire load of magic in validate_header(): a reader that sees
+	 * the magic sees every field above. */
+	atomic_store_explicit(&header->magic, VSHM_MAGIC, memory_order_release);
+	return 0;
+}
+
+static int remember_identity(struct vshm_segment *segment)
+{
+	struct stat status;
+	if (fstat(segment->fd, &status) < 0)
+		return vshm_fail(errno, "cannot stat %s%s: %s", VSHM_SHM_DIR, segment->shm_name,
+		                 strerror(errno));
+	segment->device = status.st_dev;
+	segment->inode = status.st_ino;
+	return 0;
+}
+
+static void segment_reset(struct vshm_segment *segment, const char *name)
+{
+	memset(segment, 0, sizeof(*segment));
+	segment->fd = -1;
+	snprintf(segment->name, sizeof(segment->name), "%s", name);
+	vshm_shm_name(name, segment->shm_name);
+}
+
+int vshm_segment_create(struct vshm_segment *segment, const char *name,
+                        const struct vshm_segment_geometry *geometry, mode_t mode,
+                        uint64_t frame_interval_ns)
+{
+	int result = vshm_name_check(name);
+	if (result < 0)
+		return result;
+	segment_reset(segment, name);
+	segment->geometry = *geometry;
+
+	/* Bounded: each round either creates, fails, or removed a file that was in the way. */
+	for (int attempt = 0; attempt < 16; attempt++) {
+		segment->fd =
+		    shm_open(segment->shm_name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
+		if (segment->fd >= 0)
+			break;
+		if (errno != EEXIST)
+			return vshm_fail(errno, "cannot create %s%s for stream '%s': %s",
+			                 VSHM_SHM_DIR, segment->shm_name, name, strerror(errno));
+		result = handle_existing(name, segment->shm_name);
+		if (result < 0)
+			return result;
+	}
+	if (segment->fd < 0)
+		return vshm_fail(EBUSY, "stream '%s' keeps being recreated by someone else", name);
+
+	/* A writer that is looking at a file it found may hold the lock for a moment. */
+	for (int waited = 0;; waited += 1) {
+		result = vshm_segment_lock(segment->fd, VSHM_WRITER_LOCK_OFFSET);
+		if (result == 0)
+			break;
+		if (result != -EAGAIN || waited >= CREATION_GRACE_MS) {
+			vshm_fail(-result, "cannot lock the new segment of stream '%s': %s", name,
+			          strerror(-result));
+			goto error_unlink;
+		}
+		sleep_ms(1);
+	}
+	result = remember_identity(segment);
+	if (result < 0)
+		goto error_unlink;
+	result = initialise(segment, mode, frame_interval_ns);
+	if (result < 0)
+		goto error_unlink;
+	return 0;
+
+error_unlink:
+	if (segment->control)
+		munmap(segment->control, geometry->segment_size);
+	shm_unlink(segment->shm_name);
+	close(segment->fd);
+	segment->fd = -1;
+	segment->control = NULL;
+	return result;
+}
+
+/*
+ * Checks the header of a segment we did not create. Everything is read once into
+ * local variables; the geometry must be exactly what vshm_segment_geometry() computes
+ * for its counts, which rules out overlapping or out-of-file regions in one comparison.
+ */
+static int validate_header(struct vshm_segment *segment, const struct stat *status)
+{
+	const char *name = segment->name;
+	if (status->st_size < (off_t)VSHM_PAGE_SIZE) {
+		if (vshm_segment_writer_alive(segment))
+			return vshm_fail(EAGAIN, "stream '%s' is still being created; try again",
+			                 name);
+		return vshm_fail(EPROTO,
+		                 "segment of stream '%s' is %lld bytes, too small to be a vshm "
+		                 "stream (its writer died while creating it?)",
+		                 name, (long long)status->st_size);
+	}
+	const struct vshm_shm_header *header =
+	    mmap(NULL, VSHM_PAGE_SIZE, PROT_READ, MAP_SHARED, segment->fd, 0);
+	if (header == MAP_FAILED)
+		return vshm_fail(errno, "cannot map the header of stream '%s': %s", name,
+		                 strerror(errno));
+
+	int result = 0;
+	/* Pairs with the release store of magic in initialise(). */
+	uint32_t magic = atomic_load_explicit(&header->magic, memory_order_acquire);
+	uint32_t major = header->layout_major, minor = header->layout_minor;
+	uint32_t header_size = header->header_size;
+	uint32_t slot_count = header->slot_count, capacity = header->reader_capacity;
+	uint64_t segment_size = header->segment_size;
+	struct vshm_segment_geometry claimed = {
+		.slot_count = slot_count,
+		.reader_capacity = capacity,
+		.slot_payload_size = header->slot_payload_size,
+		.reader_table_offset = header->reader_table_offset,
+		.slot_table_offset = header->slot_table_offset,
+		.payload_offset = header->payload_offset,
+		.segment_size = segment_size,
+	};
+	munmap((void *)header, VSHM_PAGE_SIZE);
+
+	struct vshm_segment_geometry expected;
+	if (magic == 0) {
+		if (vshm_segment_writer_alive(segment))
+			result = vshm_fail(EAGAIN, "stream '%s' is still being created; try again",
+			                   name);
+		else
+			result = vshm_fail(EPROTO,
+			                   "segment of stream '%s' was never finished (its writer "
+			                   "died while creating it); the next writer replaces it",
+			                   name);
+	} else if (magic != VSHM_MAGIC) {
+		result =
+		    vshm_fail(EPROTO, "%s%s is not a vshm stream (magic 0x%08x, expected 0x%08x)",
+		              VSHM_SHM_DIR, segment->shm_name, magic, VSHM_MAGIC);
+	} else if (major != VSHM_LAYOUT_MAJOR) {
+		result = vshm_fail(EPROTO,
+		                   "stream '%s' uses layout version %u.%u; this library reads "
+		                   "%u.x: use matching vshm versions",
+		                   name, major, minor, VSHM_LAYOUT_MAJOR);
+	} else if (header_size < sizeof(struct vshm_shm_header) || header_size > VSHM_PAGE_SIZE) {
+		result =
+		    vshm_fail(EPROTO, "stream '%s' has a header size of %u bytes, expected %zu",
+		              name, header_size, sizeof(struct vshm_shm_header));
+	} else if (slot_count < VSHM_SLOTS_MIN || slot_count > VSHM_SLOTS_MAX) {
+		result =
+		    vshm_fail(EPROTO, "stream '%s' has %u slots, outside %d..%d: damaged segment",
+		              name, slot_count, VSHM_SLOTS_MIN, VSHM_SLOTS_MAX);
+	} else if (capacity < 1 || capacity > VSHM_READERS_MAX) {
+		result = vshm_fail(EPROTO,
+		                   "stream '%s' has room for %u readers, outside 1..%d: damaged "
+		                   "segment",
+		                   name, capacity, VSHM_READERS_MAX);
+	} else if (segment_size != (uint64_t)status->st_size) {
+		result =
+		    vshm_fail(EPROTO,
+		              "stream '%s' claims %llu bytes but its file has %lld: damaged or "
+		              "truncated segment",
+		              name, (unsigned long long)segment_size, (long long)status->st_size);
+	} else if (claimed.slot_payload_size == 0 || claimed.slot_payload_size % VSHM_PAGE_SIZE ||
+	           vshm_segment_geometry(slot_count, capacity, claimed.slot_payload_size,
+	                                 &expected) < 0 ||
+	           memcmp(&expected, &claimed, sizeof(expected)) != 0) {
+		vshm_clear_error();
+		result = vshm_fail(EPROTO,
+		                   "stream '%s' has slot offsets or sizes that do not fit its "
+		                   "layout: damaged segment",
+		                   name);
+	}
+	if (result == 0)
+		segment->geometry = claimed;
+	return result;
+}
+
+static int map_for_reader(struct vshm_segment *segment)
+{
+	const struct vshm_segment_geometry *geometry = &segment->geometry;
+	/* The reader writes only its own reader table entry, so the control part is
+	 * read-write and the pixels read-only: a reader bug cannot damage a frame. */
+	segment->control = mmap(NULL, geometry->payload_offset, PROT_READ | PROT_WRITE, MAP_SHARED,
+	                        segment->fd, 0);
+	if (segment->control == MAP_FAILED) {
+		segment->control = NULL;
+		return vshm_fail(errno, "cannot map stream '%s': %s", segment->name,
+		                 strerror(errno));
+	}
+	/* MAP_POPULATE: the pages exist already (the writer allocated them); mapping them
+	 * all now spares the first frames a page fault per 4 KiB. */
+	segment->payload =
+	    mmap(NULL, geometry->segment_size - geometry->payload_offset, PROT_READ,
+	         MAP_SHARED | MAP_POPULATE, segment->fd, (off_t)geometry->payload_offset);
+	if (segment->payload == MAP_FAILED) {
+		int error = errno;
+		munmap(segment->control, geometry->payload_offset);
+		segment->control = NULL;
+		segment->payload = NULL;
+		return vshm_fail(error, "cannot map the slots of stream '%s': %s", segment->name,
+		                 strerror(error));
+	}
+	segment->header = (struct vshm_shm_header *)segment->control;
+	segment->readers =
+	    (struct vshm_shm_reader *)(segment->control + geometry->reader_table_offset);
+	segment->slots = (struct vshm_shm_slot *)(segment->control + geometry->slot_table_offset);
+	return 0;
+}
+
+int vshm_segment_open(struct vshm_segment *segment, const char *name,
+                      const struct vshm_reader_options *options)
+{
+	int result = vshm_name_check(name);
+	if (result < 0)
+		return result;
+	segment_reset(segment, name);
+
+	segment->fd = shm_open(segment->shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (segment->fd < 0) {
+		if (errno == ENOENT)
+			return vshm_fail(ENOENT,
+			                 "no stream '%s' (%s%s does not exist): is its "
+			                 "writer running?",
+			                 name, VSHM_SHM_DIR, segment->shm_name);
+		if (errno == EACCES)
+			return vshm_fail(EPERM,
+			                 "cannot open stream '%s': permission denied on %s%s "
+			                 "(it belongs to another user)",
+			                 name, VSHM_SHM_DIR, segment->shm_name);
+		return vshm_fail(errno, "cannot open stream '%s': %s", name, strerror(errno));
+	}
+
+	struct stat status;
+	if (fstat(segment->fd, &status) < 0) {
+		result = vshm_fail(errno, "cannot stat stream '%s': %s", name, strerror(errno));
+		goto error_close;
+	}
+	segment->device = status.st_dev;
+	segment->inode = status.st_ino;
+	bool allow_foreign = options && options->allow_foreign_owner;
+	bool allow_world_writable = options && options->allow_world_writable;
+	if (!allow_foreign && status.st_uid != geteuid()) {
+		result = vshm_fail(EPERM,
+		                   "stream '%s' belongs to uid %u, not to you (uid %u): refusing "
+		                   "a segment someone else controls",
+		                   name, (unsigned)status.st_uid, (unsigned)geteuid());
+		goto error_close;
+	}
+	if (!allow_world_writable && (status.st_mode & S_IWOTH)) {
+		result =
+		    vshm_fail(EPERM,
+		              "stream '%s' is writable by every user (mode %04o): refusing it; "
+		              "its writer should not create it so",
+		              name, (unsigned)(status.st_mode & 07777));
+		goto error_close;
+	}
+	result = validate_header(segment, &status);
+	if (result < 0)
+		goto error_close;
+	result = map_for_reader(segment);
+	if (result < 0)
+		goto error_close;
+	return 0;
+
+error_close:
+	close(segment->fd);
+	segment->fd = -1;
+	return result;
+}
+
+void vshm_segment_close(struct vshm_segment *segment)
+{
+	const struct vshm_segment_geometry *geometry = &segment->geometry;
+	if (segment->control && segment->payload != segment->control + geometry->payload_offset) {
+		/* A reader's two mappings. */
+		munmap(segment->payload, geometry->segment_size - geometry->payload_offset);
+		munmap(segment->control, geometry->payload_offset);
+	} else if (segment->control) {
+		munmap(segment->control, geometry->segment_size);
+	}
+	if (segment->fd >= 0)
+		close(segment->fd);
+	segment->control = NULL;
+	segment->payload = NULL;
+	segment->fd = -1;
+}
+
+void vshm_segment_unlink(struct vshm_segment *segment)
+{
+	struct stat status;
+	if (fstat(segment->fd, &status) < 0 || status.st_nlink == 0)
+		return;
+	if (vshm_segment_name_replaced(segment))
+		return; /* Someone removed ours by hand and made another: not ours to remove. */
+	shm_unlink(segment->shm_name);
+}

@@ -1,0 +1,95 @@
+/*
+ * Private: the shared-memory segment of one stream, and the rules for creating,
+ * validating, locking and removing it. The writer and reader modules build on this;
+ * they never call shm_open() or mmap() themselves.
+ *
+ * Rule that keeps two writers from removing each other's segments: only the process
+ * holding a segment's writer lock may remove its name, and after taking the lock it
+ * checks that the file is still linked (st_nlink > 0) before doing so.
+ */
+#ifndef VSHM_SEGMENT_H
+#define VSHM_SEGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+#include "vshm/reader.h"
+#include "vshm/util.h"
+
+struct vshm_segment_geometry {
+	uint32_t slot_count;
+	uint32_t reader_capacity;
+	uint64_t slot_payload_size; /* page multiple */
+	uint64_t reader_table_offset;
+	uint64_t slot_table_offset;
+	uint64_t payload_offset; /* page aligned: the payload is mapped on its own */
+	uint64_t segment_size;
+};
+
+struct vshm_segment {
+	int fd;
+	char name[VSHM_NAME_MAX + 1];
+	char shm_name[VSHM_SHM_NAME_MAX];
+	/* Our own copy of the geometry; never re-read from shared memory after checking. */
+	struct vshm_segment_geometry geometry;
+	/* Header, reader table and slot descriptors: read-write for writer and readers. */
+	uint8_t *control;
+	/* Pixel data: read-write for the writer, read-only for readers. */
+	uint8_t *payload;
+	struct vshm_shm_header *header;
+	struct vshm_shm_reader *readers;
+	struct vshm_shm_slot *slots;
+	dev_t device;
+	ino_t inode;
+};
+
+/*
+ * Computes offsets for the given counts and a payload of at least min_payload bytes a
+ * slot. Returns 0 or -EINVAL (counts out of range, or sizes that overflow).
+ */
+int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_t min_payload,
+                          struct vshm_segment_geometry *geometry);
+
+/*
+ * Creates and maps a new segment for a writer, taking the writer lock first. Replaces
+ * a stale segment of the same name (writer dead), refuses a live one with -EBUSY and a
+ * foreign file with -EEXIST. Returns 0 or a negative errno with vshm_error() set;
+ * nothing is left behind on failure.
+ */
+int vshm_segment_create(struct vshm_segment *segment, const char *name,
+                        const struct vshm_segment_geometry *geometry, mode_t mode,
+                        uint64_t frame_interval_ns);
+
+/* Opens, validates and maps an existing segment for a reader (see vshm_reader_attach()). */
+int vshm_segment_open(struct vshm_segment *segment, const char *name,
+                      const struct vshm_reader_options *options);
+
+/* Unmaps and closes, which drops every lock this process holds on it. */
+void vshm_segment_close(struct vshm_segment *segment);
+
+/* Removes the segment's name if it still names this segment. For the lock holder only. */
+void vshm_segment_unlink(struct vshm_segment *segment);
+
+/* True if some process holds the writer lock (F_OFD_GETLK). */
+bool vshm_segment_writer_alive(const struct vshm_segment *segment);
+
+/* True if the stream's name now names another file than the one mapped. */
+bool vshm_segment_name_replaced(const struct vshm_segment *segment);
+
+/*
+ * OFD write locks on one byte at offset: try to take it (0 or -EAGAIN when another open
+ * file description holds it), drop it.
+ */
+int vshm_segment_lock(int fd, uint64_t offset);
+void vshm_segment_unlock(int fd, uint64_t offset);
+
+static inline uint64_t vshm_segment_reader_lock_offset(const struct vshm_segment *segment,
+                                                       uint32_t index)
+{
+	return segment->geometry.reader_table_offset +
+	       (uint64_t)index * sizeof(struct vshm_shm_reader);
+}
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * The writer side of the slot protocol. The protocol itself is described once, here;
+ * docs/protocol.md says the same for implementers in other languages.
+ *
+ * Each slot has a sequence counter: odd (2n - 1) while the writer fills it for publish
+ * number n, even (2n) once it is stable. Publishing stores (n << 8 | slot) into the
+ * header's latest word: one atomic store makes a complete frame the newest.
+ *
+ * Writer, for publish number n (C11 seqlock recipe, Boehm 2012):
+ *   1. choose a slot that is not the latest and that no live reader holds
+ *      (the oldest such, so a reader still taking the previous latest is not hit);
+ *   2. store sequence = 2n - 1 (seq_cst), then re-check that no reader holds the slot:
+ *      if one does, it announced itself before it could have seen our odd count,
+ *      so restore the old even count (no byte was changed) and choose another;
+ *   3. release fence, then the caller writes pixels and we write the metadata;
+ *   4. store sequence = 2n (release);
+ *   5. store latest = n << 8 | slot (release), publish_futex = n (seq_cst), then wake
+ *      the futex only if some reader says it may be sleeping.
+ * When every slot but the latest is held, the writer takes the oldest anyway and counts
+ * an overwrite: it never waits for a reader. The reader that held it learns at release.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "futex.h"
+#include "log.h"
+#include "segment.h"
+#include "vshm/writer.h"
+
+#define NO_SLOT UINT32_MAX
+/* How often the writer looks for dead readers even when it does not need their slots. */
+#define READER_SCAN_INTERVAL_NS 1000000000u
+
+struct vshm_writer {
+	struct vshm_segment segment;
+	struct vshm_writer_options options;
+	char name[VSHM_NAME_MAX + 1];
+	mode_t mode;
+	uint64_t next_publish; /* publish number of the next frame, from 1 */
+	uint32_t begun_slot;   /* NO_SLOT unless a frame is begun */
+	uint64_t begun_previous_sequence;
+	struct vshm_format_layout begun_layout;
+	/* Our own record of what each slot holds (its publish number, 0 = never used),
+	 * so that choosing the oldest slot reads no shared memory. */
+	uint64_t slot_publish[VSHM_SLOTS_MAX];
+	uint64_t last_scan_ns;
+	uint64_t segments_created;
+};
+
+static uint64_t frame_bytes_for(uint32_t format, uint32_t width, uint32_t height)
+{
+	struct vshm_format_layout layout;
+	if (vshm_format_layout(format, width, height, &layout) < 0)
+		return 0;
+	return layout.total_size;
+}
+
+static int make_segment(struct vshm_writer *writer, uint64_t slot_bytes)
+{
+	struct vshm_segment_geometry geometry;
+	int result = vshm_segment_geometry(writer->options.slot_count,
+	                                   writer->options.reader_capacity, slot_bytes, &geometry);
+	if (result < 0)
+		return result;
+	result = vshm_segment_create(&writer->segment, vshm_writer_name(writer), &geometry,
+	                             writer->mode, writer->options.frame_interval_ns);
+	if (result < 0)
+		return result;
+	memset(writer->slot_publish, 0, sizeof(writer->slot_publish));
+	writer->segments_created++;
+	return 0;
+}
+
+struct vshm_writer *vshm_writer_create(const char *name, const struct vshm_writer_options *options)
+{
+	vshm_clear_error();
+	int result = vshm_name_check(name);
+	if (result < 0) {
+		errno = -result;
+		return NULL;
+	}
+	struct vshm_writer *writer = calloc(1, sizeof(*writer));
+	if (!writer)
+		return NULL;
+	if (options)
+		writer->options = *options;
+	struct vshm_writer_options *chosen = &writer->options;
+	if (chosen->slot_count == 0)
+		chosen->slot_count = VSHM_SLOT_COUNT_DEFAULT;
+	if (chosen->reader_capacity == 0)
+		chosen->reader_capacity = VSHM_READER_CAPACITY_DEFAULT;
+	writer->mode = chosen->group_access ? 0660 : 0600;
+	writer->next_publish = 1;
+	writer->begun_slot = NO_SLOT;
+	snprintf(writer->name, sizeof(writer->name), "%s", name);
+
+	uint64_t slot_bytes = chosen->max_frame_bytes;
+	if (chosen->max_format || chosen->max_width || chosen->max_height) {
+		uint64_t frame_bytes =
+		    frame_bytes_for(chosen->max_format, chosen->max_width, chosen->max_height);
+		if (frame_bytes == 0) {
+			result = vshm_fail(EINVAL,
+			                   "largest frame %ux%u in format 0x%08x is not a frame "
+			                   "vshm can carry (sizes 1..%d, formats as in format.h)",
+			                   chosen->max_width, chosen->max_height,
+			                   chosen->max_format, VSHM_FORMAT_DIMENSION_MAX);
+			goto error_free;
+		}
+		if (frame_bytes > slot_bytes)
+			slot_bytes = frame_bytes;
+	}
+	if (slot_bytes == 0) {
+		result = vshm_fail(EINVAL,
+		                   "stream '%s': say how large its frames are (max_format, "
+		                   "max_width and max_height, or max_frame_bytes)",
+		                   name);
+		goto error_free;
+	}
+	result = make_segment(writer, slot_bytes);
+	if (result < 0)
+		goto error_free;
+	writer->last_scan_ns = vshm_now_ns();
+	return writer;
+
+error_free:
+	free(writer);
+	errno = -result;
+	return NULL;
+}
+
+const char *vshm_writer_name(const struct vshm_writer *writer)
+{
+	return writer->name;
+}
+
+void vshm_writer_destroy(struct vshm_writer *writer)
+{
+	if (!writer)
+		return;
+	struct vshm_segment *segment = &writer->segment;
+	if (segment->control) {
+		struct vshm_shm_header *header = segment->header;
+		/* Pairs with the acquire load of state_flags in vshm_reader_wait(). */
+		atomic_fetch_or_explicit(&header->state_flags, VSHM_STATE_CLOSED,
+		                         memory_order_release);
+		/* Change the futex word so a reader about to sleep does not, then wake all. */
+		atomic_fetch_add_explicit(&header->publish_futex, 1, memory_order_seq_cst);
+		vshm_futex_wake_all(&header->publish_futex);
+		vshm_segment_unlink(segment);
+	}
+	vshm_segment_close(segment);
+	free(writer);
+}
+
+/* Reclaims the entry of a reader that died; we hold its lock, so no reader can be
+ * claiming it at the same time. */
+static void reclaim_reader(struct vshm_writer *writer, struct vshm_shm_reader *entry)
+{
+	struct vshm_shm_header *header = writer->segment.header;
+	atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
+	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
+	/* Pairs with the claiming reader's lock: the kernel lock orders these stores
+	 * before anything the next owner of the entry does. */
+	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
+	vshm_log(VSHM_LOG_INFO, "stream '%s': reclaimed the entry of dead reader pid %u",
+	         writer->segment.name, entry->pid);
+	(void)header;
+}
+
+int vshm_writer_scan_readers(struct vshm_writer *writer)
+{
+	struct vshm_segment *segment = &writer->segment;
+	struct vshm_shm_header *header = segment->header;
+	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
+	if (limit > segment->geometry.reader_capacity)
+		limit = segment->geometry.reader_capacity;
+	uint32_t alive = 0;
+	for (uint32_t i = 0; i < limit; i++) {
+		struct vshm_shm_reader *entry = &segment->readers[i];
+		if (atomic_load_explicit(&entry->state, memory_order_acquire) != VSHM_READER_ACTIVE)
+			continue;
+		uint64_t offset = vshm_segment_reader_lock_offset(segment, i);
+		/* Taking the entry's lock succeeds only if its reader is gone. */
+		if (vshm_segment_lock(segment->fd, offset) < 0) {
+			alive++;
+			continue;
+		}
+		if (atomic_load_explicit(&entry->state, memory_order_acquire) == VSHM_READER_ACTIVE)
+			reclaim_reader(writer, entry);
+		vshm_segment_unlock(segment->fd, offset);
+	}
+	/* Readers add and remove themselves; this corrects the count for those that died. */
+	atomic_store_explicit(&header->readers_attached, alive, memory_order_relaxed);
+	writer->last_scan_ns = vshm_now_ns();
+	return (int)alive;
+}
+
+/* Bit i set when a reader entry says it holds slot i. */
+static uint64_t held_slots(const struct vshm_writer *writer)
+{
+	const struct vshm_segment *segment = &writer->segment;
+	uint32_t limit =
+	    atomic_load_explicit(&segment->header->reader_high_water, memory_order_acquire);
+	if (limit > segment->geometry.reader_capacity)
+		limit = segment->geometry.reader_capacity;
+	uint64_t held = 0;
+	for (uint32_t i = 0; i < limit; i++) {
+		/* seq_cst: pairs with the reader's seq_cst store of held_slot in
+		 * vshm_reader_acquire(); with our seq_cst odd store before the re-check, either
+		 * we see its hold or it sees our odd count (Dekker). */
+		uint32_t held_slot =
+		    atomic_load_explicit(&segment->readers[i].held_slot, memory_order_seq_cst);
+		if (held_slot >= 1 && held_slot <= segment->geometry.slot_count)
+			held |= UINT64_C(1) << (held_slot - 1);
+	}
+	return held;
+}
+
+static uint32_t latest_slot(const struct vshm_writer *writer)
+{
+	/* Only we store latest, so a relaxed load reads our own last store. */
+	uint64_t latest =
+	    atomic_load_explicit(&writer->segment.header->latest, memory_order_relaxed);
+	return latest ? (uint32_t)(latest & VSHM_LATEST_SLOT_MASK) : NO_SLOT;
+}
+
+/* The least recently published slot among those not excluded, or NO_SLOT. */
+static uint32_t oldest_slot(const struct vshm_writer *writer, uint64_t excluded)
+{
+	uint32_t best = NO_SLOT;
+	for (uint32_t i = 0; i < writer->segment.geometry.slot_count; i++) {
+		if (excluded & (UINT64_C(1) << i))
+			continue;
+		if (best == NO_SLOT || writer->slot_publish[i] < writer->slot_publish[best])
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * Claims a slot for publish number n and leaves its sequence odd. Never blocks: in
+ * the worst case it overwrites the oldest held slot.
+ */
+static uint32_t claim_slot(struct vshm_writer *writer, uint64_t *previous_sequence)
+{
+	struct vshm_segment *segment = &writer->segment;
+	uint64_t not_latest = 0;
+	uint32_t latest = latest_slot(writer);
+	if (latest != NO_SLOT)
+		not_latest = UINT64_C(1) << latest;
+	uint64_t odd = 2 * writer->next_publish - 1;
+	uint64_t tried = 0;
+	bool scanned = false;
+
+	/* Bounded: every round that does not return adds a slot to tried, and once all
+	 * are tried (after one scan for dead readers) the next round overwrites. */
+	for (;;) {
+		uint64_t excluded = not_latest | tried | held_slots(writer);
+		uint32_t slot = oldest_slot(writer, excluded);
+		if (slot == NO_SLOT && !scanned) {
+			/* Every free slot seems held: maybe by readers that died. */
+			vshm_writer_scan_readers(writer);
+			scanned = true;
+			tried = 0;
+			continue;
+		}
+		bool overwrite = slot == NO_SLOT;
+		if (overwrite) {
+			/* More live readers hold slots than we have spare: take the oldest. */
+			slot = oldest_slot(writer, not_latest);
+			atomic_fetch_add_explicit(&segment->header->overwrites, 1,
+			                          memory_order_relaxed);
+		}
+		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
+		*previous_sequence = atomic_load_explicit(sequence, memory_order_relaxed);
+		/* seq_cst: ordered before the re-check of held_slot below (Dekker with the
+		 * reader's seq_cst store of held_slot, then load of the sequence). */
+		atomic_store_explicit(sequence, odd, memory_order_seq_cst);
+		if (overwrite || !(held_slots(writer) & (UINT64_C(1) << slot)))
+			return slot;
+		/* A reader took it in the meantime; nothing was written, so the old even
+		 * count is true again. Pairs with the reader's acquire load of the sequence. */
+		atomic_store_explicit(sequence, *previous_sequence, memory_order_release);
+		tried |= UINT64_C(1) << slot;
+	}
+}
+
+/* Moves to a bigger segment under the same name; the old one is marked superseded. */
+static int grow(struct vshm_writer *writer, uint64_t slot_bytes)
+{
+	struct vshm_segment old = writer->segment;
+	struct vshm_shm_header *old_header = old.header;
+	/* Readers of the old segment look for the new one as soon as they see this. */
+	atomic_fetch_or_explicit(&old_header->state_flags, VSHM_STATE_SUPERSEDED,
+	                         memory_order_release);
+	vshm_segment_unlink(&old);
+	int result = make_segment(writer, slot_bytes);
+	if (result < 0) {
+		/* Keep streaming into the old segment; its readers still have it mapped. */
+		writer->segment = old;
+		return result;
+	}
+	atomic_fetch_add_explicit(&old_header->publish_futex, 1, memory_order_seq_cst);
+	vshm_futex_wake_all(&old_header->publish_futex);
+	vshm_segment_close(&old);
+	vshm_log(VSHM_LOG_INFO, "stream '%s': moved to a new segment with %llu-byte slots",
+	         writer->segment.name,
+	         (unsigned long long)writer->segment.geometry.slot_payload_size);
+	return 0;
+}
+
+int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t width, uint32_t height,
+                      struct vshm_frame *frame)
+{
+	vshm_clear_error();
+	if (writer->begun_slot != NO_SLOT)
+		return vshm_fail(EBUSY, "a frame is already begun on stream '%s'",
+		                 writer->segment.name);
+	struct vshm_format_layout layout;
+	if (vshm_format_layout(format, width, height, &layout) < 0)
+		return vshm_fail(EINVAL, "cannot lay out a %ux%u frame of format 0x%08x", width,
+		                 height, format);
+	if (layout.total_size > writer->segment.geometry.slot_payload_size) {
+		int result = grow(writer, layout.total_size);
+		if (result < 0)
+			return result;
+	}
+
+	uint64_t previous_sequence = 0;
+	uint32_t slot = claim_slot(writer, &previous_sequence);
+	/* Pairs with the reader's acquire fence before its re-load of the sequence in
+	 * vshm_reader_release(): a reader that sees any byte we write next also sees the
+	 * odd count, and knows its frame is torn. */
+	atomic_thread_fence(memory_order_release);
+
+	writer->begun_slot = slot;
+	writer->begun_previous_sequence = previous_sequence;
+	writer->begun_layout = layout;
+
+	memset(frame, 0, sizeof(*frame));
+	frame->format = format;
+	frame->width = width;
+	frame->height = height;
+	frame->plane_count = layout.plane_count;
+	uint8_t *base =
+	    writer->segment.payload + (uint64_t)slot * writer->segment.geometry.slot_payload_size;
+	for (uint32_t i = 0; i < layout.plane_count; i++) {
+		frame->stride[i] = layout.stride[i];
+		frame->plane_size[i] = layout.size[i];
+		frame->plane[i] = base + layout.offset[i];
+	}
+	frame->slot = slot;
+	frame->sequence = writer->next_publish;
+	return 0;
+}
+
+int vshm_writer_cancel(struct vshm_writer *writer)
+{
+	if (writer->begun_slot == NO_SLOT)
+		return -EINVAL;
+	/* The slot's old frame may be partly overwritten, so it must not look stable with
+	 * its old count. 2n (n = the number we did not publish) is even, so it does not
+	 * block anyone, and no reader accepts it: latest never said n for this slot. */
+	atomic_store_explicit(&writer->segment.slots[writer->begun_slot].sequence,
+	                      2 * writer->next_publish, memory_order_release);
+	writer->slot_publish[writer->begun_slot] = 0;
+	writer->begun_slot = NO_SLOT;
+	return 0;
+}
+
+int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
+{
+	uint32_t slot = writer->begun_slot;
+	if (slot == NO_SLOT)
+		return -EINVAL;
+	struct vshm_segment *segment = &writer->segment;
+	struct vshm_shm_header *header = segment->header;
+	struct vshm_shm_slot *descriptor = &segment->slots[slot];
+	const struct vshm_format_layout *layout = &writer->begun_layout;
+	uint64_t n = writer->next_publish;
+	uint64_t now = vshm_now_ns();
+
+	/* The geometry comes from our own layout, not from the caller's frame, so a
+	 * caller cannot publish plane offsets outside the slot. */
+	struct vshm_shm_frame_info info = {
+		.format = frame->format,
+		.width = frame->width,
+		.height = frame->height,
+		.plane_count = layout->plane_count,
+		.frame_number = frame->frame_number,
+		.capture_ns = frame->capture_ns ? frame->capture_ns : now,
+		.publish_ns = now,
+		.flags = frame->flags,
+		.color_matrix = frame->color_matrix,
+		.color_range = frame->color_range,
+	};
+	for (uint32_t i = 0; i < layout->plane_count; i++) {
+		info.stride[i] = layout->stride[i];
+		info.plane_offset[i] = layout->offset[i];
+		info.plane_size[i] = layout->size[i];
+	}
+	descriptor->info = info;
+
+	/* Pairs with the reader's acquire load of the sequence in vshm_reader_acquire():
+	 * pixels and metadata written above are visible to a reader that sees 2n. */
+	atomic_store_explicit(&descriptor->sequence, 2 * n, memory_order_release);
+	/* Pairs with the reader's acquire load of latest. */
+	atomic_store_explicit(&header->latest, n << VSHM_LATEST_SLOT_BITS | slot,
+	                      memory_order_release);
+	atomic_store_explicit(&header->frames_published, n, memory_order_relaxed);
+	/* seq_cst store, then seq_cst loads of the waiting flags: Dekker with the reader's
+	 * seq_cst store of waiting then load of publish_futex in vshm_reader_wait(). Either
+	 * we see that it may sleep and wake it, or it sees the new value and does not sleep. */
+	atomic_store_explicit(&header->publish_futex, (uint32_t)n, memory_order_seq_cst);
+	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
+	if (limit > segment->geometry.reader_capacity)
+		limit = segment->geometry.reader_capacity;
+	for (uint32_t i = 0; i < limit; i++) {
+		if (atomic_load_explicit(&segment->readers[i].waiting, memory_order_seq_cst)) {
+			vshm_futex_wake_all(&header->publish_futex);
+			break;
+		}
+	}
+
+	writer->slot_publish[slot] = n;
+	writer->next_publish = n + 1;
+	writer->begun_slot = NO_SLOT;
+	frame->sequence = n;
+	frame->publish_ns = now;
+	frame->slot = slot;
+	if (now - writer->last_scan_ns > READER_SCAN_INTERVAL_NS)
+		vshm_writer_scan_readers(writer);
+	return 0;
+}
+
+void vshm_writer_count_dropped(struct vshm_writer *writer, uint64_t n)
+{
+	atomic_fetch_add_explicit(&writer->segment.header->frames_dropped, n, memory_order_relaxed);
+}
+
+void vshm_writer_get_stats(const struct vshm_writer *writer, struct vshm_writer_stats *stats)
+{
+	const struct vshm_shm_header *header = writer->segment.header;
+	memset(stats, 0, sizeof(*stats));
+	stats->frames_published = writer->next_publish - 1;
+	stats->overwrites = atomic_load_explicit(&header->overwrites, memory_order_relaxed);
+	stats->frames_dropped = atomic_load_explicit(&header->frames_dropped, memory_order_relaxed);
+	stats->readers_attached =
+	    atomic_load_explicit(&header->readers_attached, memory_order_relaxed);
+	stats->slot_count = writer->segment.geometry.slot_count;
+	stats->slot_size = writer->segment.geometry.slot_payload_size;
+	stats->segments_created = writer->segments_created;
+}
