@@ -1,0 +1,379 @@
+/*
+ * Round trips through the ring in one process: every pixel format, latest-frame
+ * semantics, holds that the writer respects, torn frames reported at release,
+ * format changes, growing to a bigger segment, cancel, end of stream, counters.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test-util.h"
+
+/* The byte expected at (plane, row, column) of frame number n: cheap, and different
+ * for every frame, plane and position. */
+static uint8_t pattern_byte(uint64_t n, uint32_t plane, uint32_t row, uint32_t column)
+{
+	return (uint8_t)(n * 31 + plane * 71 + row * 7 + column * 13);
+}
+
+static void fill_frame(struct vshm_frame *frame, uint64_t n)
+{
+	for (uint32_t p = 0; p < frame->plane_count; p++) {
+		uint32_t rows = (uint32_t)(frame->plane_size[p] / frame->stride[p]);
+		for (uint32_t row = 0; row < rows; row++) {
+			uint8_t *line = frame->plane[p] + (uint64_t)row * frame->stride[p];
+			for (uint32_t column = 0; column < frame->stride[p]; column++)
+				line[column] = pattern_byte(n, p, row, column);
+		}
+	}
+}
+
+static void check_frame(const struct vshm_frame *frame, uint64_t n)
+{
+	for (uint32_t p = 0; p < frame->plane_count; p++) {
+		uint32_t rows = (uint32_t)(frame->plane_size[p] / frame->stride[p]);
+		for (uint32_t row = 0; row < rows; row++) {
+			const uint8_t *line = frame->plane[p] + (uint64_t)row * frame->stride[p];
+			for (uint32_t column = 0; column < frame->stride[p]; column++) {
+				if (line[column] != pattern_byte(n, p, row, column))
+					fail_msg("frame %llu plane %u row %u column %u: %u != %u",
+					         (unsigned long long)n, p, row, column,
+					         line[column], pattern_byte(n, p, row, column));
+			}
+		}
+	}
+}
+
+static void publish(struct vshm_writer *writer, uint32_t format, uint32_t width, uint32_t height,
+                    uint64_t n, struct vshm_frame *frame)
+{
+	int result = vshm_writer_begin(writer, format, width, height, frame);
+	if (result < 0)
+		fail_msg("begin: %d %s", result, vshm_error());
+	fill_frame(frame, n);
+	frame->frame_number = n;
+	frame->capture_ns = 1000 + n;
+	frame->color_matrix = VSHM_COLOR_MATRIX_BT709;
+	frame->color_range = VSHM_COLOR_RANGE_FULL;
+	assert_int_equal(vshm_writer_publish(writer, frame), 0);
+}
+
+static struct vshm_reader *attach(const char *name)
+{
+	struct vshm_reader *reader = vshm_reader_attach(name, NULL);
+	if (!reader)
+		fail_msg("attach %s: %s", name, vshm_error());
+	return reader;
+}
+
+static void every_format_round_trips_with_its_metadata(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "formats");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_RGBA, 643, 361, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	assert_int_equal(vshm_reader_acquire(reader, &got), -EAGAIN);
+
+	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++) {
+		uint32_t format = vshm_format_at(i);
+		uint64_t n = 100 + i;
+		publish(writer, format, 643, 361, n, &frame);
+		assert_int_equal(vshm_reader_wait(reader, 1000), 0);
+		assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+		assert_int_equal(got.format, format);
+		assert_int_equal(got.width, 643);
+		assert_int_equal(got.height, 361);
+		assert_int_equal(got.plane_count, frame.plane_count);
+		assert_int_equal(got.frame_number, n);
+		assert_int_equal(got.capture_ns, 1000 + n);
+		assert_int_equal(got.publish_ns, frame.publish_ns);
+		assert_true(got.publish_ns > 0);
+		assert_int_equal(got.sequence, frame.sequence);
+		assert_int_equal(got.slot, frame.slot);
+		assert_int_equal(got.color_matrix, VSHM_COLOR_MATRIX_BT709);
+		assert_int_equal(got.color_range, VSHM_COLOR_RANGE_FULL);
+		for (uint32_t p = 0; p < got.plane_count; p++) {
+			assert_int_equal(got.stride[p], frame.stride[p]);
+			assert_int_equal(got.plane_size[p], frame.plane_size[p]);
+		}
+		check_frame(&got, n);
+		assert_int_equal(vshm_reader_release(reader), 1);
+	}
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+	assert_false(test_segment_exists(name));
+}
+
+static void reader_gets_the_latest_frame_and_one_at_a_time(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "latest");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got, again;
+	for (uint64_t n = 1; n <= 5; n++)
+		publish(writer, VSHM_FORMAT_GRAY8, 64, 64, n, &frame);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 5);
+	assert_int_equal(got.sequence, 5);
+	assert_int_equal(vshm_reader_acquire(reader, &again), -EBUSY);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	assert_int_equal(vshm_reader_release(reader), -EINVAL);
+	/* Nothing newer: wait times out, and acquire gives the same frame again. */
+	assert_int_equal(vshm_reader_wait(reader, 20), -ETIMEDOUT);
+	assert_int_equal(vshm_reader_acquire(reader, &again), 0);
+	assert_int_equal(again.sequence, 5);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+static void writer_avoids_a_held_slot_and_the_frame_stays_intact(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "held");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 256, 64, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, held;
+	publish(writer, VSHM_FORMAT_GRAY8, 256, 64, 1, &frame);
+	assert_int_equal(vshm_reader_acquire(reader, &held), 0);
+	for (uint64_t n = 2; n <= 50; n++) {
+		publish(writer, VSHM_FORMAT_GRAY8, 256, 64, n, &frame);
+		assert_int_not_equal(frame.slot, held.slot);
+	}
+	check_frame(&held, 1);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.overwrites, 0);
+	assert_int_equal(stats.frames_published, 50);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+/* With 3 slots, two readers holding the two non-latest slots leave the writer nothing
+ * free: it overwrites the oldest, counts it, and that reader's release says torn. */
+static void overwritten_frame_is_reported_torn_and_counted(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "torn");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *first = attach(name);
+	struct vshm_reader *second = attach(name);
+	struct vshm_frame frame, a, b;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	assert_int_equal(vshm_reader_acquire(first, &a), 0);
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
+	assert_int_equal(vshm_reader_acquire(second, &b), 0);
+	assert_int_not_equal(a.slot, b.slot);
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 3, &frame);
+	/* Slot of frame 2 is the latest... until frame 3; frame 3 went into the only
+	 * non-latest, non-held slot there was. Frame 4 finds none free. */
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 4, &frame);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.overwrites, 1);
+	int first_intact = vshm_reader_release(first);
+	int second_intact = vshm_reader_release(second);
+	assert_int_equal(first_intact + second_intact, 1);
+	struct vshm_reader_stats reader_stats;
+	vshm_reader_get_stats(first_intact ? second : first, &reader_stats);
+	assert_int_equal(reader_stats.frames_torn, 1);
+	vshm_reader_detach(first);
+	vshm_reader_detach(second);
+	vshm_writer_destroy(writer);
+}
+
+static void format_and_size_changes_travel_with_the_frame(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "change");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_NV12, 640, 480, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	publish(writer, VSHM_FORMAT_NV12, 640, 480, 1, &frame);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.format, VSHM_FORMAT_NV12);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	publish(writer, VSHM_FORMAT_RGB24, 320, 200, 2, &frame);
+	assert_int_equal(vshm_reader_wait(reader, 1000), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.format, VSHM_FORMAT_RGB24);
+	assert_int_equal(got.width, 320);
+	assert_int_equal(got.plane_count, 1);
+	check_frame(&got, 2);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+static void a_frame_too_big_moves_the_stream_and_readers_follow(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "grow");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	publish(writer, VSHM_FORMAT_RGBA, 1280, 720, 2, &frame);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.segments_created, 2);
+	assert_true(stats.slot_size >= 1280u * 720 * 4);
+	/* The old segment still holds frame 1 for whoever has it mapped. */
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 1);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	assert_int_equal(vshm_reader_wait(reader, 1000), -ESTALE);
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_REPLACED);
+	assert_int_equal(vshm_reader_reattach(reader), 0);
+	assert_int_equal(vshm_reader_wait(reader, 1000), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 2);
+	assert_int_equal(got.width, 1280);
+	check_frame(&got, 2);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+	assert_false(test_segment_exists(name));
+}
+
+static void cancel_leaves_the_latest_frame_alone(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "cancel");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), -EBUSY);
+	memset(frame.plane[0], 0xee, frame.plane_size[0]);
+	assert_int_equal(vshm_writer_cancel(writer), 0);
+	assert_int_equal(vshm_writer_cancel(writer), -EINVAL);
+	assert_int_equal(vshm_writer_publish(writer, &frame), -EINVAL);
+	assert_int_equal(vshm_reader_wait(reader, 0), 0); /* frame 1 not yet acquired */
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 1);
+	check_frame(&got, 1);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
+	assert_int_equal(frame.sequence, 2);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+static void end_of_stream_and_writer_exit_reach_the_reader(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "eos");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
+	fill_frame(&frame, 9);
+	frame.frame_number = 9;
+	frame.flags = VSHM_FRAME_END_OF_STREAM;
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_ALIVE);
+	vshm_writer_destroy(writer);
+	assert_false(test_segment_exists(name));
+	/* The last frame stays readable after the writer left. */
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.flags & VSHM_FRAME_END_OF_STREAM, VSHM_FRAME_END_OF_STREAM);
+	check_frame(&got, 9);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	uint64_t start = vshm_now_ns();
+	assert_int_equal(vshm_reader_wait(reader, 5000), -EPIPE);
+	assert_true(vshm_now_ns() - start < 1000000000u); /* at once, not after the timeout */
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_GONE);
+	/* Seen once: later waits sleep their timeout looking for a new writer. */
+	assert_int_equal(vshm_reader_wait(reader, 30), -EPIPE);
+	writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	assert_int_equal(vshm_reader_wait(reader, 1000), -ESTALE);
+	assert_int_equal(vshm_reader_reattach(reader), 0);
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_ALIVE);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+static void counters_follow_readers_and_frames(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "counters");
+	struct vshm_writer_options options = {
+		.slot_count = 5,
+		.reader_capacity = 2,
+		.max_format = VSHM_FORMAT_GRAY8,
+		.max_width = 16,
+		.max_height = 16,
+		.frame_interval_ns = 33333333,
+	};
+	struct vshm_writer *writer = vshm_writer_create(name, &options);
+	assert_non_null(writer);
+	struct vshm_reader *first = attach(name);
+	struct vshm_reader *second = attach(name);
+	assert_null(vshm_reader_attach(name, NULL));
+	assert_int_equal(errno, EUSERS);
+	struct vshm_frame frame;
+	for (uint64_t n = 1; n <= 7; n++)
+		publish(writer, VSHM_FORMAT_GRAY8, 16, 16, n, &frame);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.readers_attached, 2);
+	assert_int_equal(stats.slot_count, 5);
+	assert_int_equal(stats.frames_published, 7);
+	struct vshm_reader_stats reader_stats;
+	assert_int_equal(vshm_reader_acquire(first, &frame), 0);
+	vshm_reader_release(first);
+	vshm_reader_get_stats(first, &reader_stats);
+	assert_int_equal(reader_stats.frames_published, 7);
+	assert_int_equal(reader_stats.frames_acquired, 1);
+	assert_int_equal(reader_stats.slot_count, 5);
+	assert_int_equal(reader_stats.writer_pid, (uint32_t)getpid());
+	assert_int_equal(reader_stats.frame_interval_ns, 33333333);
+	vshm_writer_count_dropped(writer, 3);
+	vshm_reader_get_stats(first, &reader_stats);
+	assert_int_equal(reader_stats.frames_dropped, 3);
+	vshm_reader_detach(second);
+	assert_int_equal(vshm_writer_scan_readers(writer), 1);
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.readers_attached, 1);
+	/* The freed entry can be taken again. */
+	second = attach(name);
+	vshm_reader_detach(second);
+	vshm_reader_detach(first);
+	vshm_writer_destroy(writer);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_format_round_trips_with_its_metadata),
+		cmocka_unit_test(reader_gets_the_latest_frame_and_one_at_a_time),
+		cmocka_unit_test(writer_avoids_a_held_slot_and_the_frame_stays_intact),
+		cmocka_unit_test(overwritten_frame_is_reported_torn_and_counted),
+		cmocka_unit_test(format_and_size_changes_travel_with_the_frame),
+		cmocka_unit_test(a_frame_too_big_moves_the_stream_and_readers_follow),
+		cmocka_unit_test(cancel_leaves_the_latest_frame_alone),
+		cmocka_unit_test(end_of_stream_and_writer_exit_reach_the_reader),
+		cmocka_unit_test(counters_follow_readers_and_frames),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
