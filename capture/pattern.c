@@ -1,0 +1,244 @@
+/*
+ * The test pattern, drawn as horizontal spans of one colour: each row is a few spans
+ * (bars, or background, square and digit strokes), so drawing costs about one memset
+ * per plane row instead of a function call per pixel.
+ */
+#include <string.h>
+
+#include "pattern.h"
+
+#define BAR_COUNT     7
+#define DIGIT_COLUMNS 3
+#define DIGIT_ROWS    5
+
+static const struct pattern_rgb bars[BAR_COUNT] = {
+	{ 255, 255, 255 }, { 255, 255, 0 }, { 0, 255, 255 }, { 0, 255, 0 },
+	{ 255, 0, 255 },   { 255, 0, 0 },   { 0, 0, 255 },
+};
+static const struct pattern_rgb black = { 0, 0, 0 };
+static const struct pattern_rgb white = { 255, 255, 255 };
+
+/* 3x5 digits, one row per entry, bit 2 is the left column. */
+static const uint8_t digit_font[10][DIGIT_ROWS] = {
+	{ 7, 5, 5, 5, 7 }, { 2, 6, 2, 2, 7 }, { 7, 1, 7, 4, 7 }, { 7, 1, 7, 1, 7 },
+	{ 5, 5, 7, 1, 1 }, { 7, 4, 7, 1, 7 }, { 7, 4, 7, 5, 7 }, { 7, 1, 2, 2, 2 },
+	{ 7, 5, 7, 5, 7 }, { 7, 5, 7, 1, 7 },
+};
+
+/* Where things are, for one frame size: all of it integer arithmetic. */
+struct geometry {
+	uint32_t width, height;
+	uint32_t bars_end;    /* first row of the bottom third */
+	uint32_t square_size; /* side of the moving square */
+	uint32_t square_top;
+	uint32_t scale; /* pixels per font dot */
+	uint32_t digits_left, digits_top;
+};
+
+static struct geometry geometry_for(uint32_t width, uint32_t height)
+{
+	struct geometry g = { .width = width, .height = height };
+	g.bars_end = height * 2 / 3;
+	uint32_t bottom = height - g.bars_end;
+	g.square_size = bottom / 2 ? bottom / 2 : 1;
+	g.square_top = g.bars_end + (bottom - g.square_size) / 4;
+	g.scale = height / 90 ? height / 90 : 1;
+	g.digits_left = g.scale;
+	uint32_t digits_height = DIGIT_ROWS * g.scale;
+	g.digits_top = height > digits_height + g.scale ? height - digits_height - g.scale : 0;
+	return g;
+}
+
+static uint32_t square_left(const struct geometry *g, uint64_t n)
+{
+	uint32_t travel = g->width > g->square_size ? g->width - g->square_size + 1 : 1;
+	uint32_t step = g->width / 64 ? g->width / 64 : 1;
+	return (uint32_t)((n * step) % travel);
+}
+
+/* The decimal digits of n, most significant first; returns how many. */
+static unsigned digits_of(uint64_t n, uint8_t digits[20])
+{
+	uint8_t reversed[20];
+	unsigned count = 0;
+	do {
+		reversed[count++] = (uint8_t)(n % 10);
+		n /= 10;
+	} while (n);
+	for (unsigned i = 0; i < count; i++)
+		digits[i] = reversed[count - 1 - i];
+	return count;
+}
+
+/* True if (x, y) is a lit dot of the frame number. */
+static int digit_dot(const struct geometry *g, const uint8_t *digits, unsigned count, uint32_t x,
+                     uint32_t y)
+{
+	if (y < g->digits_top || x < g->digits_left)
+		return 0;
+	uint32_t row = (y - g->digits_top) / g->scale;
+	uint32_t column = (x - g->digits_left) / g->scale;
+	if (row >= DIGIT_ROWS)
+		return 0;
+	/* Each digit is 3 dots wide and followed by a blank column. */
+	uint32_t digit = column / (DIGIT_COLUMNS + 1), dot = column % (DIGIT_COLUMNS + 1);
+	if (digit >= count || dot == DIGIT_COLUMNS)
+		return 0;
+	return (digit_font[digits[digit]][row] >> (DIGIT_COLUMNS - 1 - dot)) & 1;
+}
+
+struct pattern_rgb pattern_color_at(uint64_t n, uint32_t x, uint32_t y, uint32_t width,
+                                    uint32_t height)
+{
+	struct geometry g = geometry_for(width, height);
+	if (y < g.bars_end)
+		return bars[(uint64_t)x * BAR_COUNT / width];
+	uint8_t digits[20];
+	unsigned count = digits_of(n, digits);
+	if (digit_dot(&g, digits, count, x, y))
+		return white;
+	uint32_t left = square_left(&g, n);
+	if (y >= g.square_top && y < g.square_top + g.square_size && x >= left &&
+	    x < left + g.square_size)
+		return white;
+	return black;
+}
+
+uint8_t pattern_luma(struct pattern_rgb c)
+{
+	return (uint8_t)(((66 * c.r + 129 * c.g + 25 * c.b + 128) >> 8) + 16);
+}
+
+uint8_t pattern_chroma_u(struct pattern_rgb c)
+{
+	return (uint8_t)(((-38 * c.r - 74 * c.g + 112 * c.b + 128) >> 8) + 128);
+}
+
+uint8_t pattern_chroma_v(struct pattern_rgb c)
+{
+	return (uint8_t)(((112 * c.r - 94 * c.g - 18 * c.b + 128) >> 8) + 128);
+}
+
+uint8_t pattern_gray(struct pattern_rgb c)
+{
+	return (uint8_t)((77 * c.r + 150 * c.g + 29 * c.b + 128) >> 8);
+}
+
+/* Writes pixels [x0, x1) of row y in colour c, in every plane the format has. */
+static void fill_span(struct vshm_frame *frame, uint32_t y, uint32_t x0, uint32_t x1,
+                      struct pattern_rgb c)
+{
+	if (x0 >= x1)
+		return;
+	uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+	uint32_t count = x1 - x0;
+	switch (frame->format) {
+	case VSHM_FORMAT_GRAY8:
+		memset(row + x0, pattern_gray(c), count);
+		return;
+	case VSHM_FORMAT_NV12:
+	case VSHM_FORMAT_I420: {
+		memset(row + x0, pattern_luma(c), count);
+		if (y % 2)
+			return;
+		/* Chroma sample k covers pixels 2k and 2k+1 and takes pixel 2k's colour. */
+		uint32_t first = (x0 + 1) / 2, end = (x1 + 1) / 2;
+		uint8_t u = pattern_chroma_u(c), v = pattern_chroma_v(c);
+		if (frame->format == VSHM_FORMAT_I420) {
+			memset(frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1] + first, u,
+			       end - first);
+			memset(frame->plane[2] + (uint64_t)(y / 2) * frame->stride[2] + first, v,
+			       end - first);
+		} else {
+			uint8_t *chroma = frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1];
+			for (uint32_t k = first; k < end; k++) {
+				chroma[2 * k] = u;
+				chroma[2 * k + 1] = v;
+			}
+		}
+		return;
+	}
+	case VSHM_FORMAT_YUYV:
+	case VSHM_FORMAT_UYVY: {
+		int yuyv = frame->format == VSHM_FORMAT_YUYV;
+		uint8_t luma = pattern_luma(c), u = pattern_chroma_u(c), v = pattern_chroma_v(c);
+		for (uint32_t x = x0; x < x1; x++) {
+			uint8_t *pair = row + (x / 2) * 4;
+			pair[yuyv ? (x % 2) * 2 : (x % 2) * 2 + 1] = luma;
+			if (x % 2 == 0) {
+				pair[yuyv ? 1 : 0] = u;
+				pair[yuyv ? 3 : 2] = v;
+			}
+		}
+		return;
+	}
+	default:
+		break;
+	}
+	/* Packed RGB: the byte order of each format, alpha or padding 255. */
+	uint8_t pixel[4] = { 0, 0, 0, 255 };
+	unsigned size = 4;
+	switch (frame->format) {
+	case VSHM_FORMAT_RGB24:
+		size = 3;
+		/* fall through */
+	case VSHM_FORMAT_RGBA:
+		pixel[0] = c.r, pixel[1] = c.g, pixel[2] = c.b;
+		break;
+	case VSHM_FORMAT_BGR24:
+		size = 3;
+		/* fall through */
+	case VSHM_FORMAT_BGRA:
+	case VSHM_FORMAT_XRGB8888:
+		pixel[0] = c.b, pixel[1] = c.g, pixel[2] = c.r;
+		break;
+	default:
+		return;
+	}
+	uint8_t *out = row + (uint64_t)x0 * size;
+	for (uint32_t i = 0; i < count; i++, out += size)
+		memcpy(out, pixel, size);
+}
+
+void pattern_draw(struct vshm_frame *frame, uint64_t n)
+{
+	struct geometry g = geometry_for(frame->width, frame->height);
+	uint8_t digits[20];
+	unsigned count = digits_of(n, digits);
+	uint32_t left = square_left(&g, n);
+	uint32_t right = left + g.square_size < g.width ? left + g.square_size : g.width;
+
+	for (uint32_t y = 0; y < g.height; y++) {
+		if (y < g.bars_end) {
+			for (uint32_t bar = 0; bar < BAR_COUNT; bar++) {
+				/* Same rounding as pattern_color_at(): pixel x is in bar x*7/w. */
+				uint32_t x0 = (uint32_t)(((uint64_t)bar * g.width + BAR_COUNT - 1) /
+				                         BAR_COUNT);
+				uint32_t x1 =
+				    (uint32_t)(((uint64_t)(bar + 1) * g.width + BAR_COUNT - 1) /
+				               BAR_COUNT);
+				fill_span(frame, y, x0, x1, bars[bar]);
+			}
+			continue;
+		}
+		fill_span(frame, y, 0, g.width, black);
+		if (y >= g.square_top && y < g.square_top + g.square_size)
+			fill_span(frame, y, left, right, white);
+		if (y < g.digits_top || (y - g.digits_top) / g.scale >= DIGIT_ROWS)
+			continue;
+		/* Digit strokes: runs of lit dots, each `scale` pixels wide. */
+		for (uint32_t x = g.digits_left; x < g.width; x++) {
+			if (!digit_dot(&g, digits, count, x, y))
+				continue;
+			uint32_t end = x;
+			while (end < g.width && digit_dot(&g, digits, count, end, y))
+				end++;
+			fill_span(frame, y, x, end, white);
+			x = end;
+		}
+	}
+	int yuv = frame->format == VSHM_FORMAT_NV12 || frame->format == VSHM_FORMAT_I420 ||
+	          frame->format == VSHM_FORMAT_YUYV || frame->format == VSHM_FORMAT_UYVY;
+	frame->color_matrix = yuv ? VSHM_COLOR_MATRIX_BT601 : VSHM_COLOR_MATRIX_UNSPECIFIED;
+	frame->color_range = yuv ? VSHM_COLOR_RANGE_LIMITED : VSHM_COLOR_RANGE_FULL;
+}

@@ -1,0 +1,543 @@
+/*
+ * The file source: libavformat demuxes, libavcodec decodes (threaded), and each
+ * decoded picture goes into a ring slot in one pass:
+ *   - when the decoder's pixel format is one the ring carries, at the source size,
+ *     copy_planes() copies its planes into the slot: the one copy of the pipeline,
+ *     needed because the decoder keeps its output buffers as references for the
+ *     pictures that follow, so it cannot decode into slots that readers then hold;
+ *   - otherwise libswscale converts or scales straight from the decoder's buffers into
+ *     the slot: the conversion is the one pass, with no intermediate frame.
+ *
+ * The source decodes one picture ahead, so the picture it writes knows whether it is
+ * the last one and can carry the end-of-stream flag.
+ */
+#include <errno.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+
+/* This many undecodable packets in a row means the file is not worth going on with. */
+#define CONSECUTIVE_ERRORS_MAX 500
+/* Network reads that stall this long fail instead of hanging. */
+#define NETWORK_TIMEOUT_US  "5000000"
+#define DEFAULT_INTERVAL_NS 33333333u
+
+struct capture_source {
+	const char *location;
+	struct capture_settings settings;
+	AVFormatContext *format_context;
+	AVCodecContext *decoder;
+	AVStream *stream;
+	AVPacket *packet;
+	AVFrame *pending; /* the next picture to write, decoded ahead */
+	bool has_pending;
+	uint64_t pending_media_ns;
+	struct SwsContext *scaler;
+	bool input_done; /* the demuxer is at its end and the decoder was told so */
+	int64_t first_pts;
+	bool have_first_pts;
+	uint64_t loop_offset_ns; /* media time at which the current pass started */
+	uint64_t last_media_ns;
+	uint64_t frame_interval_ns;
+	uint64_t pictures_this_pass;
+	uint64_t next_frame_number;
+	uint64_t frames_skipped;
+	uint64_t loops;
+};
+
+struct format_pair {
+	enum AVPixelFormat av;
+	uint32_t vshm;
+};
+
+/* Pixel formats the ring carries as they are; YUVJ ones are the same bytes in full range. */
+static const struct format_pair carried[] = {
+	{ AV_PIX_FMT_NV12, VSHM_FORMAT_NV12 },     { AV_PIX_FMT_YUV420P, VSHM_FORMAT_I420 },
+	{ AV_PIX_FMT_YUVJ420P, VSHM_FORMAT_I420 }, { AV_PIX_FMT_YUYV422, VSHM_FORMAT_YUYV },
+	{ AV_PIX_FMT_UYVY422, VSHM_FORMAT_UYVY },  { AV_PIX_FMT_RGB24, VSHM_FORMAT_RGB24 },
+	{ AV_PIX_FMT_BGR24, VSHM_FORMAT_BGR24 },   { AV_PIX_FMT_RGBA, VSHM_FORMAT_RGBA },
+	{ AV_PIX_FMT_BGRA, VSHM_FORMAT_BGRA },     { AV_PIX_FMT_BGR0, VSHM_FORMAT_XRGB8888 },
+	{ AV_PIX_FMT_GRAY8, VSHM_FORMAT_GRAY8 },
+};
+
+static uint32_t vshm_format_of(enum AVPixelFormat format)
+{
+	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
+		if (carried[i].av == format)
+			return carried[i].vshm;
+	}
+	return VSHM_FORMAT_INVALID;
+}
+
+static enum AVPixelFormat av_format_of(uint32_t format)
+{
+	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
+		if (carried[i].vshm == format)
+			return carried[i].av;
+	}
+	return AV_PIX_FMT_NONE;
+}
+
+/* The full-range (JPEG) formats, and the same layout in the usual range. */
+static enum AVPixelFormat without_jpeg_range(enum AVPixelFormat format, bool *full_range)
+{
+	*full_range = true;
+	switch (format) {
+	case AV_PIX_FMT_YUVJ420P:
+		return AV_PIX_FMT_YUV420P;
+	case AV_PIX_FMT_YUVJ422P:
+		return AV_PIX_FMT_YUV422P;
+	case AV_PIX_FMT_YUVJ444P:
+		return AV_PIX_FMT_YUV444P;
+	case AV_PIX_FMT_YUVJ440P:
+		return AV_PIX_FMT_YUV440P;
+	case AV_PIX_FMT_YUVJ411P:
+		return AV_PIX_FMT_YUV411P;
+	default:
+		*full_range = false;
+		return format;
+	}
+}
+
+/* The ring format for a decoded format: its own if carried, else the closest family. */
+static uint32_t ring_format_for(enum AVPixelFormat format)
+{
+	uint32_t own = vshm_format_of(format);
+	if (own)
+		return own;
+	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);
+	if (!descriptor)
+		return VSHM_FORMAT_I420;
+	if (descriptor->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL))
+		return VSHM_FORMAT_XRGB8888;
+	if (descriptor->nb_components <= 2)
+		return VSHM_FORMAT_GRAY8;
+	if (descriptor->log2_chroma_w == 1 && descriptor->log2_chroma_h == 0)
+		return VSHM_FORMAT_YUYV; /* 4:2:2 keeps its chroma, packed */
+	return VSHM_FORMAT_I420;
+}
+
+static const char *error_text(int error)
+{
+	static char text[AV_ERROR_MAX_STRING_SIZE];
+	av_strerror(error, text, sizeof(text));
+	return text;
+}
+
+static int interrupted(void *unused)
+{
+	(void)unused;
+	return vshm_shutdown_requested();
+}
+
+static uint64_t media_time_of(struct capture_source *source, const AVFrame *picture)
+{
+	int64_t pts = picture->best_effort_timestamp;
+	uint64_t media;
+	if (pts == AV_NOPTS_VALUE) {
+		media = source->pictures_this_pass
+		            ? source->last_media_ns + source->frame_interval_ns
+		            : source->loop_offset_ns;
+	} else {
+		if (!source->have_first_pts) {
+			source->first_pts = pts;
+			source->have_first_pts = true;
+		}
+		int64_t since = av_rescale_q(pts - source->first_pts, source->stream->time_base,
+		                             (AVRational){ 1, 1000000000 });
+		media = source->loop_offset_ns + (uint64_t)(since > 0 ? since : 0);
+	}
+	/* Timestamps that go backwards (broken files) never make pacing go backwards. */
+	if (source->pictures_this_pass && media < source->last_media_ns)
+		media = source->last_media_ns;
+	source->last_media_ns = media;
+	return media;
+}
+
+/*
+ * Decodes the next picture into source->pending. Returns 1, 0 at the end of the input,
+ * or a negative AVERROR for a failure that ends the stream.
+ */
+static int decode_picture(struct capture_source *source)
+{
+	int consecutive_errors = 0;
+	for (;;) {
+		int result = avcodec_receive_frame(source->decoder, source->pending);
+		if (result == 0) {
+			if (source->pending->flags & AV_FRAME_FLAG_CORRUPT ||
+			    source->pending->decode_error_flags) {
+				source->frames_skipped++;
+				av_frame_unref(source->pending);
+				continue;
+			}
+			return 1;
+		}
+		if (result == AVERROR_EOF)
+			return 0;
+		if (result != AVERROR(EAGAIN)) {
+			/* A picture that failed to decode: skip it and go on. */
+			source->frames_skipped++;
+			if (++consecutive_errors > CONSECUTIVE_ERRORS_MAX)
+				return result;
+			continue;
+		}
+		if (source->input_done)
+			return 0;
+		result = av_read_frame(source->format_context, source->packet);
+		if (result < 0) {
+			if (vshm_shutdown_requested())
+				return 0;
+			if (result != AVERROR_EOF)
+				fprintf(
+				    stderr,
+				    "vshm-capture: '%s': read error (%s); playing what was read\n",
+				    source->location, error_text(result));
+			source->input_done = true;
+			avcodec_send_packet(source->decoder, NULL); /* drain what is buffered */
+			continue;
+		}
+		if (source->packet->stream_index != source->stream->index) {
+			av_packet_unref(source->packet);
+			continue;
+		}
+		result = avcodec_send_packet(source->decoder, source->packet);
+		av_packet_unref(source->packet);
+		if (result < 0 && result != AVERROR(EAGAIN)) {
+			source->frames_skipped++;
+			if (++consecutive_errors > CONSECUTIVE_ERRORS_MAX) {
+				fprintf(stderr,
+				        "vshm-capture: '%s': %d packets in a row failed to decode "
+				        "(%s); giving up\n",
+				        source->location, CONSECUTIVE_ERRORS_MAX,
+				        error_text(result));
+				return result;
+			}
+		} else {
+			consecutive_errors = 0;
+		}
+	}
+}
+
+/* Starts the file over for --loop; returns 0 or a negative AVERROR. */
+static int rewind_input(struct capture_source *source)
+{
+	int result = avformat_seek_file(
+	    source->format_context, source->stream->index, INT64_MIN,
+	    source->stream->start_time != AV_NOPTS_VALUE ? source->stream->start_time : 0,
+	    INT64_MAX, AVSEEK_FLAG_BACKWARD);
+	if (result < 0)
+		result = av_seek_frame(source->format_context, source->stream->index, 0,
+		                       AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_BYTE);
+	if (result < 0)
+		return result;
+	avcodec_flush_buffers(source->decoder);
+	source->input_done = false;
+	source->have_first_pts = false;
+	source->loop_offset_ns = source->last_media_ns + source->frame_interval_ns;
+	source->pictures_this_pass = 0;
+	source->loops++;
+	return 0;
+}
+
+/* Decodes ahead, starting over at the end when looping. Returns 1, 0 at the end, <0. */
+static int decode_ahead(struct capture_source *source)
+{
+	int result = decode_picture(source);
+	if (result == 0 && source->settings.loop && source->pictures_this_pass > 0 &&
+	    !vshm_shutdown_requested()) {
+		result = rewind_input(source);
+		if (result < 0) {
+			fprintf(stderr, "vshm-capture: '%s': cannot start over for --loop: %s\n",
+			        source->location, error_text(result));
+			return result;
+		}
+		result = decode_picture(source);
+	}
+	if (result > 0) {
+		source->pending_media_ns = media_time_of(source, source->pending);
+		source->pictures_this_pass++;
+	}
+	source->has_pending = result > 0;
+	return result;
+}
+
+static void describe_output(const struct capture_source *source, uint32_t *format, uint32_t *width,
+                            uint32_t *height)
+{
+	const AVFrame *picture = source->pending;
+	*format = source->settings.format ? source->settings.format
+	                                  : ring_format_for((enum AVPixelFormat)picture->format);
+	*width = source->settings.width ? source->settings.width : (uint32_t)picture->width;
+	*height = source->settings.height ? source->settings.height : (uint32_t)picture->height;
+}
+
+static int open_decoder(struct capture_source *source)
+{
+	const AVCodec *codec = NULL;
+	int index =
+	    av_find_best_stream(source->format_context, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+	if (index == AVERROR_STREAM_NOT_FOUND) {
+		fprintf(stderr, "vshm-capture: '%s' has no video stream\n", source->location);
+		return index;
+	}
+	if (index == AVERROR_DECODER_NOT_FOUND || !codec) {
+		int stream = av_find_best_stream(source->format_context, AVMEDIA_TYPE_VIDEO, -1, -1,
+		                                 NULL, 0);
+		const char *name =
+		    stream >= 0 ? avcodec_get_name(
+		                      source->format_context->streams[stream]->codecpar->codec_id)
+		                : "?";
+		fprintf(stderr,
+		        "vshm-capture: '%s': video codec '%s' is not supported by this FFmpeg\n",
+		        source->location, name);
+		return AVERROR_DECODER_NOT_FOUND;
+	}
+	source->stream = source->format_context->streams[index];
+	source->decoder = avcodec_alloc_context3(codec);
+	if (!source->decoder)
+		return AVERROR(ENOMEM);
+	int result = avcodec_parameters_to_context(source->decoder, source->stream->codecpar);
+	if (result < 0)
+		return result;
+	source->decoder->thread_count = 0; /* one per core */
+	source->decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+	result = avcodec_open2(source->decoder, codec, NULL);
+	if (result < 0) {
+		fprintf(stderr, "vshm-capture: '%s': cannot open the %s decoder: %s\n",
+		        source->location, codec->name, error_text(result));
+		return result;
+	}
+	AVRational rate = source->stream->avg_frame_rate;
+	if (rate.num <= 0 || rate.den <= 0)
+		rate = source->stream->r_frame_rate;
+	source->frame_interval_ns = rate.num > 0 && rate.den > 0
+	                                ? (uint64_t)av_rescale(1000000000, rate.den, rate.num)
+	                                : DEFAULT_INTERVAL_NS;
+	return 0;
+}
+
+static void file_close(struct capture_source *source)
+{
+	if (!source)
+		return;
+	sws_freeContext(source->scaler);
+	av_frame_free(&source->pending);
+	av_packet_free(&source->packet);
+	avcodec_free_context(&source->decoder);
+	avformat_close_input(&source->format_context);
+	free(source);
+}
+
+static struct capture_source *file_open(const char *location,
+                                        const struct capture_settings *settings,
+                                        struct capture_description *description)
+{
+	av_log_set_level(getenv("VSHM_DEBUG") ? AV_LOG_INFO : AV_LOG_FATAL);
+	avformat_network_init();
+	struct capture_source *source = calloc(1, sizeof(*source));
+	if (!source)
+		return NULL;
+	source->location = location;
+	source->settings = *settings;
+	source->packet = av_packet_alloc();
+	source->pending = av_frame_alloc();
+	source->format_context = avformat_alloc_context();
+	if (!source->packet || !source->pending || !source->format_context) {
+		fprintf(stderr, "vshm-capture: out of memory\n");
+		goto error;
+	}
+	source->format_context->interrupt_callback.callback = interrupted;
+
+	AVDictionary *open_options = NULL;
+	av_dict_set(&open_options, "rw_timeout", NETWORK_TIMEOUT_US, 0);
+	int result = avformat_open_input(&source->format_context, location, NULL, &open_options);
+	av_dict_free(&open_options);
+	if (result < 0) {
+		/* avformat_open_input() frees the context on failure. */
+		source->format_context = NULL;
+		if (result == AVERROR(ENOENT))
+			fprintf(stderr, "vshm-capture: '%s': no such file\n", location);
+		else if (result == AVERROR_INVALIDDATA)
+			fprintf(stderr,
+			        "vshm-capture: '%s' is not a video file FFmpeg recognises (%s)\n",
+			        location, error_text(result));
+		else
+			fprintf(stderr, "vshm-capture: cannot open '%s': %s\n", location,
+			        error_text(result));
+		goto error;
+	}
+	result = avformat_find_stream_info(source->format_context, NULL);
+	if (result < 0) {
+		fprintf(stderr, "vshm-capture: '%s': cannot read its streams: %s\n", location,
+		        error_text(result));
+		goto error;
+	}
+	if (open_decoder(source) < 0)
+		goto error;
+
+	/* Decode the first picture now: it sizes the ring, and a file with none fails
+	 * here, before any stream is created. */
+	result = decode_ahead(source);
+	if (result <= 0) {
+		if (!vshm_shutdown_requested())
+			fprintf(stderr, "vshm-capture: '%s': no video frame could be decoded%s%s\n",
+			        location, result < 0 ? ": " : " (corrupt or empty video stream)",
+			        result < 0 ? error_text(result) : "");
+		goto error;
+	}
+	describe_output(source, &description->format, &description->width, &description->height);
+	if (!vshm_format_is_valid(description->format) || description->width == 0 ||
+	    description->height == 0 || description->width > VSHM_FORMAT_DIMENSION_MAX ||
+	    description->height > VSHM_FORMAT_DIMENSION_MAX) {
+		fprintf(stderr,
+		        "vshm-capture: '%s': its %ux%u pictures are beyond what vshm carries\n",
+		        location, description->width, description->height);
+		goto error;
+	}
+	description->frame_interval_ns = source->frame_interval_ns;
+	snprintf(description->summary, sizeof(description->summary), "'%s' (%s in %s, %s)",
+	         location, source->decoder->codec->name, source->format_context->iformat->name,
+	         av_get_pix_fmt_name((enum AVPixelFormat)source->pending->format)
+	             ? av_get_pix_fmt_name((enum AVPixelFormat)source->pending->format)
+	             : "?");
+	return source;
+
+error:
+	file_close(source);
+	return NULL;
+}
+
+static enum vshm_color_matrix matrix_of(enum AVColorSpace space)
+{
+	switch (space) {
+	case AVCOL_SPC_BT709:
+		return VSHM_COLOR_MATRIX_BT709;
+	case AVCOL_SPC_BT470BG:
+	case AVCOL_SPC_SMPTE170M:
+		return VSHM_COLOR_MATRIX_BT601;
+	case AVCOL_SPC_BT2020_NCL:
+	case AVCOL_SPC_BT2020_CL:
+		return VSHM_COLOR_MATRIX_BT2020;
+	default:
+		return VSHM_COLOR_MATRIX_UNSPECIFIED;
+	}
+}
+
+/* The one copy: each plane of the decoded picture into the slot, row by row. */
+static void copy_planes(const AVFrame *picture, enum AVPixelFormat format, struct vshm_frame *frame)
+{
+	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);
+	for (uint32_t plane = 0; plane < frame->plane_count; plane++) {
+		int bytes = av_image_get_linesize(format, picture->width, (int)plane);
+		int rows = picture->height;
+		if (plane == 1 || plane == 2)
+			rows = AV_CEIL_RSHIFT(picture->height, descriptor->log2_chroma_h);
+		av_image_copy_plane(frame->plane[plane], (int)frame->stride[plane],
+		                    picture->data[plane], picture->linesize[plane], bytes, rows);
+	}
+}
+
+/* Converts or scales straight into the slot. Returns 0 or a negative AVERROR. */
+static int convert_into(struct capture_source *source, const AVFrame *picture,
+                        enum AVPixelFormat input, bool full_range, struct vshm_frame *frame)
+{
+	enum AVPixelFormat output = av_format_of(frame->format);
+	bool scaling =
+	    (uint32_t)picture->width != frame->width || (uint32_t)picture->height != frame->height;
+	source->scaler = sws_getCachedContext(source->scaler, picture->width, picture->height,
+	                                      input, (int)frame->width, (int)frame->height, output,
+	                                      scaling ? SWS_BICUBIC : SWS_POINT, NULL, NULL, NULL);
+	if (!source->scaler)
+		return AVERROR(EINVAL);
+	/* Keep the source's range when converting between YUV layouts; expand it only
+	 * when converting to RGB. */
+	const int *coefficients = sws_getCoefficients(
+	    matrix_of(picture->colorspace) == VSHM_COLOR_MATRIX_BT709 ? SWS_CS_ITU709
+	                                                              : SWS_CS_DEFAULT);
+	int output_full = full_range || (av_pix_fmt_desc_get(output)->flags & AV_PIX_FMT_FLAG_RGB);
+	sws_setColorspaceDetails(source->scaler, coefficients, full_range, coefficients,
+	                         output_full, 0, 1 << 16, 1 << 16);
+	int strides[VSHM_FORMAT_PLANES_MAX];
+	for (int i = 0; i < VSHM_FORMAT_PLANES_MAX; i++)
+		strides[i] = (int)frame->stride[i];
+	sws_scale(source->scaler, (const uint8_t *const *)picture->data, picture->linesize, 0,
+	          picture->height, frame->plane, strides);
+	return 0;
+}
+
+static int file_next(struct capture_source *source, struct vshm_writer *writer,
+                     struct vshm_frame *frame, uint64_t *media_ns)
+{
+	if (!source->has_pending)
+		return CAPTURE_END;
+	AVFrame *picture = source->pending;
+	uint32_t format, width, height;
+	describe_output(source, &format, &width, &height);
+	int result = vshm_writer_begin(writer, format, width, height, frame);
+	if (result < 0) {
+		fprintf(stderr,
+		        "vshm-capture: '%s': cannot put a %ux%u %s frame in the stream: %s\n",
+		        source->location, width, height, vshm_format_name(format), vshm_error());
+		return result;
+	}
+	bool full_range;
+	enum AVPixelFormat input =
+	    without_jpeg_range((enum AVPixelFormat)picture->format, &full_range);
+	full_range = full_range || picture->color_range == AVCOL_RANGE_JPEG;
+	bool carried_as_is = av_format_of(format) == input ||
+	                     (format == VSHM_FORMAT_I420 && input == AV_PIX_FMT_YUV420P);
+	if (carried_as_is && (uint32_t)picture->width == width &&
+	    (uint32_t)picture->height == height) {
+		copy_planes(picture, input, frame);
+	} else {
+		result = convert_into(source, picture, input, full_range, frame);
+		if (result < 0) {
+			fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n",
+			        source->location, av_get_pix_fmt_name(input),
+			        vshm_format_name(format), error_text(result));
+			vshm_writer_cancel(writer);
+			return -EINVAL;
+		}
+	}
+	bool yuv = !(av_pix_fmt_desc_get(av_format_of(format))->flags & AV_PIX_FMT_FLAG_RGB) &&
+	           format != VSHM_FORMAT_GRAY8;
+	frame->color_matrix = yuv ? (uint8_t)matrix_of(picture->colorspace) : 0;
+	frame->color_range =
+	    (uint8_t)(full_range || !yuv                         ? VSHM_COLOR_RANGE_FULL
+	              : picture->color_range == AVCOL_RANGE_MPEG ? VSHM_COLOR_RANGE_LIMITED
+	                                                         : VSHM_COLOR_RANGE_UNSPECIFIED);
+	frame->frame_number = source->next_frame_number++;
+	*media_ns = source->pending_media_ns;
+	av_frame_unref(picture);
+
+	/* Decode the next picture now, so this one knows whether it is the last. */
+	result = decode_ahead(source);
+	if (result < 0) {
+		vshm_writer_cancel(writer);
+		return -EIO;
+	}
+	if (result == 0)
+		frame->flags |= VSHM_FRAME_END_OF_STREAM;
+	return CAPTURE_FRAME;
+}
+
+static void file_get_stats(const struct capture_source *source, struct capture_source_stats *stats)
+{
+	stats->frames_skipped = source->frames_skipped;
+	stats->loops = source->loops;
+}
+
+const struct capture_source_ops capture_source_file = {
+	.name = "file",
+	.open = file_open,
+	.next = file_next,
+	.get_stats = file_get_stats,
+	.close = file_close,
+};

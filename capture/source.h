@@ -1,0 +1,75 @@
+/*
+ * What vshm-capture needs from a source of frames: one small ops struct, one file per
+ * source (source-test.c, source-file.c, and the camera later).
+ *
+ * A source writes each frame straight into a ring slot: next() begins the frame on
+ * the writer, fills its pixels and metadata, and leaves it for the caller to publish
+ * when it is due. That fill is the one copy (or conversion) that brings pixels in.
+ */
+#ifndef VSHM_CAPTURE_SOURCE_H
+#define VSHM_CAPTURE_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vshm/vshm.h>
+
+/* What the user asked for; 0 / INVALID / NULL mean "the source's own". */
+struct capture_settings {
+	uint32_t format;
+	uint32_t width;
+	uint32_t height;
+	double fps;
+	bool loop;
+};
+
+/* What the source will produce first: sizes the ring before the first frame. */
+struct capture_description {
+	uint32_t format;
+	uint32_t width;
+	uint32_t height;
+	uint64_t frame_interval_ns; /* nominal, 0 if unknown */
+	char summary[160];          /* one line for the user: codec, container, ... */
+};
+
+struct capture_source_stats {
+	uint64_t frames_skipped; /* corrupt or undecodable frames, skipped and counted */
+	uint64_t loops;          /* times a looping source started over */
+};
+
+enum capture_next_result {
+	CAPTURE_FRAME = 1, /* a frame is begun on the writer and filled: publish it */
+	CAPTURE_END = 0,   /* no more frames */
+};
+
+struct capture_source;
+
+struct capture_source_ops {
+	const char *name;
+	/*
+	 * Opens location (with settings), fills *description. Returns NULL on failure
+	 * after printing one line on stderr naming location and the problem.
+	 */
+	struct capture_source *(*open)(const char *location,
+	                               const struct capture_settings *settings,
+	                               struct capture_description *description);
+	/*
+	 * Produces the next frame into a slot of writer (see the top of this file) and
+	 * sets *media_ns, the time since the start of the stream at which it is due
+	 * (increasing across loops). Returns an enum capture_next_result or a negative
+	 * errno after printing one line on stderr; a frame begun on the writer is then
+	 * cancelled by the source.
+	 */
+	int (*next)(struct capture_source *source, struct vshm_writer *writer,
+	            struct vshm_frame *frame, uint64_t *media_ns);
+	void (*get_stats)(const struct capture_source *source, struct capture_source_stats *stats);
+	/* Accepts NULL. */
+	void (*close)(struct capture_source *source);
+};
+
+extern const struct capture_source_ops capture_source_test;
+#ifdef VSHM_HAVE_FFMPEG
+extern const struct capture_source_ops capture_source_file;
+#endif
+
+#endif
