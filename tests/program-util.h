@@ -1,0 +1,40 @@
+/* Helpers for tests that run the real programs (vshm-capture, ffmpeg) as processes. */
+#ifndef VSHM_TEST_PROGRAM_UTIL_H
+#define VSHM_TEST_PROGRAM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <vshm/vshm.h>
+
+/* The path in environment variable name (set by meson), or the test fails/skips. */
+const char *program_path(const char *variable);
+
+/*
+ * Starts argv[0] with argv, standard output and error to the given files (NULL:
+ * /dev/null). Returns the pid.
+ */
+pid_t program_start(char *const argv[], const char *output_path, const char *error_path);
+
+/*
+ * Runs argv to completion within timeout_ms (killed after), its standard error into
+ * error_text (NUL-terminated, may be NULL). Returns the exit status, 128 + signal, or
+ * -1 on timeout.
+ */
+int program_run(char *const argv[], int timeout_ms, char *error_text, size_t error_size);
+
+/* Attaches to a stream, retrying until it exists or timeout_ms passes; NULL then. */
+struct vshm_reader *program_attach(const char *name, int timeout_ms);
+
+/* A fresh temporary directory for this test process (removed by program_cleanup()). */
+const char *program_temporary_directory(void);
+void program_cleanup(void);
+
+/* Reads a whole file (malloc'd, caller frees); NULL on failure. */
+uint8_t *program_read_file(const char *path, size_t *size);
+
+/* Adler-32 as FFmpeg's framecrc computes it (starting from 0, not 1). */
+uint32_t program_adler32(uint32_t adler, const uint8_t *data, size_t size);
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * vshm-capture plays every sample into the ring with the frame count and the pixels of
+ * FFmpeg's own decode: each frame read back is hashed (Adler-32 over its packed planes,
+ * in the decoder's layout) and compared with `ffmpeg -f framecrc` of the same file.
+ * Also: end-of-stream on the last frame, colour metadata, a resolution change that
+ * moves the stream to bigger slots, and looping.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "program-util.h"
+#include "test-util.h"
+
+#define FRAMES_MAX 1024
+
+struct sample {
+	const char *file;
+	uint32_t ring_format; /* what vshm-capture carries it as */
+	uint32_t frames;
+	uint8_t color_matrix;
+	uint8_t color_range;
+	bool planar_422; /* the decoder gives planar 4:2:2; the ring carries it as YUYV */
+};
+
+static const struct sample samples[] = {
+	{ "testsrc2-h264.mp4", VSHM_FORMAT_I420, 120, VSHM_COLOR_MATRIX_UNSPECIFIED,
+	  VSHM_COLOR_RANGE_UNSPECIFIED, false },
+	{ "smptehdbars-vp9.webm", VSHM_FORMAT_I420, 50, VSHM_COLOR_MATRIX_BT709,
+	  VSHM_COLOR_RANGE_LIMITED, false },
+	/* JPEG is BT.601 full range, and the MJPEG decoder says so. */
+	{ "mandelbrot-mjpeg422.avi", VSHM_FORMAT_YUYV, 50, VSHM_COLOR_MATRIX_BT601,
+	  VSHM_COLOR_RANGE_FULL, true },
+	{ "testsrc-odd-rgb-ffv1.mkv", VSHM_FORMAT_XRGB8888, 30, VSHM_COLOR_MATRIX_UNSPECIFIED,
+	  VSHM_COLOR_RANGE_FULL, false },
+	{ "size-change-h264.ts", VSHM_FORMAT_I420, 60, VSHM_COLOR_MATRIX_UNSPECIFIED,
+	  VSHM_COLOR_RANGE_UNSPECIFIED, false },
+};
+
+struct reference {
+	uint32_t count;
+	uint32_t size[FRAMES_MAX];
+	uint32_t adler[FRAMES_MAX];
+};
+
+static void sample_path(const char *file, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", program_path("VSHM_SAMPLES"), file);
+}
+
+/* FFmpeg's decode of the file, one Adler-32 per frame in its native pixel format. */
+static void reference_of(const char *file, struct reference *reference)
+{
+	char path[512], output[512];
+	sample_path(file, path, sizeof(path));
+	snprintf(output, sizeof(output), "%s/%s.framecrc", program_temporary_directory(), file);
+	char *argv[] = { (char *)program_path("VSHM_FFMPEG"),
+		         "-nostdin",
+		         "-loglevel",
+		         "error",
+		         "-i",
+		         path,
+		         "-autoscale",
+		         "0",
+		         "-fps_mode",
+		         "passthrough",
+		         "-f",
+		         "framecrc",
+		         "-y",
+		         output,
+		         NULL };
+	char errors[1024];
+	int status = program_run(argv, 60000, errors, sizeof(errors));
+	if (status != 0)
+		fail_msg("ffmpeg failed on %s (%d): %s", file, status, errors);
+	FILE *text = fopen(output, "r");
+	assert_non_null(text);
+	char line[256];
+	reference->count = 0;
+	while (fgets(line, sizeof(line), text) && reference->count < FRAMES_MAX) {
+		unsigned stream, size, adler;
+		long long dts, pts, duration;
+		if (sscanf(line, "%u, %lld, %lld, %lld, %u, 0x%x", &stream, &dts, &pts, &duration,
+		           &size, &adler) == 6) {
+			reference->size[reference->count] = size;
+			reference->adler[reference->count] = adler;
+			reference->count++;
+		}
+	}
+	fclose(text);
+}
+
+static uint32_t plane_rows(const struct vshm_frame *frame, uint32_t plane)
+{
+	struct vshm_format_plane description;
+	vshm_format_plane(frame->format, plane, &description);
+	return (frame->height + description.vertical_subsampling - 1) /
+	       description.vertical_subsampling;
+}
+
+/* Adler-32 of the frame as the decoder laid it out, and its byte count. */
+static uint32_t hash_frame(const struct vshm_frame *frame, bool planar_422, uint32_t *size)
+{
+	uint32_t adler = 0;
+	*size = 0;
+	if (planar_422) {
+		/* YUYV back to Y, U, V planes: Y0 U Y1 V per pair of pixels. */
+		uint32_t chroma_width = (frame->width + 1) / 2;
+		uint8_t row[2 * 16384];
+		for (int component = 0; component < 3; component++) {
+			for (uint32_t y = 0; y < frame->height; y++) {
+				const uint8_t *line =
+				    frame->plane[0] + (uint64_t)y * frame->stride[0];
+				uint32_t count = component == 0 ? frame->width : chroma_width;
+				for (uint32_t i = 0; i < count; i++)
+					row[i] = component == 0
+					             ? line[(i / 2) * 4 + (i % 2) * 2]
+					             : line[i * 4 + (component == 1 ? 1 : 3)];
+				adler = program_adler32(adler, row, count);
+				*size += count;
+			}
+		}
+		return adler;
+	}
+	for (uint32_t plane = 0; plane < frame->plane_count; plane++) {
+		struct vshm_format_plane description;
+		vshm_format_plane(frame->format, plane, &description);
+		uint32_t bytes = (frame->width + description.horizontal_subsampling - 1) /
+		                 description.horizontal_subsampling * description.bytes_per_sample;
+		for (uint32_t y = 0; y < plane_rows(frame, plane); y++) {
+			adler = program_adler32(
+			    adler, frame->plane[plane] + (uint64_t)y * frame->stride[plane], bytes);
+			*size += bytes;
+		}
+	}
+	return adler;
+}
+
+static void plays_like_ffmpeg(const struct sample *sample)
+{
+	struct reference *reference = calloc(1, sizeof(*reference));
+	assert_non_null(reference);
+	reference_of(sample->file, reference);
+	assert_int_equal(reference->count, sample->frames);
+
+	char name[64], path[512];
+	test_unique_name(name, sizeof(name), "file");
+	sample_path(sample->file, path, sizeof(path));
+	/* A forced rate plays every frame quickly, at a pace a reader keeps up with. */
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         path,
+		         "--fps",
+		         "100",
+		         "--name",
+		         name,
+		         "--quiet",
+		         NULL };
+	pid_t capture = program_start(argv, NULL, NULL);
+	struct vshm_reader *reader = program_attach(name, 10000);
+	assert_non_null(reader);
+
+	uint32_t checked = 0, wrong = 0, sizes_seen = 0, last_width = 0;
+	bool end = false;
+	uint64_t last_number = 0;
+	while (!end) {
+		int result = vshm_reader_wait(reader, 3000);
+		if (result == -ESTALE) {
+			/* The stream moved to bigger slots for bigger frames. */
+			assert_int_equal(vshm_reader_reattach(reader), 0);
+			continue;
+		}
+		if (result == -EPIPE)
+			break;
+		assert_int_equal(result, 0);
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		assert_int_equal(frame.format, sample->ring_format);
+		assert_true(frame.frame_number < reference->count);
+		assert_true(checked == 0 || frame.frame_number > last_number);
+		last_number = frame.frame_number;
+		uint32_t size;
+		uint32_t adler = hash_frame(&frame, sample->planar_422, &size);
+		bool matches = size == reference->size[frame.frame_number] &&
+		               adler == reference->adler[frame.frame_number];
+		assert_int_equal(frame.color_matrix, sample->color_matrix);
+		assert_int_equal(frame.color_range, sample->color_range);
+		if (frame.width != last_width) {
+			sizes_seen++;
+			last_width = frame.width;
+		}
+		end = frame.flags & VSHM_FRAME_END_OF_STREAM;
+		if (end)
+			assert_int_equal(frame.frame_number, reference->count - 1);
+		if (vshm_reader_release(reader) == 1) {
+			checked++;
+			if (!matches && wrong++ == 0)
+				print_error("%s frame %llu: %u bytes adler 0x%08x, ffmpeg %u bytes "
+				            "0x%08x\n",
+				            sample->file, (unsigned long long)frame.frame_number,
+				            size, adler, reference->size[frame.frame_number],
+				            reference->adler[frame.frame_number]);
+		}
+	}
+	struct vshm_reader_stats stats;
+	vshm_reader_get_stats(reader, &stats);
+	vshm_reader_detach(reader);
+	assert_int_equal(test_wait(capture, 20000), 0);
+	assert_false(test_segment_exists(name));
+	print_message("%-26s %u/%u frames identical to ffmpeg's decode, %u differ, %u sizes, "
+	              "end-of-stream %s\n",
+	              sample->file, checked - wrong, reference->count, wrong, sizes_seen,
+	              end ? "seen" : "MISSING");
+	assert_true(end);
+	assert_int_equal(stats.frames_published, reference->count);
+	assert_int_equal(wrong, 0);
+	/* Latest-frame semantics may skip a frame under load; nearly all must arrive. */
+	assert_true(checked * 10 >= reference->count * 8);
+	if (strstr(sample->file, "size-change"))
+		assert_int_equal(sizes_seen, 2);
+	free(reference);
+}
+
+static void every_sample_plays_like_ffmpeg(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		plays_like_ffmpeg(&samples[i]);
+}
+
+/* --loop starts over seamlessly: frame numbers keep rising past the file's end and no
+ * frame says end-of-stream; SIGINT then ends it cleanly. */
+static void loop_goes_on_past_the_end(void **state)
+{
+	(void)state;
+	char name[64], path[512];
+	test_unique_name(name, sizeof(name), "loop");
+	sample_path("testsrc-odd-rgb-ffv1.mkv", path, sizeof(path));
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         path,
+		         "--loop",
+		         "--fps",
+		         "200",
+		         "--name",
+		         name,
+		         "--quiet",
+		         NULL };
+	pid_t capture = program_start(argv, NULL, NULL);
+	struct vshm_reader *reader = program_attach(name, 10000);
+	assert_non_null(reader);
+	uint64_t highest = 0;
+	uint32_t frames = 0;
+	while (highest < 75) { /* 30 frames a pass: two and a half passes */
+		assert_int_equal(vshm_reader_wait(reader, 3000), 0);
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		assert_int_equal(frame.flags & VSHM_FRAME_END_OF_STREAM, 0);
+		assert_true(frame.frame_number >= highest);
+		highest = frame.frame_number;
+		vshm_reader_release(reader);
+		frames++;
+	}
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(vshm_reader_wait(reader, 2000), -EPIPE);
+	vshm_reader_detach(reader);
+	assert_false(test_segment_exists(name));
+	print_message("looped: frame numbers reached %llu over %u frames read\n",
+	              (unsigned long long)highest, frames);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_sample_plays_like_ffmpeg),
+		cmocka_unit_test(loop_goes_on_past_the_end),
+	};
+	int failures = cmocka_run_group_tests(tests, NULL, NULL);
+	program_cleanup();
+	return failures;
+}
