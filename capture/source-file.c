@@ -290,13 +290,22 @@ static int open_decoder(struct capture_source *source)
 	if (index == AVERROR_DECODER_NOT_FOUND || !codec) {
 		int stream = av_find_best_stream(source->format_context, AVMEDIA_TYPE_VIDEO, -1, -1,
 		                                 NULL, 0);
-		const char *name =
-		    stream >= 0 ? avcodec_get_name(
-		                      source->format_context->streams[stream]->codecpar->codec_id)
-		                : "?";
-		fprintf(stderr,
-		        "vshm-capture: '%s': video codec '%s' is not supported by this FFmpeg\n",
-		        source->location, name);
+		const AVCodecParameters *parameters =
+		    stream >= 0 ? source->format_context->streams[stream]->codecpar : NULL;
+		char tag[AV_FOURCC_MAX_STRING_SIZE] = "?";
+		if (parameters)
+			av_fourcc_make_string(tag, parameters->codec_tag);
+		if (parameters && parameters->codec_id != AV_CODEC_ID_NONE)
+			fprintf(stderr,
+			        "vshm-capture: '%s': video codec '%s' is not supported by this "
+			        "FFmpeg\n",
+			        source->location, avcodec_get_name(parameters->codec_id));
+		else
+			fprintf(
+			    stderr,
+			    "vshm-capture: '%s': its video codec (tag '%s') is not supported by "
+			    "this FFmpeg\n",
+			    source->location, tag);
 		return AVERROR_DECODER_NOT_FOUND;
 	}
 	source->stream = source->format_context->streams[index];
