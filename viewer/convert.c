@@ -1,0 +1,143 @@
+/*
+ * Fallback conversions (see convert.h). Integer arithmetic throughout; each output
+ * pixel is computed once from the slot, the only pass over the frame.
+ */
+#include <stdbool.h>
+
+#include "convert.h"
+
+#define FIXED_ONE 65536
+
+static uint8_t clamp_byte(int32_t value)
+{
+	return (uint8_t)(value < 0 ? 0 : value > 255 ? 255 : value);
+}
+
+struct yuv_coefficients convert_coefficients(const struct vshm_frame *frame)
+{
+	int matrix = frame->color_matrix;
+	if (matrix == VSHM_COLOR_MATRIX_UNSPECIFIED)
+		matrix = frame->height >= 720 ? VSHM_COLOR_MATRIX_BT709 : VSHM_COLOR_MATRIX_BT601;
+	/* Kr and Kb of each matrix; the rest follows from them. */
+	double kr = 0.299, kb = 0.114;
+	if (matrix == VSHM_COLOR_MATRIX_BT709)
+		kr = 0.2126, kb = 0.0722;
+	else if (matrix == VSHM_COLOR_MATRIX_BT2020)
+		kr = 0.2627, kb = 0.0593;
+	double kg = 1.0 - kr - kb;
+	bool full = frame->color_range == VSHM_COLOR_RANGE_FULL;
+	double luma_gain = full ? 1.0 : 255.0 / 219.0;
+	double chroma_gain = full ? 1.0 : 255.0 / 224.0;
+	struct yuv_coefficients c = {
+		.luma_offset = full ? 0 : 16,
+		.luma_gain = (int32_t)(luma_gain * FIXED_ONE + 0.5),
+		.v_to_r = (int32_t)(2.0 * (1.0 - kr) * chroma_gain * FIXED_ONE + 0.5),
+		.u_to_g = (int32_t)(2.0 * (1.0 - kb) * kb / kg * chroma_gain * FIXED_ONE + 0.5),
+		.v_to_g = (int32_t)(2.0 * (1.0 - kr) * kr / kg * chroma_gain * FIXED_ONE + 0.5),
+		.u_to_b = (int32_t)(2.0 * (1.0 - kb) * chroma_gain * FIXED_ONE + 0.5),
+	};
+	return c;
+}
+
+static void put_xrgb(uint8_t *pixel, const struct yuv_coefficients *c, int luma, int u, int v)
+{
+	int32_t y = (luma - c->luma_offset) * c->luma_gain + FIXED_ONE / 2;
+	u -= 128;
+	v -= 128;
+	pixel[0] = clamp_byte((y + c->u_to_b * u) >> 16);
+	pixel[1] = clamp_byte((y - c->u_to_g * u - c->v_to_g * v) >> 16);
+	pixel[2] = clamp_byte((y + c->v_to_r * v) >> 16);
+	pixel[3] = 255;
+}
+
+void convert_yuv_to_xrgb(const struct vshm_frame *frame, const struct yuv_coefficients *c,
+                         uint8_t *destination, int pitch)
+{
+	for (uint32_t y = 0; y < frame->height; y++) {
+		uint8_t *out = destination + (int64_t)y * pitch;
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		switch (frame->format) {
+		case VSHM_FORMAT_NV12: {
+			const uint8_t *chroma =
+			    frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1];
+			for (uint32_t x = 0; x < frame->width; x++)
+				put_xrgb(out + 4 * x, c, row[x], chroma[(x / 2) * 2],
+				         chroma[(x / 2) * 2 + 1]);
+			break;
+		}
+		case VSHM_FORMAT_I420: {
+			const uint8_t *u = frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1];
+			const uint8_t *v = frame->plane[2] + (uint64_t)(y / 2) * frame->stride[2];
+			for (uint32_t x = 0; x < frame->width; x++)
+				put_xrgb(out + 4 * x, c, row[x], u[x / 2], v[x / 2]);
+			break;
+		}
+		case VSHM_FORMAT_YUYV:
+		case VSHM_FORMAT_UYVY: {
+			/* YUYV: Y0 U Y1 V; UYVY: U Y0 V Y1. */
+			int luma = frame->format == VSHM_FORMAT_YUYV ? 0 : 1;
+			int u = frame->format == VSHM_FORMAT_YUYV ? 1 : 0;
+			for (uint32_t x = 0; x < frame->width; x++) {
+				const uint8_t *pair = row + (x / 2) * 4;
+				put_xrgb(out + 4 * x, c, pair[luma + (x % 2) * 2], pair[u],
+				         pair[u + 2]);
+			}
+			break;
+		}
+		default:
+			return;
+		}
+	}
+}
+
+void convert_rgb24_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch)
+{
+	bool rgb = frame->format == VSHM_FORMAT_RGB24;
+	for (uint32_t y = 0; y < frame->height; y++) {
+		const uint8_t *in = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		uint8_t *out = destination + (int64_t)y * pitch;
+		for (uint32_t x = 0; x < frame->width; x++, in += 3, out += 4) {
+			out[0] = rgb ? in[2] : in[0];
+			out[1] = in[1];
+			out[2] = rgb ? in[0] : in[2];
+			out[3] = 255;
+		}
+	}
+}
+
+void convert_gray_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch)
+{
+	for (uint32_t y = 0; y < frame->height; y++) {
+		const uint8_t *in = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		uint8_t *out = destination + (int64_t)y * pitch;
+		for (uint32_t x = 0; x < frame->width; x++, out += 4) {
+			out[0] = out[1] = out[2] = in[x];
+			out[3] = 255;
+		}
+	}
+}
+
+void convert_packed_422_to_iyuv(const struct vshm_frame *frame, uint8_t *destination, int pitch)
+{
+	int luma = frame->format == VSHM_FORMAT_YUYV ? 0 : 1;
+	int u = frame->format == VSHM_FORMAT_YUYV ? 1 : 0;
+	uint32_t chroma_width = (frame->width + 1) / 2, chroma_height = (frame->height + 1) / 2;
+	/* SDL lays a locked IYUV texture out with chroma rows of (pitch + 1) / 2 bytes. */
+	int chroma_pitch = (pitch + 1) / 2;
+	uint8_t *u_plane = destination + (int64_t)pitch * frame->height;
+	uint8_t *v_plane = u_plane + (int64_t)chroma_pitch * chroma_height;
+	for (uint32_t y = 0; y < frame->height; y++) {
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		uint8_t *out = destination + (int64_t)y * pitch;
+		for (uint32_t x = 0; x < frame->width; x++)
+			out[x] = row[(x / 2) * 4 + luma + (x % 2) * 2];
+		if (y % 2)
+			continue;
+		uint8_t *u_out = u_plane + (int64_t)(y / 2) * chroma_pitch;
+		uint8_t *v_out = v_plane + (int64_t)(y / 2) * chroma_pitch;
+		for (uint32_t k = 0; k < chroma_width; k++) {
+			u_out[k] = row[k * 4 + u];
+			v_out[k] = row[k * 4 + u + 2];
+		}
+	}
+}

@@ -1,0 +1,410 @@
+/*
+ * The SDL2 side of vshm-view. Where pixels go:
+ *   - formats the renderer takes natively (NV12, I420, packed 32-bit RGB, and YUYV,
+ *     UYVY or 24-bit RGB where the renderer lists them) are uploaded with
+ *     SDL_UpdateTexture / SDL_UpdateNVTexture / SDL_UpdateYUVTexture given pointers
+ *     into the slot: the upload is the only copy, made by the renderer itself;
+ *   - GRAY8 goes up as the Y plane of an IYUV texture straight from the slot, with a
+ *     constant neutral chroma plane made once;
+ *   - anything else (packed 4:2:2 or 24-bit RGB on renderers without them, YUV with a
+ *     matrix or range SDL cannot express) is converted in one pass from the slot into
+ *     the locked texture (convert.c): no intermediate buffer.
+ * Two textures: the frame goes into the back one, and becomes the front one only when
+ * the ring says it stayed intact, so a torn frame is never presented.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <SDL2/SDL.h>
+
+#include "convert.h"
+#include "display.h"
+#include "font.h"
+
+enum upload_method {
+	UPLOAD_PACKED,       /* SDL_UpdateTexture straight from the slot */
+	UPLOAD_NV12,         /* SDL_UpdateNVTexture straight from the slot */
+	UPLOAD_I420,         /* SDL_UpdateYUVTexture straight from the slot */
+	UPLOAD_GRAY_AS_IYUV, /* the Y plane from the slot, neutral chroma */
+	CONVERT_PACKED_422,  /* one pass into a locked IYUV texture */
+	CONVERT_TO_XRGB,     /* one pass into a locked XRGB8888 texture */
+};
+
+static const char *const method_names[] = {
+	[UPLOAD_PACKED] = "direct upload",
+	[UPLOAD_NV12] = "direct NV12 upload",
+	[UPLOAD_I420] = "direct YUV upload",
+	[UPLOAD_GRAY_AS_IYUV] = "direct upload as Y",
+	[CONVERT_PACKED_422] = "one pass 4:2:2 to 4:2:0",
+	[CONVERT_TO_XRGB] = "one pass to RGB",
+};
+
+struct texture {
+	SDL_Texture *texture;
+	uint32_t format, width, height;
+	uint8_t matrix, range;
+	enum upload_method method;
+};
+
+struct display {
+	SDL_Window *window;
+	SDL_Renderer *renderer;
+	SDL_RendererInfo info;
+	struct texture textures[2];
+	int front;
+	bool has_frame;
+	bool fullscreen;
+	bool sized_by_frame;
+	uint8_t *neutral_chroma;
+	size_t neutral_chroma_size;
+};
+
+static bool renderer_takes(const struct display *display, uint32_t sdl_format)
+{
+	for (uint32_t i = 0; i < display->info.num_texture_formats; i++) {
+		if (display->info.texture_formats[i] == sdl_format)
+			return true;
+	}
+	return false;
+}
+
+/* The SDL conversion mode for a YUV frame, or false if SDL has none for it. */
+static bool yuv_mode_for(const struct vshm_frame *frame, SDL_YUV_CONVERSION_MODE *mode)
+{
+	int matrix = frame->color_matrix;
+	if (matrix == VSHM_COLOR_MATRIX_UNSPECIFIED)
+		matrix = frame->height >= 720 ? VSHM_COLOR_MATRIX_BT709 : VSHM_COLOR_MATRIX_BT601;
+	bool full = frame->color_range == VSHM_COLOR_RANGE_FULL;
+	if (matrix == VSHM_COLOR_MATRIX_BT601) {
+		*mode = full ? SDL_YUV_CONVERSION_JPEG : SDL_YUV_CONVERSION_BT601;
+		return true;
+	}
+	if (matrix == VSHM_COLOR_MATRIX_BT709 && !full) {
+		*mode = SDL_YUV_CONVERSION_BT709;
+		return true;
+	}
+	return false; /* full-range BT.709, BT.2020: converted by us */
+}
+
+static enum upload_method choose_method(const struct display *display,
+                                        const struct vshm_frame *frame, uint32_t *sdl_format,
+                                        SDL_YUV_CONVERSION_MODE *mode)
+{
+	*mode = SDL_YUV_CONVERSION_BT601;
+	bool sdl_yuv = yuv_mode_for(frame, mode);
+	switch (frame->format) {
+	case VSHM_FORMAT_NV12:
+		if (sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_NV12))
+			return *sdl_format = SDL_PIXELFORMAT_NV12, UPLOAD_NV12;
+		break;
+	case VSHM_FORMAT_I420:
+		if (sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_IYUV))
+			return *sdl_format = SDL_PIXELFORMAT_IYUV, UPLOAD_I420;
+		break;
+	case VSHM_FORMAT_YUYV:
+	case VSHM_FORMAT_UYVY: {
+		uint32_t packed =
+		    frame->format == VSHM_FORMAT_YUYV ? SDL_PIXELFORMAT_YUY2 : SDL_PIXELFORMAT_UYVY;
+		if (sdl_yuv && renderer_takes(display, packed))
+			return *sdl_format = packed, UPLOAD_PACKED;
+		if (sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_IYUV))
+			return *sdl_format = SDL_PIXELFORMAT_IYUV, CONVERT_PACKED_422;
+		break;
+	}
+	case VSHM_FORMAT_RGB24:
+		if (renderer_takes(display, SDL_PIXELFORMAT_RGB24))
+			return *sdl_format = SDL_PIXELFORMAT_RGB24, UPLOAD_PACKED;
+		break;
+	case VSHM_FORMAT_BGR24:
+		if (renderer_takes(display, SDL_PIXELFORMAT_BGR24))
+			return *sdl_format = SDL_PIXELFORMAT_BGR24, UPLOAD_PACKED;
+		break;
+	case VSHM_FORMAT_RGBA:
+		return *sdl_format = SDL_PIXELFORMAT_RGBA32, UPLOAD_PACKED;
+	case VSHM_FORMAT_BGRA:
+		return *sdl_format = SDL_PIXELFORMAT_BGRA32, UPLOAD_PACKED;
+	case VSHM_FORMAT_XRGB8888:
+		return *sdl_format = SDL_PIXELFORMAT_RGB888, UPLOAD_PACKED;
+	case VSHM_FORMAT_GRAY8:
+		if (renderer_takes(display, SDL_PIXELFORMAT_IYUV)) {
+			*mode = SDL_YUV_CONVERSION_JPEG; /* full range: R = G = B = Y */
+			return *sdl_format = SDL_PIXELFORMAT_IYUV, UPLOAD_GRAY_AS_IYUV;
+		}
+		break;
+	default:
+		break;
+	}
+	return *sdl_format = SDL_PIXELFORMAT_RGB888, CONVERT_TO_XRGB;
+}
+
+struct display *display_create(const struct display_options *options)
+{
+	struct display *display = calloc(1, sizeof(*display));
+	if (!display)
+		return NULL;
+	if (SDL_Init(SDL_INIT_VIDEO) < 0) {
+		fprintf(stderr, "vshm-view: cannot start SDL video: %s\n", SDL_GetError());
+		free(display);
+		return NULL;
+	}
+	display->sized_by_frame = options->width == 0 || options->height == 0;
+	int width = display->sized_by_frame ? 640 : (int)options->width;
+	int height = display->sized_by_frame ? 360 : (int)options->height;
+	Uint32 flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI;
+	if (options->fullscreen)
+		flags |= SDL_WINDOW_FULLSCREEN_DESKTOP;
+	display->fullscreen = options->fullscreen;
+	display->window = SDL_CreateWindow(options->title, SDL_WINDOWPOS_CENTERED,
+	                                   SDL_WINDOWPOS_CENTERED, width, height, flags);
+	if (!display->window) {
+		fprintf(stderr, "vshm-view: cannot open a window: %s\n", SDL_GetError());
+		goto error;
+	}
+	display->renderer = SDL_CreateRenderer(display->window, -1, SDL_RENDERER_ACCELERATED);
+	if (!display->renderer)
+		display->renderer = SDL_CreateRenderer(display->window, -1, SDL_RENDERER_SOFTWARE);
+	if (!display->renderer) {
+		fprintf(stderr, "vshm-view: cannot create a renderer: %s\n", SDL_GetError());
+		goto error;
+	}
+	SDL_GetRendererInfo(display->renderer, &display->info);
+	SDL_SetRenderDrawColor(display->renderer, 0, 0, 0, 255);
+	SDL_RenderClear(display->renderer);
+	SDL_RenderPresent(display->renderer);
+	return display;
+
+error:
+	display_destroy(display);
+	return NULL;
+}
+
+void display_destroy(struct display *display)
+{
+	if (!display)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (display->textures[i].texture)
+			SDL_DestroyTexture(display->textures[i].texture);
+	}
+	if (display->renderer)
+		SDL_DestroyRenderer(display->renderer);
+	if (display->window)
+		SDL_DestroyWindow(display->window);
+	free(display->neutral_chroma);
+	SDL_Quit();
+	free(display);
+}
+
+/* Makes texture fit frame, recreating it when format, size or colour changed. */
+static int prepare_texture(struct display *display, struct texture *texture,
+                           const struct vshm_frame *frame)
+{
+	if (texture->texture && texture->format == frame->format &&
+	    texture->width == frame->width && texture->height == frame->height &&
+	    texture->matrix == frame->color_matrix && texture->range == frame->color_range)
+		return 0;
+	if (texture->texture)
+		SDL_DestroyTexture(texture->texture);
+	uint32_t sdl_format;
+	SDL_YUV_CONVERSION_MODE mode;
+	texture->method = choose_method(display, frame, &sdl_format, &mode);
+	/* SDL fixes a YUV texture's colour conversion when it is created. */
+	SDL_SetYUVConversionMode(mode);
+	texture->texture =
+	    SDL_CreateTexture(display->renderer, sdl_format, SDL_TEXTUREACCESS_STREAMING,
+	                      (int)frame->width, (int)frame->height);
+	if (!texture->texture) {
+		fprintf(stderr, "vshm-view: cannot create a %ux%u texture: %s\n", frame->width,
+		        frame->height, SDL_GetError());
+		return -1;
+	}
+	SDL_SetTextureBlendMode(texture->texture, SDL_BLENDMODE_NONE);
+	texture->format = frame->format;
+	texture->width = frame->width;
+	texture->height = frame->height;
+	texture->matrix = frame->color_matrix;
+	texture->range = frame->color_range;
+	if (texture->method == UPLOAD_GRAY_AS_IYUV) {
+		size_t size = (size_t)((frame->width + 1) / 2) * ((frame->height + 1) / 2);
+		if (size > display->neutral_chroma_size) {
+			free(display->neutral_chroma);
+			display->neutral_chroma = malloc(size);
+			if (!display->neutral_chroma)
+				return -1;
+			memset(display->neutral_chroma, 128, size);
+			display->neutral_chroma_size = size;
+		}
+	}
+	return 0;
+}
+
+int display_upload(struct display *display, const struct vshm_frame *frame)
+{
+	struct texture *texture = &display->textures[1 - display->front];
+	if (prepare_texture(display, texture, frame) < 0)
+		return -1;
+	int result = 0;
+	switch (texture->method) {
+	case UPLOAD_PACKED:
+		result = SDL_UpdateTexture(texture->texture, NULL, frame->plane[0],
+		                           (int)frame->stride[0]);
+		break;
+	case UPLOAD_NV12:
+		result = SDL_UpdateNVTexture(texture->texture, NULL, frame->plane[0],
+		                             (int)frame->stride[0], frame->plane[1],
+		                             (int)frame->stride[1]);
+		break;
+	case UPLOAD_I420:
+		result = SDL_UpdateYUVTexture(
+		    texture->texture, NULL, frame->plane[0], (int)frame->stride[0], frame->plane[1],
+		    (int)frame->stride[1], frame->plane[2], (int)frame->stride[2]);
+		break;
+	case UPLOAD_GRAY_AS_IYUV:
+		result = SDL_UpdateYUVTexture(texture->texture, NULL, frame->plane[0],
+		                              (int)frame->stride[0], display->neutral_chroma,
+		                              (int)(frame->width + 1) / 2, display->neutral_chroma,
+		                              (int)(frame->width + 1) / 2);
+		break;
+	case CONVERT_PACKED_422:
+	case CONVERT_TO_XRGB: {
+		void *pixels;
+		int pitch;
+		result = SDL_LockTexture(texture->texture, NULL, &pixels, &pitch);
+		if (result < 0)
+			break;
+		if (texture->method == CONVERT_PACKED_422) {
+			convert_packed_422_to_iyuv(frame, pixels, pitch);
+		} else if (frame->format == VSHM_FORMAT_RGB24 ||
+		           frame->format == VSHM_FORMAT_BGR24) {
+			convert_rgb24_to_xrgb(frame, pixels, pitch);
+		} else if (frame->format == VSHM_FORMAT_GRAY8) {
+			convert_gray_to_xrgb(frame, pixels, pitch);
+		} else {
+			struct yuv_coefficients coefficients = convert_coefficients(frame);
+			convert_yuv_to_xrgb(frame, &coefficients, pixels, pitch);
+		}
+		SDL_UnlockTexture(texture->texture);
+		break;
+	}
+	}
+	if (result < 0) {
+		fprintf(stderr, "vshm-view: texture upload failed: %s\n", SDL_GetError());
+		return -1;
+	}
+	return 0;
+}
+
+void display_commit(struct display *display)
+{
+	display->front = 1 - display->front;
+	const struct texture *shown = &display->textures[display->front];
+	if (!display->has_frame && display->sized_by_frame && !display->fullscreen) {
+		SDL_SetWindowSize(display->window, (int)shown->width, (int)shown->height);
+		SDL_SetWindowPosition(display->window, SDL_WINDOWPOS_CENTERED,
+		                      SDL_WINDOWPOS_CENTERED);
+	}
+	/* Letterboxing keeps the frame's aspect ratio in any window size. */
+	SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);
+	display->has_frame = true;
+}
+
+bool display_has_frame(const struct display *display)
+{
+	return display->has_frame;
+}
+
+static void draw_overlay(struct display *display, const char *const *lines, int count)
+{
+	const struct texture *shown = &display->textures[display->front];
+	int height = display->has_frame ? (int)shown->height : 360;
+	int scale = height >= 480 ? height / 240 : 1;
+	int longest = 0;
+	for (int i = 0; i < count; i++) {
+		int length = (int)strlen(lines[i]);
+		longest = length > longest ? length : longest;
+	}
+	int line_height = (FONT_HEIGHT + 3) * scale;
+	SDL_Rect box = { 2 * scale, 2 * scale, (longest * FONT_ADVANCE + 4) * scale,
+		         count * line_height + 3 * scale };
+	SDL_SetRenderDrawBlendMode(display->renderer, SDL_BLENDMODE_BLEND);
+	SDL_SetRenderDrawColor(display->renderer, 0, 0, 0, 170);
+	SDL_RenderFillRect(display->renderer, &box);
+	SDL_SetRenderDrawColor(display->renderer, 255, 255, 255, 255);
+	for (int i = 0; i < count; i++)
+		font_draw(display->renderer, 4 * scale, 4 * scale + i * line_height, scale,
+		          lines[i]);
+	SDL_SetRenderDrawColor(display->renderer, 0, 0, 0, 255);
+	SDL_SetRenderDrawBlendMode(display->renderer, SDL_BLENDMODE_NONE);
+}
+
+static void draw(struct display *display, const char *const *overlay_lines, int count)
+{
+	SDL_SetRenderDrawColor(display->renderer, 0, 0, 0, 255);
+	SDL_RenderClear(display->renderer);
+	if (display->has_frame)
+		SDL_RenderCopy(display->renderer, display->textures[display->front].texture, NULL,
+		               NULL);
+	if (count > 0)
+		draw_overlay(display, overlay_lines, count);
+}
+
+/* Reads the whole window as drawn, before it is presented (after, it is undefined). */
+static void read_back(struct display *display, struct display_picture *picture)
+{
+	picture->rgb = NULL;
+	int width, height;
+	if (SDL_GetRendererOutputSize(display->renderer, &width, &height) < 0)
+		return;
+	uint8_t *rgb = malloc((size_t)width * 3 * (size_t)height);
+	if (!rgb)
+		return;
+	/* Without the logical size, the read covers the whole output, pixel for pixel. */
+	const struct texture *shown = &display->textures[display->front];
+	SDL_RenderSetLogicalSize(display->renderer, 0, 0);
+	int result =
+	    SDL_RenderReadPixels(display->renderer, NULL, SDL_PIXELFORMAT_RGB24, rgb, width * 3);
+	if (display->has_frame)
+		SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);
+	if (result < 0) {
+		fprintf(stderr, "vshm-view: cannot read back the picture: %s\n", SDL_GetError());
+		free(rgb);
+		return;
+	}
+	picture->rgb = rgb;
+	picture->width = width;
+	picture->height = height;
+}
+
+void display_render(struct display *display, const char *const *overlay_lines, int count,
+                    struct display_picture *snapshot)
+{
+	draw(display, overlay_lines, count);
+	if (snapshot)
+		read_back(display, snapshot);
+	SDL_RenderPresent(display->renderer);
+}
+
+void display_set_title(struct display *display, const char *title)
+{
+	SDL_SetWindowTitle(display->window, title);
+}
+
+void display_toggle_fullscreen(struct display *display)
+{
+	display->fullscreen = !display->fullscreen;
+	SDL_SetWindowFullscreen(display->window,
+	                        display->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+}
+
+const char *display_renderer_name(const struct display *display)
+{
+	return display->info.name;
+}
+
+const char *display_upload_method(const struct display *display)
+{
+	if (!display->has_frame)
+		return "none yet";
+	return method_names[display->textures[display->front].method];
+}
