@@ -1,12 +1,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -126,4 +128,105 @@ uint32_t program_adler32(uint32_t adler, const uint8_t *data, size_t size)
 		b = (b + a) % 65521;
 	}
 	return (b << 16) | a;
+}
+
+pid_t program_start_xvfb(void)
+{
+	const char *xvfb = program_path("VSHM_XVFB");
+	for (int number = 90 + getpid() % 100; number < 400; number++) {
+		char lock[64], socket[64], display[16];
+		snprintf(lock, sizeof(lock), "/tmp/.X%d-lock", number);
+		snprintf(socket, sizeof(socket), "/tmp/.X11-unix/X%d", number);
+		if (access(lock, F_OK) == 0 || access(socket, F_OK) == 0)
+			continue;
+		snprintf(display, sizeof(display), ":%d", number);
+		char *argv[] = { (char *)xvfb, display, "-screen",  "0", "1920x1080x24",
+			         "-nolisten",  "tcp",   "-noreset", NULL };
+		pid_t pid = program_start(argv, NULL, NULL);
+		for (int waited = 0; waited < 10000; waited += 20) {
+			if (access(socket, F_OK) == 0) {
+				test_sleep_us(
+				    100000); /* listening a moment after the socket appears */
+				setenv("DISPLAY", display, 1);
+				return pid;
+			}
+			if (waitpid(pid, NULL, WNOHANG) == pid)
+				break; /* lost a race for this number: try the next */
+			test_sleep_us(20000);
+		}
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	fail_msg("could not start Xvfb");
+	return -1;
+}
+
+void program_stop_xvfb(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	if (test_wait(pid, 5000) < 0)
+		fprintf(stderr, "Xvfb %d did not stop\n", (int)pid);
+}
+
+void program_read_picture(const char *path, struct program_picture *picture)
+{
+	char raw[512];
+	snprintf(raw, sizeof(raw), "%s/picture.rgb", program_temporary_directory());
+	char *argv[] = { (char *)program_path("VSHM_FFMPEG"),
+		         "-nostdin",
+		         "-loglevel",
+		         "error",
+		         "-i",
+		         (char *)path,
+		         "-f",
+		         "rawvideo",
+		         "-pix_fmt",
+		         "rgb24",
+		         "-y",
+		         raw,
+		         NULL };
+	char errors[1024];
+	if (program_run(argv, 30000, errors, sizeof(errors)) != 0)
+		fail_msg("ffmpeg cannot read %s: %s", path, errors);
+	/* The size is in the PNG header: width and height at bytes 16..23, big-endian. */
+	size_t png_size;
+	uint8_t *png = program_read_file(path, &png_size);
+	assert_non_null(png);
+	assert_true(png_size > 24 && memcmp(png + 1, "PNG", 3) == 0);
+	picture->width = (png[16] << 24) | (png[17] << 16) | (png[18] << 8) | png[19];
+	picture->height = (png[20] << 24) | (png[21] << 16) | (png[22] << 8) | png[23];
+	free(png);
+	size_t size;
+	picture->rgb = program_read_file(raw, &size);
+	assert_non_null(picture->rgb);
+	assert_int_equal(size, (size_t)picture->width * 3 * (size_t)picture->height);
+	unlink(raw);
+}
+
+double program_cpu_seconds(pid_t pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *file = fopen(path, "r");
+	assert_non_null(file);
+	size_t length = fread(text, 1, sizeof(text) - 1, file);
+	fclose(file);
+	text[length] = '\0';
+	/* Fields after the command name (which may hold spaces) start after the last ')'. */
+	char *rest = strrchr(text, ')');
+	assert_non_null(rest);
+	unsigned long user = 0, system_time = 0;
+	int field = 2;
+	for (char *token = strtok(rest + 2, " "); token; token = strtok(NULL, " ")) {
+		field++;
+		if (field == 14)
+			user = strtoul(token, NULL, 10);
+		if (field == 15) {
+			system_time = strtoul(token, NULL, 10);
+			break;
+		}
+	}
+	return (double)(user + system_time) / (double)sysconf(_SC_CLK_TCK);
 }

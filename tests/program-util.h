@@ -37,4 +37,23 @@ uint8_t *program_read_file(const char *path, size_t *size);
 /* Adler-32 as FFmpeg's framecrc computes it (starting from 0, not 1). */
 uint32_t program_adler32(uint32_t adler, const uint8_t *data, size_t size);
 
+/*
+ * Starts a private Xvfb server (path from VSHM_XVFB) on a free display number, waits
+ * until it accepts clients and sets DISPLAY. Returns its pid; program_stop_xvfb() ends it.
+ */
+pid_t program_start_xvfb(void);
+void program_stop_xvfb(pid_t pid);
+
+/* An RGB24 picture read from a PNG (or any image) through the ffmpeg program. */
+struct program_picture {
+	int width, height;
+	uint8_t *rgb; /* width * 3 bytes per row */
+};
+
+/* Decodes path with ffmpeg into *picture; the test fails if it cannot. */
+void program_read_picture(const char *path, struct program_picture *picture);
+
+/* CPU time (user + system) a process has used, in seconds, from /proc. */
+double program_cpu_seconds(pid_t pid);
+
 #endif

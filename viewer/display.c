@@ -297,12 +297,23 @@ int display_upload(struct display *display, const struct vshm_frame *frame)
 
 void display_commit(struct display *display)
 {
+	const struct texture *previous = &display->textures[display->front];
 	display->front = 1 - display->front;
 	const struct texture *shown = &display->textures[display->front];
-	if (!display->has_frame && display->sized_by_frame && !display->fullscreen) {
-		SDL_SetWindowSize(display->window, (int)shown->width, (int)shown->height);
-		SDL_SetWindowPosition(display->window, SDL_WINDOWPOS_CENTERED,
-		                      SDL_WINDOWPOS_CENTERED);
+	/* The window follows the frame size, unless the user chose a size or full screen:
+	 * when it still has the previous frame's size, it is ours to change. */
+	if (display->sized_by_frame && !display->fullscreen &&
+	    (!display->has_frame || previous->width != shown->width ||
+	     previous->height != shown->height)) {
+		int width, height;
+		SDL_GetWindowSize(display->window, &width, &height);
+		bool untouched = !display->has_frame || ((uint32_t)width == previous->width &&
+		                                         (uint32_t)height == previous->height);
+		if (untouched)
+			SDL_SetWindowSize(display->window, (int)shown->width, (int)shown->height);
+		if (!display->has_frame)
+			SDL_SetWindowPosition(display->window, SDL_WINDOWPOS_CENTERED,
+			                      SDL_WINDOWPOS_CENTERED);
 	}
 	/* Letterboxing keeps the frame's aspect ratio in any window size. */
 	SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);

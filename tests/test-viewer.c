@@ -1,0 +1,540 @@
+/*
+ * vshm-view under a private Xvfb, checked by the pixels it shows (its --snapshot PNG):
+ * the test pattern in every format, a sample video against FFmpeg's own decode, a
+ * writer restart, torn frames never presented, bad input, two viewers on one stream,
+ * and almost no CPU while the writer is paused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "layout.h"
+#include "pattern.h"
+#include "program-util.h"
+#include "test-util.h"
+
+#define WIDTH  320
+#define HEIGHT 240
+
+static pid_t xvfb;
+
+/* True while pid has not exited; leaves it to be reaped by test_wait(). */
+static bool still_running(pid_t pid)
+{
+	siginfo_t info = { 0 };
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == 0;
+}
+
+static pid_t start_capture(const char *name, char *const extra[])
+{
+	char *argv[32] = { (char *)program_path("VSHM_CAPTURE") };
+	int count = 1;
+	for (int i = 0; extra[i]; i++)
+		argv[count++] = extra[i];
+	argv[count++] = "--name";
+	argv[count++] = (char *)name;
+	argv[count++] = "--quiet";
+	argv[count] = NULL;
+	return program_start(argv, NULL, NULL);
+}
+
+/* Runs vshm-view NAME with arguments; returns its status and stderr. */
+static int run_viewer(const char *name, char *const extra[], char *errors, size_t size)
+{
+	char *argv[32] = { (char *)program_path("VSHM_VIEW") };
+	int count = 1;
+	for (int i = 0; extra[i]; i++)
+		argv[count++] = extra[i];
+	argv[count++] = (char *)name;
+	argv[count] = NULL;
+	return program_run(argv, 60000, errors, size);
+}
+
+static uint64_t snapshot_frame_number(const char *errors)
+{
+	const char *found = strstr(errors, "snapshot of frame ");
+	if (!found)
+		fail_msg("no snapshot line in: %s", errors);
+	return strtoull(found + strlen("snapshot of frame "), NULL, 10);
+}
+
+static uint64_t torn_dropped(const char *errors)
+{
+	const char *found = strstr(errors, "frames shown, ");
+	if (!found)
+		fail_msg("no summary line in: %s", errors);
+	return strtoull(found + strlen("frames shown, "), NULL, 10);
+}
+
+/* What a YUV round trip (BT.601, limited range, as the ring's pattern uses) gives. */
+static struct pattern_rgb through_yuv(struct pattern_rgb c)
+{
+	double y = (pattern_luma(c) - 16) * 255.0 / 219.0;
+	double u = (pattern_chroma_u(c) - 128) * 255.0 / 224.0;
+	double v = (pattern_chroma_v(c) - 128) * 255.0 / 224.0;
+	double r = y + 1.402 * v, g = y - 0.344136 * u - 0.714136 * v, b = y + 1.772 * u;
+	struct pattern_rgb out = {
+		(uint8_t)fmax(0, fmin(255, round(r))),
+		(uint8_t)fmax(0, fmin(255, round(g))),
+		(uint8_t)fmax(0, fmin(255, round(b))),
+	};
+	return out;
+}
+
+static struct pattern_rgb expected_shown(uint32_t format, uint64_t n, uint32_t x, uint32_t y)
+{
+	struct pattern_rgb c = pattern_color_at(n, x, y, WIDTH, HEIGHT);
+	switch (format) {
+	case VSHM_FORMAT_GRAY8: {
+		uint8_t gray = pattern_gray(c);
+		return (struct pattern_rgb){ gray, gray, gray };
+	}
+	case VSHM_FORMAT_NV12:
+	case VSHM_FORMAT_I420:
+	case VSHM_FORMAT_YUYV:
+	case VSHM_FORMAT_UYVY:
+		return through_yuv(c);
+	default:
+		return c;
+	}
+}
+
+/* True if every pixel within 2 of (x, y) has the same colour in the pattern, so chroma
+ * subsampling and filtering cannot blur it. */
+static bool in_flat_area(uint64_t n, uint32_t x, uint32_t y)
+{
+	if (x < 2 || y < 2 || x + 2 >= WIDTH || y + 2 >= HEIGHT)
+		return false;
+	struct pattern_rgb c = pattern_color_at(n, x, y, WIDTH, HEIGHT);
+	for (uint32_t dy = y - 2; dy <= y + 2; dy++) {
+		for (uint32_t dx = x - 2; dx <= x + 2; dx++) {
+			struct pattern_rgb d = pattern_color_at(n, dx, dy, WIDTH, HEIGHT);
+			if (d.r != c.r || d.g != c.g || d.b != c.b)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void pattern_is_shown(uint32_t format)
+{
+	char name[64], snapshot[512], size[32];
+	test_unique_name(name, sizeof(name), "view");
+	snprintf(snapshot, sizeof(snapshot), "%s/%s.png", program_temporary_directory(),
+	         vshm_format_name(format));
+	snprintf(size, sizeof(size), "%dx%d", WIDTH, HEIGHT);
+	char *capture_arguments[] = { "test",   "--format", (char *)vshm_format_name(format),
+		                      "--size", size,       "--fps",
+		                      "60",     NULL };
+	pid_t capture = start_capture(name, capture_arguments);
+	char *viewer_arguments[] = {
+		"--snapshot", snapshot, "--after", "5", "--timeout", "20", NULL
+	};
+	char errors[4096];
+	int status = run_viewer(name, viewer_arguments, errors, sizeof(errors));
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	if (status != 0)
+		fail_msg("vshm-view failed (%d): %s", status, errors);
+	uint64_t n = snapshot_frame_number(errors);
+
+	struct program_picture picture;
+	program_read_picture(snapshot, &picture);
+	assert_int_equal(picture.width, WIDTH);
+	assert_int_equal(picture.height, HEIGHT);
+	int tolerance = format == VSHM_FORMAT_GRAY8 || vshm_format_plane_count(format) == 1 ? 2 : 6;
+	if (format == VSHM_FORMAT_YUYV || format == VSHM_FORMAT_UYVY)
+		tolerance = 6;
+	uint64_t checked = 0, wrong = 0;
+	for (uint32_t y = 0; y < HEIGHT; y++) {
+		for (uint32_t x = 0; x < WIDTH; x++) {
+			if (!in_flat_area(n, x, y))
+				continue;
+			struct pattern_rgb want = expected_shown(format, n, x, y);
+			const uint8_t *got = picture.rgb + ((size_t)y * WIDTH + x) * 3;
+			checked++;
+			if (abs(got[0] - want.r) > tolerance || abs(got[1] - want.g) > tolerance ||
+			    abs(got[2] - want.b) > tolerance) {
+				if (wrong++ == 0)
+					print_error(
+					    "%s frame %llu (%u,%u): shown %u,%u,%u expected "
+					    "%u,%u,%u\n",
+					    vshm_format_name(format), (unsigned long long)n, x, y,
+					    got[0], got[1], got[2], want.r, want.g, want.b);
+			}
+		}
+	}
+	free(picture.rgb);
+	print_message("%-9s frame %4llu: %llu pixels compared, %llu off by more than %d\n",
+	              vshm_format_name(format), (unsigned long long)n, (unsigned long long)checked,
+	              (unsigned long long)wrong, tolerance);
+	assert_int_equal(wrong, 0);
+	assert_true(checked > WIDTH * HEIGHT / 2);
+}
+
+static void pattern_in_every_format(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++)
+		pattern_is_shown(vshm_format_at(i));
+}
+
+/* The sample's frame N as vshm-view shows it, next to ffmpeg's decode of frame N. */
+static void sample_video_matches_ffmpeg(void **state)
+{
+	(void)state;
+	char name[64], snapshot[512], sample[512], reference[512];
+	test_unique_name(name, sizeof(name), "video");
+	snprintf(snapshot, sizeof(snapshot), "%s/video.png", program_temporary_directory());
+	snprintf(sample, sizeof(sample), "%s/testsrc2-h264.mp4", program_path("VSHM_SAMPLES"));
+	char *capture_arguments[] = { sample, NULL };
+	pid_t capture = start_capture(name, capture_arguments);
+	char *viewer_arguments[] = { "--snapshot", snapshot, "--after", "10",
+		                     "--timeout",  "20",     NULL };
+	char errors[4096];
+	int status = run_viewer(name, viewer_arguments, errors, sizeof(errors));
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	if (status != 0)
+		fail_msg("vshm-view failed (%d): %s", status, errors);
+	uint64_t n = snapshot_frame_number(errors);
+
+	snprintf(reference, sizeof(reference), "%s/reference.png", program_temporary_directory());
+	char select[64];
+	snprintf(select, sizeof(select), "select=eq(n\\,%llu)", (unsigned long long)n);
+	char *argv[] = { (char *)program_path("VSHM_FFMPEG"),
+		         "-nostdin",
+		         "-loglevel",
+		         "error",
+		         "-i",
+		         sample,
+		         "-vf",
+		         select,
+		         "-frames:v",
+		         "1",
+		         "-y",
+		         reference,
+		         NULL };
+	assert_int_equal(program_run(argv, 30000, errors, sizeof(errors)), 0);
+
+	struct program_picture shown, decoded;
+	program_read_picture(snapshot, &shown);
+	program_read_picture(reference, &decoded);
+	assert_int_equal(shown.width, decoded.width);
+	assert_int_equal(shown.height, decoded.height);
+	size_t count = (size_t)shown.width * shown.height * 3, close = 0;
+	double total = 0;
+	for (size_t i = 0; i < count; i++) {
+		int difference = abs(shown.rgb[i] - decoded.rgb[i]);
+		total += difference;
+		close += difference <= 24;
+	}
+	double mean = total / (double)count;
+	print_message("frame %llu: mean difference %.2f, %.2f%% of samples within 24 of ffmpeg's\n",
+	              (unsigned long long)n, mean, 100.0 * (double)close / (double)count);
+	/* Chroma upsampling differs between renderers and swscale at edges only. */
+	assert_true(mean < 4.0);
+	assert_true((double)close / (double)count > 0.97);
+	free(shown.rgb);
+	free(decoded.rgb);
+}
+
+/* Kill the writer, start another: the viewer goes on and shows the new one's frames. */
+static void viewer_survives_a_writer_restart(void **state)
+{
+	(void)state;
+	char name[64], snapshot[512];
+	test_unique_name(name, sizeof(name), "restart");
+	snprintf(snapshot, sizeof(snapshot), "%s/restart.png", program_temporary_directory());
+	char *first_arguments[] = { "test", "--size", "320x240", "--fps", "30", NULL };
+	pid_t capture = start_capture(name, first_arguments);
+	char *argv[] = { (char *)program_path("VSHM_VIEW"),
+		         "--snapshot",
+		         snapshot,
+		         "--after",
+		         "60",
+		         "--timeout",
+		         "30",
+		         name,
+		         NULL };
+	char errors_path[512];
+	snprintf(errors_path, sizeof(errors_path), "%s/restart.err", program_temporary_directory());
+	pid_t viewer = program_start(argv, NULL, errors_path);
+	test_sleep_us(1000000); /* about 30 frames shown */
+	kill(capture, SIGKILL);
+	test_wait(capture, 5000);
+	test_sleep_us(500000); /* the viewer keeps the last frame, source lost */
+	char *second_arguments[] = { "test", "--size", "200x150", "--format",
+		                     "rgba", "--fps",  "30",      NULL };
+	capture = start_capture(name, second_arguments);
+	int status = test_wait(viewer, 30000);
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	size_t size;
+	char *errors = (char *)program_read_file(errors_path, &size);
+	assert_non_null(errors);
+	errors[size] = '\0';
+	if (status != 0)
+		fail_msg("vshm-view failed (%d): %s", status, errors);
+	free(errors);
+	struct program_picture picture;
+	program_read_picture(snapshot, &picture);
+	/* The snapshot is the second writer's frame: its size. */
+	assert_int_equal(picture.width, 200);
+	assert_int_equal(picture.height, 150);
+	free(picture.rgb);
+	assert_false(test_segment_exists(name));
+}
+
+/* A writer that rewrites the slot the viewer is uploading from: the viewer must drop
+ * that frame, count it, and keep showing intact frames only. */
+static void torn_frames_are_never_presented(void **state)
+{
+	(void)state;
+	char name[64], snapshot[512], path[256];
+	test_unique_name(name, sizeof(name), "torn");
+	snprintf(snapshot, sizeof(snapshot), "%s/torn.png", program_temporary_directory());
+	const uint32_t width = 1280, height = 720;
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_RGBA, width, height, 3);
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat status;
+	assert_int_equal(fstat(fd, &status), 0);
+	uint8_t *base =
+	    mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(base != MAP_FAILED);
+	close(fd);
+	struct vshm_shm_header *header = (struct vshm_shm_header *)base;
+	struct vshm_shm_reader *readers =
+	    (struct vshm_shm_reader *)(base + header->reader_table_offset);
+	struct vshm_shm_slot *slots = (struct vshm_shm_slot *)(base + header->slot_table_offset);
+
+	char *argv[] = { (char *)program_path("VSHM_VIEW"),
+		         "--snapshot",
+		         snapshot,
+		         "--after",
+		         "150",
+		         "--timeout",
+		         "60",
+		         name,
+		         NULL };
+	char errors_path[512];
+	snprintf(errors_path, sizeof(errors_path), "%s/torn.err", program_temporary_directory());
+	pid_t viewer = program_start(argv, NULL, errors_path);
+
+	static const uint32_t palette[] = { 0xff0000ffu, 0xff00ff00u, 0xffff0000u, 0xff00ffffu };
+	uint64_t scribbles = 0;
+	for (uint64_t n = 0; n < 3000 && still_running(viewer); n++) {
+		struct vshm_frame frame;
+		assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_RGBA, width, height, &frame),
+		                 0);
+		uint32_t color = palette[n % 4];
+		for (uint32_t y = 0; y < height; y++) {
+			uint32_t *row =
+			    (uint32_t *)(frame.plane[0] + (uint64_t)y * frame.stride[0]);
+			for (uint32_t x = 0; x < width; x++)
+				row[x] = color;
+		}
+		frame.frame_number = n;
+		assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+		if (scribbles >= 20)
+			goto pace;
+		/* Catch the viewer holding this slot, and rewrite it under its feet. */
+		uint64_t deadline = vshm_now_ns() + 15000000;
+		while (vshm_now_ns() < deadline) {
+			if (atomic_load(&readers[0].held_slot) != frame.slot + 1)
+				continue;
+			uint64_t sequence = atomic_load(&slots[frame.slot].sequence);
+			atomic_store(&slots[frame.slot].sequence, sequence + 1);
+			uint8_t *pixels = base + header->payload_offset +
+			                  (uint64_t)frame.slot * header->slot_payload_size;
+			memset(pixels, 0xff, frame.plane_size[0] / 2); /* white over half */
+			atomic_store(&slots[frame.slot].sequence, sequence + 2);
+			scribbles++;
+			break;
+		}
+	pace:
+		test_sleep_us(15000);
+	}
+	int exit_status = test_wait(viewer, 60000);
+	munmap(base, (size_t)status.st_size);
+	vshm_writer_destroy(writer);
+	size_t size;
+	char *errors = (char *)program_read_file(errors_path, &size);
+	assert_non_null(errors);
+	errors[size] = '\0';
+	if (exit_status != 0)
+		fail_msg("vshm-view failed (%d): %s", exit_status, errors);
+	uint64_t torn = torn_dropped(errors);
+	free(errors);
+
+	struct program_picture picture;
+	program_read_picture(snapshot, &picture);
+	/* Intact: one colour of the palette everywhere, none of the scribble's white. */
+	const uint8_t *first = picture.rgb;
+	bool from_palette = false;
+	for (int i = 0; i < 4; i++) {
+		uint32_t c = palette[i];
+		from_palette |= first[0] == (c & 0xff) && first[1] == ((c >> 8) & 0xff) &&
+		                first[2] == ((c >> 16) & 0xff);
+	}
+	size_t differing = 0;
+	for (size_t i = 0; i < (size_t)picture.width * picture.height; i++)
+		differing += memcmp(picture.rgb + i * 3, first, 3) != 0;
+	free(picture.rgb);
+	print_message("%llu slots rewritten while held, the viewer dropped %llu torn frames; "
+	              "snapshot uniform: %s\n",
+	              (unsigned long long)scribbles, (unsigned long long)torn,
+	              differing == 0 && from_palette ? "yes" : "NO");
+	assert_true(scribbles > 0);
+	assert_true(torn > 0);
+	assert_true(from_palette);
+	assert_int_equal(differing, 0);
+}
+
+static void bad_input_gets_a_clear_message(void **state)
+{
+	(void)state;
+	char errors[4096];
+	char *no_arguments[] = { NULL };
+	assert_int_equal(run_viewer("bad name", no_arguments, errors, sizeof(errors)), 2);
+	assert_non_null(strstr(errors, "only [A-Za-z0-9._-] are allowed"));
+
+	char name[64];
+	test_unique_name(name, sizeof(name), "never");
+	char *timeout[] = { "--timeout", "1", NULL };
+	uint64_t start = vshm_now_ns();
+	assert_int_equal(run_viewer(name, timeout, errors, sizeof(errors)), 1);
+	assert_non_null(strstr(errors, "did not appear within 1 s"));
+	assert_true(vshm_now_ns() - start < 10000000000u);
+
+	char path[256];
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	static uint8_t garbage[8192];
+	memset(garbage, 0x5a, sizeof(garbage));
+	assert_int_equal(write(fd, garbage, sizeof(garbage)), (ssize_t)sizeof(garbage));
+	close(fd);
+	assert_int_equal(run_viewer(name, timeout, errors, sizeof(errors)), 1);
+	assert_non_null(strstr(errors, "not a vshm stream"));
+	unlink(path);
+	print_message("bad name, missing stream and foreign segment refused with a message\n");
+}
+
+static void two_viewers_watch_one_stream(void **state)
+{
+	(void)state;
+	char name[64], first[512], second[512];
+	test_unique_name(name, sizeof(name), "two");
+	snprintf(first, sizeof(first), "%s/first.png", program_temporary_directory());
+	snprintf(second, sizeof(second), "%s/second.png", program_temporary_directory());
+	char *capture_arguments[] = { "test", "--size", "160x120", "--fps", "60", NULL };
+	pid_t capture = start_capture(name, capture_arguments);
+	char *argv_first[] = { (char *)program_path("VSHM_VIEW"),
+		               "--snapshot",
+		               first,
+		               "--after",
+		               "30",
+		               "--timeout",
+		               "20",
+		               "--quiet",
+		               name,
+		               NULL };
+	char *argv_second[] = { (char *)program_path("VSHM_VIEW"),
+		                "--snapshot",
+		                second,
+		                "--after",
+		                "30",
+		                "--timeout",
+		                "20",
+		                "--quiet",
+		                name,
+		                NULL };
+	pid_t one = program_start(argv_first, NULL, NULL);
+	pid_t two = program_start(argv_second, NULL, NULL);
+	assert_int_equal(test_wait(one, 30000), 0);
+	assert_int_equal(test_wait(two, 30000), 0);
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	struct program_picture a, b;
+	program_read_picture(first, &a);
+	program_read_picture(second, &b);
+	assert_int_equal(a.width, 160);
+	assert_int_equal(b.width, 160);
+	free(a.rgb);
+	free(b.rgb);
+}
+
+/* With the writer stopped (SIGSTOP), the viewer sleeps: under 2% of a core over 5 s. */
+static void idle_viewer_uses_almost_no_cpu(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "idle");
+	char *capture_arguments[] = { "test", "--size", "320x240", "--fps", "30", NULL };
+	pid_t capture = start_capture(name, capture_arguments);
+	char *argv[] = { (char *)program_path("VSHM_VIEW"), "--quiet", name, NULL };
+	pid_t viewer = program_start(argv, NULL, NULL);
+	test_sleep_us(1500000);
+	kill(capture, SIGSTOP);
+	test_sleep_us(300000);
+	double before = program_cpu_seconds(viewer);
+	uint64_t start = vshm_now_ns();
+	test_sleep_us(5000000);
+	double used = program_cpu_seconds(viewer) - before;
+	double elapsed = (double)(vshm_now_ns() - start) / 1e9;
+	kill(capture, SIGCONT);
+	kill(viewer, SIGTERM);
+	assert_int_equal(test_wait(viewer, 10000), 0);
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	print_message("idle viewer used %.3f s of CPU in %.1f s (%.2f%% of a core)\n", used,
+	              elapsed, 100.0 * used / elapsed);
+	assert_true(used / elapsed < 0.02);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	xvfb = program_start_xvfb();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	program_stop_xvfb(xvfb);
+	program_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pattern_in_every_format),
+		cmocka_unit_test(sample_video_matches_ffmpeg),
+		cmocka_unit_test(viewer_survives_a_writer_restart),
+		cmocka_unit_test(torn_frames_are_never_presented),
+		cmocka_unit_test(bad_input_gets_a_clear_message),
+		cmocka_unit_test(two_viewers_watch_one_stream),
+		cmocka_unit_test(idle_viewer_uses_almost_no_cpu),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
