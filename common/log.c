@@ -34,6 +34,7 @@ void vshm_log_set_handler(vshm_log_handler new_handler, void *data)
 	handler_data = new_handler ? data : NULL;
 }
 
+VSHM_PRINTF(2, 0)
 static void log_message(enum vshm_log_level level, const char *format, va_list arguments)
 {
 	char message[512];

@@ -1,0 +1,66 @@
+/* Clocks, busy-waiting and order statistics for the benchmark. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "bench.h"
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+void bench_spin_for_ns(uint64_t duration_ns)
+{
+	uint64_t end = bench_now_ns() + duration_ns;
+	while (bench_now_ns() < end)
+		bench_cpu_relax();
+}
+
+bool bench_spin_until(const _Atomic uint64_t *word, uint64_t value, uint64_t timeout_ns)
+{
+	uint64_t deadline = bench_now_ns() + timeout_ns;
+	for (;;) {
+		/* Pairs with the release store of the helper process that sets the word:
+		 * what it recorded before is visible once we see the value. */
+		if (atomic_load_explicit(word, memory_order_acquire) >= value)
+			return true;
+		if (bench_now_ns() > deadline || bench_stopping())
+			return false;
+		bench_cpu_relax();
+	}
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *values, size_t count)
+{
+	if (count == 0)
+		return 0;
+	qsort(values, count, sizeof(values[0]), compare_doubles);
+	if (count % 2)
+		return values[count / 2];
+	return (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+double bench_percentile(double *values, size_t count, double fraction)
+{
+	if (count == 0)
+		return 0;
+	qsort(values, count, sizeof(values[0]), compare_doubles);
+	/* Nearest rank: the smallest value with at least fraction of all at or below it. */
+	double exact = fraction * (double)count;
+	size_t rank = (size_t)exact;
+	if ((double)rank < exact)
+		rank++;
+	if (rank < 1)
+		rank = 1;
+	if (rank > count)
+		rank = count;
+	return values[rank - 1];
+}

@@ -1,0 +1,220 @@
+/*
+ * Frames per second a writer publishes when each frame costs one memcpy into the slot
+ * (begin, memcpy of the whole frame from a private source buffer, publish), with
+ * readers attached in other processes.
+ *
+ * The readers do what a viewer or a filter does between frames: sleep in
+ * vshm_reader_wait(), and on each wake-up acquire the latest frame and release it.
+ * They do not read the pixels, so the figure is the writer's cost of the ring (slot
+ * choice, publication, futex wake-ups, the readers' cache traffic on the control words)
+ * and not a contest for memory bandwidth between the writer and its readers.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define READERS_MAX       16
+#define READY_TIMEOUT_NS  5000000000u
+#define WARM_UP_NS        50000000u
+#define CHILD_TIMEOUT_MS  5000
+#define READER_TIMEOUT_MS 100
+
+struct reader_counter {
+	/* One cache line per reader, so counting does not bounce lines between readers. */
+	alignas(64) _Atomic uint64_t frames;
+};
+
+struct rate_shared {
+	alignas(64) _Atomic uint64_t readers_ready;
+	_Atomic uint32_t stop;
+	char name[VSHM_NAME_MAX + 1];
+	unsigned next_reader;
+	struct reader_counter counters[READERS_MAX];
+};
+
+struct bench_writer_rate {
+	const struct bench_frame_size *size;
+	uint64_t frame_bytes;
+	struct vshm_writer *writer;
+	struct rate_shared *shared;
+	pid_t readers[READERS_MAX];
+	unsigned reader_count;
+	/* The slots seen while warming up (where begin put frames), for the memcpy limit. */
+	uint8_t *slots[BENCH_SLOTS_MAX];
+	unsigned slot_count;
+	bool learning_slots;
+};
+
+static int rate_reader(void *argument)
+{
+	struct rate_shared *shared = argument;
+	/* Each child is forked after the previous one took its index. */
+	unsigned index = shared->next_reader;
+	struct vshm_reader *reader = vshm_reader_attach(shared->name, NULL);
+	if (!reader) {
+		fprintf(stderr, "vshm-bench: cannot attach to stream '%s': %s\n", shared->name,
+		        vshm_error());
+		return 1;
+	}
+	atomic_fetch_add_explicit(&shared->readers_ready, 1, memory_order_release);
+	uint64_t frames = 0;
+	for (;;) {
+		int result = vshm_reader_wait(reader, READER_TIMEOUT_MS);
+		if (result == 0) {
+			struct vshm_frame frame;
+			if (vshm_reader_acquire(reader, &frame) == 0) {
+				vshm_reader_release(reader);
+				atomic_store_explicit(&shared->counters[index].frames, ++frames,
+				                      memory_order_relaxed);
+			}
+			continue;
+		}
+		if (result != -ETIMEDOUT && result != -EINTR)
+			break; /* -EPIPE: the writer destroyed the stream, we are done */
+		if (atomic_load_explicit(&shared->stop, memory_order_relaxed) || bench_stopping())
+			break;
+	}
+	vshm_reader_detach(reader);
+	return 0;
+}
+
+static void learn_slot(struct bench_writer_rate *rate, uint8_t *slot)
+{
+	for (unsigned i = 0; i < rate->slot_count; i++) {
+		if (rate->slots[i] == slot)
+			return;
+	}
+	if (rate->slot_count < BENCH_SLOTS_MAX)
+		rate->slots[rate->slot_count++] = slot;
+}
+
+static int publish_for(struct bench_writer_rate *writer_rate, const uint8_t *source,
+                       uint64_t duration_ns, struct bench_rate *rate)
+{
+	const struct bench_frame_size *size = writer_rate->size;
+	uint64_t start = bench_now_ns(), now;
+	do {
+		struct vshm_frame frame;
+		if (vshm_writer_begin(writer_rate->writer, size->format, size->width, size->height,
+		                      &frame) < 0) {
+			fprintf(stderr, "vshm-bench: cannot begin a frame on stream '%s': %s\n",
+			        writer_rate->shared->name, vshm_error());
+			return -EIO;
+		}
+		if (writer_rate->learning_slots)
+			learn_slot(writer_rate, frame.plane[0]);
+		/* The planes lie one after another from plane[0]: one copy fills the frame. */
+		memcpy(frame.plane[0], source, writer_rate->frame_bytes);
+		vshm_writer_publish(writer_rate->writer, &frame);
+		rate->frames++;
+		now = bench_now_ns();
+	} while (now - start < duration_ns);
+	rate->elapsed_ns += now - start;
+	return bench_stopping() ? -EINTR : 0;
+}
+
+struct bench_writer_rate *bench_writer_rate_start(const struct bench_frame_size *size,
+                                                  unsigned reader_count, const char *what,
+                                                  const uint8_t *source)
+{
+	if (reader_count > READERS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct bench_writer_rate *rate = calloc(1, sizeof(*rate));
+	if (!rate)
+		return NULL;
+	rate->size = size;
+	rate->frame_bytes = bench_frame_bytes(size);
+	rate->shared = bench_shared_alloc(sizeof(*rate->shared));
+	if (!rate->shared)
+		goto error_free;
+	bench_stream_name(rate->shared->name, sizeof(rate->shared->name), what);
+	struct vshm_writer_options options = {
+		.max_format = size->format,
+		.max_width = size->width,
+		.max_height = size->height,
+	};
+	rate->writer = vshm_writer_create(rate->shared->name, &options);
+	if (!rate->writer) {
+		fprintf(stderr, "vshm-bench: cannot create stream '%s': %s\n", rate->shared->name,
+		        vshm_error());
+		goto error_shared;
+	}
+	for (unsigned i = 0; i < reader_count; i++) {
+		rate->shared->next_reader = i;
+		pid_t pid = bench_spawn(rate_reader, rate->shared);
+		if (pid < 0)
+			goto error_stop;
+		rate->readers[rate->reader_count++] = pid;
+		/* The next child may only be forked once this one has read its index. */
+		if (!bench_spin_until(&rate->shared->readers_ready, i + 1, READY_TIMEOUT_NS)) {
+			fprintf(stderr, "vshm-bench: reader %u of stream '%s' did not attach\n", i,
+			        rate->shared->name);
+			goto error_stop;
+		}
+	}
+	/* Let the readers settle into their wait loop and the caches fill. */
+	struct bench_rate warm_up = { 0 };
+	rate->learning_slots = true;
+	if (publish_for(rate, source, WARM_UP_NS, &warm_up) < 0)
+		goto error_stop;
+	rate->learning_slots = false;
+	return rate;
+
+error_stop:
+	bench_writer_rate_stop(rate);
+	errno = EIO;
+	return NULL;
+error_shared:
+	bench_shared_free(rate->shared, sizeof(*rate->shared));
+error_free:
+	free(rate);
+	errno = EIO;
+	return NULL;
+}
+
+int bench_writer_rate_run(struct bench_writer_rate *writer_rate, const uint8_t *source,
+                          uint64_t duration_ns, struct bench_rate *rate)
+{
+	return publish_for(writer_rate, source, duration_ns, rate);
+}
+
+unsigned bench_writer_rate_slots(const struct bench_writer_rate *rate, uint8_t **slots,
+                                 unsigned capacity)
+{
+	unsigned count = rate->slot_count < capacity ? rate->slot_count : capacity;
+	for (unsigned i = 0; i < count; i++)
+		slots[i] = rate->slots[i];
+	return count;
+}
+
+uint64_t bench_writer_rate_frames_read(const struct bench_writer_rate *rate)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < rate->reader_count; i++)
+		total +=
+		    atomic_load_explicit(&rate->shared->counters[i].frames, memory_order_relaxed);
+	return total;
+}
+
+int bench_writer_rate_stop(struct bench_writer_rate *rate)
+{
+	if (!rate)
+		return 0;
+	int result = 0;
+	atomic_store_explicit(&rate->shared->stop, 1, memory_order_relaxed);
+	/* Wakes the sleeping readers, which see the stream closed and detach. */
+	vshm_writer_destroy(rate->writer);
+	for (unsigned i = 0; i < rate->reader_count; i++) {
+		if (bench_reap(rate->readers[i], CHILD_TIMEOUT_MS) < 0)
+			result = -ECHILD;
+	}
+	bench_shared_free(rate->shared, sizeof(*rate->shared));
+	free(rate);
+	return result;
+}

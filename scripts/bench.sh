@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs the vshm benchmark (bench/, see issue 2) from a release build of its own,
+# build-bench/ at the top of the repository, configuring it first if it is missing.
+# Usage: scripts/bench.sh        (takes about half a minute; run it on an idle machine)
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build-bench"
+
+for tool in meson ninja cc; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "bench.sh: '$tool' not found; install the build tools first (see README.md)" >&2
+    exit 1
+  fi
+done
+
+if [ ! -f "$build/build.ninja" ]; then
+  echo "bench.sh: configuring a release build in $build"
+  meson setup "$build" "$root" -Dbuildtype=release
+fi
+echo "bench.sh: building $build/bench/vshm-bench"
+ninja -C "$build" bench/vshm-bench
+echo "bench.sh: running $build/bench/vshm-bench"
+echo
+exec "$build/bench/vshm-bench"
