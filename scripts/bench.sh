@@ -22,4 +22,9 @@ echo "bench.sh: building $build/bench/vshm-bench"
 ninja -C "$build" bench/vshm-bench
 echo "bench.sh: running $build/bench/vshm-bench"
 echo
-exec "$build/bench/vshm-bench"
+"$build/bench/vshm-bench"
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture:'; then
+  ninja -C "$build" capture/vshm-capture >/dev/null
+  echo
+  "$root/bench/capture-vs-ffmpeg.sh" "$build"
+fi
