@@ -17,6 +17,10 @@
 #include "display.h"
 #include "snapshot.h"
 
+/* Capture-to-present latencies are counted in 0.1 ms buckets up to 1 s, for p50/p99. */
+#define LATENCY_BUCKETS   10000
+#define LATENCY_BUCKET_NS 100000u
+
 /* Short enough to keep the window responsive, long enough to cost nothing when idle. */
 #define WAIT_SLICE_MS     20
 #define TITLE_INTERVAL_NS 500000000u
@@ -48,6 +52,8 @@ struct viewer {
 	uint64_t fps_frames, fps_since_ns;
 	double fps;
 	double latency_ms; /* capture to present, smoothed */
+	uint32_t latency_histogram[LATENCY_BUCKETS];
+	uint64_t latency_count;
 	uint64_t next_title_ns;
 	int exit_code;
 };
@@ -300,10 +306,26 @@ static void show_latest(struct viewer *viewer)
 	render(viewer, NULL);
 	uint64_t now = vshm_now_ns();
 	if (frame.capture_ns && now > frame.capture_ns) {
+		uint64_t bucket = (now - frame.capture_ns) / LATENCY_BUCKET_NS;
+		viewer
+		    ->latency_histogram[bucket < LATENCY_BUCKETS ? bucket : LATENCY_BUCKETS - 1]++;
+		viewer->latency_count++;
 		double latency = (double)(now - frame.capture_ns) / 1e6;
 		viewer->latency_ms =
 		    viewer->frames_shown == 1 ? latency : viewer->latency_ms * 0.9 + latency * 0.1;
 	}
+}
+
+/* The latency below which the given share of frames were presented, in ms. */
+static double latency_percentile(const struct viewer *viewer, double share)
+{
+	uint64_t wanted = (uint64_t)((double)viewer->latency_count * share + 0.5), seen = 0;
+	for (uint32_t i = 0; i < LATENCY_BUCKETS; i++) {
+		seen += viewer->latency_histogram[i];
+		if (seen >= wanted && seen > 0)
+			return (i + 1) * (LATENCY_BUCKET_NS / 1e6);
+	}
+	return 0;
 }
 
 static void save_snapshot(struct viewer *viewer, const char *path)
@@ -466,10 +488,13 @@ int main(int argc, char **argv)
 	if (!options->quiet)
 		fprintf(
 		    stderr,
-		    "vshm-view: '%s': %llu frames shown, %llu torn frames dropped, %llu invalid\n",
+		    "vshm-view: '%s': %llu frames shown, %llu torn frames dropped, %llu invalid; "
+		    "capture-to-present latency p50 %.1f ms, p99 %.1f ms; renderer %s, %s\n",
 		    options->name, (unsigned long long)viewer.frames_shown,
 		    (unsigned long long)viewer.frames_torn,
-		    (unsigned long long)viewer.frames_invalid);
+		    (unsigned long long)viewer.frames_invalid, latency_percentile(&viewer, 0.5),
+		    latency_percentile(&viewer, 0.99), display_renderer_name(viewer.display),
+		    display_upload_method(viewer.display));
 	display_destroy(viewer.display);
 	vshm_reader_detach(viewer.reader);
 	return viewer.exit_code;
