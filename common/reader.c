@@ -110,6 +110,21 @@ static int attach_segment(struct vshm_reader *reader, struct vshm_segment *segme
 	int result = vshm_segment_open(segment, name, &reader->options);
 	if (result < 0)
 		return result;
+	/*
+	 * A segment marked superseded still under the name is being replaced right now:
+	 * a new writer has marked it and is about to unlink it (handle_existing() in
+	 * segment.c, grow() in writer.c). Attaching to it would hand the old writer's last
+	 * frame out again as new, and the next wait would say -ESTALE again; tell the caller
+	 * to try again instead, which finds the new segment. Found by test-writer-crash:
+	 * readers woken by the takeover reattached to the dead writer's segment several
+	 * times per takeover. Pairs with the release fetch_or of state_flags there.
+	 */
+	if (atomic_load_explicit(&segment->header->state_flags, memory_order_acquire) &
+	    VSHM_STATE_SUPERSEDED) {
+		vshm_segment_close(segment);
+		return vshm_fail(EAGAIN,
+		                 "stream '%s' is being replaced by a new segment; try again", name);
+	}
 	struct vshm_segment previous = reader->segment;
 	uint32_t previous_entry = reader->entry;
 	reader->segment = *segment;

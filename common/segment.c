@@ -369,6 +369,32 @@ error_unlink:
 }
 
 /*
+ * A writer creates the file and locks it just after, so an empty file without a lock
+ * may belong to a live writer between those two steps rather than to one that died
+ * while creating it. For a file changed within CREATION_GRACE_MS (its ctime is
+ * CLOCK_REALTIME), give the creator a few milliseconds to take its lock. Found by
+ * test-writer-crash: readers following a restarted writer sometimes got EPROTO ("too
+ * small ... died while creating it?") for the live writer's brand-new segment.
+ */
+#define CREATOR_LOCK_WAIT_MS 20
+
+static bool creator_shows_up(const struct vshm_segment *segment, const struct stat *status)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t age_ms = ((int64_t)now.tv_sec - (int64_t)status->st_ctim.tv_sec) * 1000 +
+	                 ((int64_t)now.tv_nsec - (int64_t)status->st_ctim.tv_nsec) / 1000000;
+	if (age_ms < 0 || age_ms >= CREATION_GRACE_MS)
+		return false;
+	for (int waited = 0; waited < CREATOR_LOCK_WAIT_MS; waited++) {
+		sleep_ms(1);
+		if (vshm_segment_writer_alive(segment))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Checks the header of a segment we did not create. Everything is read once into
  * local variables; the geometry must be exactly what vshm_segment_geometry() computes
  * for its counts, which rules out overlapping or out-of-file regions in one comparison.
@@ -377,7 +403,7 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 {
 	const char *name = segment->name;
 	if (status->st_size < (off_t)VSHM_PAGE_SIZE) {
-		if (vshm_segment_writer_alive(segment))
+		if (vshm_segment_writer_alive(segment) || creator_shows_up(segment, status))
 			return vshm_fail(EAGAIN, "stream '%s' is still being created; try again",
 			                 name);
 		return vshm_fail(EPROTO,

@@ -35,6 +35,13 @@ void *test_shared_alloc(size_t size);
 pid_t test_fork(int (*function)(void *argument), void *argument);
 
 /*
+ * Like test_fork(), but the child is SIGKILLed when the test process dies
+ * (PR_SET_PDEATHSIG), so a test stopped by its timeout or a failed assertion leaves no
+ * child running.
+ */
+pid_t test_fork_tied(int (*function)(void *argument), void *argument);
+
+/*
  * Waits for pid up to timeout_ms; kills it with SIGKILL if it takes longer.
  * Returns its exit status (0..255), 128 + signal if a signal ended it, or -1 on timeout.
  */
@@ -45,5 +52,57 @@ void test_sleep_us(long microseconds);
 
 /* A small fast PRNG (xorshift64*), seeded per test so failures can be replayed. */
 uint64_t test_random(uint64_t *state);
+
+/*
+ * Frames whose content proves which frame they belong to, for the stress tests. A
+ * pattern frame is a whole number of 4 KiB pages; every page starts with the frame
+ * number and (salt << 32 | page index) and ends with the complemented frame number, the
+ * rest is pseudo-random words drawn from (frame number, salt, page). The last word of
+ * the frame holds a checksum of every other word. A writer fills pages one at a time
+ * (so it can be killed in the middle of a frame), then seals the frame.
+ */
+#define TEST_PATTERN_PAGE_SIZE 4096u
+
+struct test_pattern {
+	uint64_t frame_number;
+	uint64_t salt;
+	uint64_t checksum;
+};
+
+void test_pattern_begin(struct test_pattern *pattern, uint64_t frame_number, uint64_t salt);
+
+/* Fills page index of a size-byte frame and adds it to the checksum. */
+void test_pattern_fill_page(struct test_pattern *pattern, uint8_t *frame, size_t size,
+                            size_t index);
+
+/* Stores the checksum in the frame's last word, once every page has been filled. */
+void test_pattern_seal(struct test_pattern *pattern, uint8_t *frame, size_t size);
+
+enum test_pattern_result {
+	TEST_PATTERN_OK = 0,
+	TEST_PATTERN_BAD_PAGE = 1,     /* a page says it belongs to another frame or place */
+	TEST_PATTERN_BAD_CHECKSUM = 2, /* every page header fits, the words do not */
+};
+
+/*
+ * Checks every page of a frame that should be frame_number with salt. Reads memory
+ * another process may be writing at the same time, by design: callers decide what the
+ * result means only after vshm_reader_release() said whether the frame stayed intact.
+ */
+enum test_pattern_result test_pattern_check(const uint8_t *frame, size_t size,
+                                            uint64_t frame_number, uint64_t salt);
+
+/*
+ * Attaches a reader to name, retrying while the stream does not exist yet or is still
+ * being created (ENOENT, EAGAIN, EPROTO), for up to timeout_ms. Returns NULL with errno
+ * set on failure. Uses no cmocka assertion, so forked children may call it.
+ */
+struct vshm_reader *test_reader_attach_retry(const char *name, int timeout_ms);
+
+/* CLOCK_MONOTONIC in nanoseconds (same clock as vshm_now_ns()). */
+uint64_t test_now_ns(void);
+
+/* Spins, without sleeping, for the given nanoseconds. */
+void test_spin_ns(uint64_t nanoseconds);
 
 #endif

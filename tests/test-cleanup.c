@@ -1,0 +1,289 @@
+/*
+ * Cleanup (issue 2, test 6): a writer process leaves no /dev/shm/vshm.<name> behind
+ * when it exits normally, or on SIGINT, SIGTERM or SIGHUP (through
+ * vshm_shutdown_install() and a loop that stops on vshm_shutdown_requested()). A
+ * SIGKILLed writer cannot clean up: its segment stays, and the next writer of that
+ * name replaces it (a new inode), which a reader of the old one learns (-ESTALE) and
+ * follows (vshm_reader_reattach()).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test-util.h"
+
+#define READY_TIMEOUT_NS (10 * UINT64_C(1000000000))
+
+struct shared {
+	_Atomic int ready;       /* the writer has published its first frame */
+	_Atomic int may_exit;    /* the parent lets a normally exiting writer go */
+	_Atomic int signal_seen; /* vshm_shutdown_signal() when the loop stopped */
+	_Atomic int error;
+	uint64_t first_frame; /* frame numbers this writer uses start here */
+};
+
+/* What each test has running, so that teardown can clean up after a failure. */
+struct fixture {
+	struct shared *shared;
+	char name[VSHM_NAME_MAX + 1];
+	pid_t children[2];
+};
+
+enum ending {
+	END_NORMALLY,  /* when the parent says so, through vshm_writer_destroy() */
+	END_ON_SIGNAL, /* loop until vshm_shutdown_requested(), then destroy */
+	END_NEVER,     /* publish until killed */
+};
+
+struct writer_context {
+	struct fixture *fixture;
+	enum ending ending;
+};
+
+static int writer_main(void *argument)
+{
+	struct writer_context *context = argument;
+	struct shared *shared = context->fixture->shared;
+	if (context->ending == END_ON_SIGNAL && vshm_shutdown_install() < 0) {
+		atomic_store(&shared->error, 1);
+		return 1;
+	}
+	struct vshm_writer_options options = {
+		.max_format = VSHM_FORMAT_GRAY8,
+		.max_width = 64,
+		.max_height = 64,
+	};
+	struct vshm_writer *writer = vshm_writer_create(context->fixture->name, &options);
+	if (!writer) {
+		fprintf(stderr, "writer: vshm_writer_create: %s\n", vshm_error());
+		atomic_store(&shared->error, 2);
+		return 1;
+	}
+	for (uint64_t n = shared->first_frame;; n++) {
+		struct vshm_frame frame;
+		if (vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame) < 0) {
+			atomic_store(&shared->error, 3);
+			break;
+		}
+		frame.frame_number = n;
+		memset(frame.plane[0], (int)(n & 0xff), frame.plane_size[0]);
+		if (vshm_writer_publish(writer, &frame) < 0) {
+			atomic_store(&shared->error, 4);
+			break;
+		}
+		atomic_store(&shared->ready, 1);
+		if (context->ending == END_NORMALLY && atomic_load(&shared->may_exit))
+			break;
+		if (context->ending == END_ON_SIGNAL && vshm_shutdown_requested()) {
+			atomic_store(&shared->signal_seen, vshm_shutdown_signal());
+			break;
+		}
+		test_sleep_us(1000);
+	}
+	vshm_writer_destroy(writer);
+	return atomic_load(&shared->error) ? 1 : 0;
+}
+
+static int setup(void **state)
+{
+	static struct fixture fixture;
+	memset(&fixture, 0, sizeof(fixture));
+	fixture.shared = test_shared_alloc(sizeof(*fixture.shared));
+	test_unique_name(fixture.name, sizeof(fixture.name), "cleanup");
+	*state = &fixture;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fixture = *state;
+	for (int i = 0; i < 2; i++) {
+		if (fixture->children[i] > 0) {
+			kill(fixture->children[i], SIGKILL);
+			test_wait(fixture->children[i], 5000);
+		}
+	}
+	test_segment_remove(fixture->name);
+	return 0;
+}
+
+/* Resets the shared flags and starts a writer; waits until it has published. */
+static pid_t start_writer(struct fixture *fixture, struct writer_context *context,
+                          uint64_t first_frame)
+{
+	struct shared *shared = fixture->shared;
+	atomic_store(&shared->ready, 0);
+	atomic_store(&shared->may_exit, 0);
+	atomic_store(&shared->signal_seen, 0);
+	atomic_store(&shared->error, 0);
+	shared->first_frame = first_frame;
+	pid_t pid = test_fork_tied(writer_main, context);
+	uint64_t start = test_now_ns();
+	while (!atomic_load(&shared->ready) && !atomic_load(&shared->error) &&
+	       test_now_ns() - start < READY_TIMEOUT_NS)
+		test_sleep_us(1000);
+	assert_int_equal(atomic_load(&shared->error), 0);
+	assert_true(atomic_load(&shared->ready));
+	return pid;
+}
+
+static ino_t segment_inode(const char *name)
+{
+	char path[256];
+	test_segment_path(name, path, sizeof(path));
+	struct stat status;
+	assert_int_equal(stat(path, &status), 0);
+	return status.st_ino;
+}
+
+/*
+ * Takes the frames the writer published before it went away, then expects -EPIPE
+ * within a second. Returns the last frame number seen.
+ */
+static uint64_t take_frames_until_gone(struct vshm_reader *reader, uint64_t last)
+{
+	uint64_t start = test_now_ns();
+	int status;
+	struct vshm_frame frame;
+	for (int frames = 0; (status = vshm_reader_wait(reader, 1000)) == 0 && frames < 100;
+	     frames++) {
+		assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+		assert_true(frame.frame_number > last);
+		last = frame.frame_number;
+		assert_int_equal(vshm_reader_release(reader), 1);
+	}
+	assert_int_equal(status, -EPIPE);
+	assert_true(test_now_ns() - start < UINT64_C(1000000000));
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_GONE);
+	return last;
+}
+
+static void test_normal_exit_removes_segment(void **state)
+{
+	struct fixture *fixture = *state;
+	struct writer_context context = { fixture, END_NORMALLY };
+	fixture->children[0] = start_writer(fixture, &context, 1);
+	assert_true(test_segment_exists(fixture->name));
+
+	/* A reader keeps the last frame after the writer is gone. */
+	struct vshm_reader *reader = test_reader_attach_retry(fixture->name, 2000);
+	assert_non_null(reader);
+	atomic_store(&fixture->shared->may_exit, 1);
+	assert_int_equal(test_wait(fixture->children[0], 5000), 0);
+	fixture->children[0] = 0;
+	assert_false(test_segment_exists(fixture->name));
+
+	uint64_t last = take_frames_until_gone(reader, 0);
+	struct vshm_frame frame;
+	/* The last frame is still there, whole. */
+	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+	assert_int_equal(frame.frame_number, last);
+	assert_int_equal(frame.plane[0][0], (uint8_t)(frame.frame_number & 0xff));
+	assert_int_equal(vshm_reader_release(reader), 1);
+	vshm_reader_detach(reader);
+	assert_false(test_segment_exists(fixture->name));
+}
+
+static void check_signal_removes_segment(struct fixture *fixture, int signal_number)
+{
+	struct writer_context context = { fixture, END_ON_SIGNAL };
+	fixture->children[0] = start_writer(fixture, &context, 1);
+	assert_true(test_segment_exists(fixture->name));
+	assert_int_equal(kill(fixture->children[0], signal_number), 0);
+	/* It exits by itself, normally: the handler only set a flag. */
+	assert_int_equal(test_wait(fixture->children[0], 5000), 0);
+	fixture->children[0] = 0;
+	assert_int_equal(atomic_load(&fixture->shared->signal_seen), signal_number);
+	assert_false(test_segment_exists(fixture->name));
+}
+
+static void test_sigint_removes_segment(void **state)
+{
+	check_signal_removes_segment(*state, SIGINT);
+}
+
+static void test_sigterm_removes_segment(void **state)
+{
+	check_signal_removes_segment(*state, SIGTERM);
+}
+
+static void test_sighup_removes_segment(void **state)
+{
+	check_signal_removes_segment(*state, SIGHUP);
+}
+
+static void test_sigkill_leaves_segment_for_next_writer(void **state)
+{
+	struct fixture *fixture = *state;
+	struct writer_context context = { fixture, END_NEVER };
+	fixture->children[0] = start_writer(fixture, &context, 1);
+	ino_t old_inode = segment_inode(fixture->name);
+
+	struct vshm_reader *reader = test_reader_attach_retry(fixture->name, 2000);
+	assert_non_null(reader);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+	assert_true(frame.frame_number < 1000000);
+	assert_int_equal(vshm_reader_release(reader), 1);
+
+	/* A killed writer removes nothing: the segment stays, stale. */
+	assert_int_equal(kill(fixture->children[0], SIGKILL), 0);
+	assert_int_equal(test_wait(fixture->children[0], 5000), 128 + SIGKILL);
+	fixture->children[0] = 0;
+	assert_true(test_segment_exists(fixture->name));
+	assert_int_equal(segment_inode(fixture->name), old_inode);
+	take_frames_until_gone(reader, frame.frame_number);
+
+	/* The next writer of the name takes the stale segment over: a new file. */
+	fixture->children[1] = start_writer(fixture, &context, 1000000);
+	assert_true(test_segment_exists(fixture->name));
+	assert_true(segment_inode(fixture->name) != old_inode);
+
+	/* The reader of the old one is told, and follows. */
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_REPLACED);
+	assert_int_equal(vshm_reader_wait(reader, 1000), -ESTALE);
+	assert_int_equal(vshm_reader_reattach(reader), 0);
+	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_ALIVE);
+	assert_int_equal(vshm_reader_wait(reader, 1000), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+	assert_true(frame.frame_number >= 1000000);
+	assert_int_equal(frame.plane[0][0], (uint8_t)(frame.frame_number & 0xff));
+	assert_int_equal(vshm_reader_release(reader), 1);
+	vshm_reader_detach(reader);
+
+	/* The second writer is killed too: its segment stays as well ... */
+	assert_int_equal(kill(fixture->children[1], SIGKILL), 0);
+	assert_int_equal(test_wait(fixture->children[1], 5000), 128 + SIGKILL);
+	fixture->children[1] = 0;
+	assert_true(test_segment_exists(fixture->name));
+
+	/* ... until a third writer replaces it and, exiting normally, removes it. */
+	struct writer_context normal = { fixture, END_NORMALLY };
+	fixture->children[0] = start_writer(fixture, &normal, 2000000);
+	atomic_store(&fixture->shared->may_exit, 1);
+	assert_int_equal(test_wait(fixture->children[0], 5000), 0);
+	fixture->children[0] = 0;
+	assert_false(test_segment_exists(fixture->name));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_normal_exit_removes_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigint_removes_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_removes_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_removes_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigkill_leaves_segment_for_next_writer, setup,
+		                                teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
