@@ -66,7 +66,7 @@ struct vshm_shm_header {
 
 	/* Cache line 1: written by the writer on every publish, read by every reader. */
 	alignas(VSHM_CACHE_LINE) _Atomic uint64_t latest; /* 64: see VSHM_LATEST_* */
-	_Atomic uint32_t publish_futex;    /* 72: low 32 bits of the publish number */
+	_Atomic uint32_t publish_futex;    /* 72: changes on every publish and state change */
 	_Atomic uint32_t state_flags;      /* 76: VSHM_STATE_* */
 	_Atomic uint64_t frames_published; /* 80 */
 	_Atomic uint64_t overwrites;       /* 88: slots taken while a reader held them */
@@ -149,6 +149,11 @@ _Static_assert(sizeof(struct vshm_shm_reader) == VSHM_CACHE_LINE, "one reader pe
 _Static_assert(offsetof(struct vshm_shm_reader, frames_acquired) == 16, "reader layout");
 _Static_assert(offsetof(struct vshm_shm_reader, attached_monotonic_ns) == 32, "reader layout");
 _Static_assert(sizeof(struct vshm_shm_frame_info) == 128, "frame info layout");
+_Static_assert(sizeof(struct vshm_shm_frame_info) % 8 == 0 &&
+                   offsetof(struct vshm_shm_slot, info) % 8 == 0,
+               "frame info is copied as aligned 64-bit words");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the segment is little-endian; a big-endian port needs byte swapping");
 _Static_assert(offsetof(struct vshm_shm_frame_info, plane_offset) == 32, "frame info layout");
 _Static_assert(offsetof(struct vshm_shm_frame_info, frame_number) == 96, "frame info layout");
 _Static_assert(offsetof(struct vshm_shm_frame_info, flags) == 120, "frame info layout");

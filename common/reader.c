@@ -38,6 +38,10 @@ struct vshm_reader {
 	uint64_t held_sequence; /* the even count the held slot had when taken */
 	uint64_t last_acquired; /* publish number of the last frame taken */
 	bool writer_known_gone;
+	/* The geometry part of the last frame info that passed check_frame_info(): a frame
+	 * with the same bytes needs no second check (most streams never change format). */
+	bool geometry_checked;
+	uint8_t checked_geometry[offsetof(struct vshm_shm_frame_info, frame_number)];
 	uint64_t acquire_retries;
 	uint64_t frames_invalid;
 	uint64_t frames_acquired;
@@ -66,8 +70,13 @@ static int claim_entry(struct vshm_reader *reader)
 {
 	struct vshm_segment *segment = &reader->segment;
 	for (uint32_t i = 0; i < segment->geometry.reader_capacity; i++) {
-		if (vshm_segment_lock(segment->fd, vshm_segment_reader_lock_offset(segment, i)) < 0)
-			continue;
+		int locked =
+		    vshm_segment_lock(segment->fd, vshm_segment_reader_lock_offset(segment, i));
+		if (locked == -EAGAIN)
+			continue; /* a live reader has it */
+		if (locked < 0)
+			return vshm_fail(-locked, "cannot lock a reader entry of stream '%s': %s",
+			                 segment->name, strerror(-locked));
 		struct vshm_shm_reader *entry = &segment->readers[i];
 		/* The entry may still describe a reader that died; holding its lock, we own it. */
 		uint32_t previous = atomic_load_explicit(&entry->state, memory_order_relaxed);
@@ -136,8 +145,11 @@ static int attach_segment(struct vshm_reader *reader, struct vshm_segment *segme
 		return result;
 	}
 	*segment = reader->segment;
+	int entry = (int)reader->entry;
+	/* The reader stays on its old segment and entry until the caller switches. */
 	reader->segment = previous;
-	return (int)reader->entry;
+	reader->entry = previous_entry;
+	return entry;
 }
 
 struct vshm_reader *vshm_reader_attach(const char *name, const struct vshm_reader_options *options)
@@ -258,7 +270,10 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 			reader->acquire_retries++;
 			continue;
 		}
-		if (check_frame_info(reader, &info) < 0) {
+		bool same_geometry =
+		    reader->geometry_checked &&
+		    memcmp(&info, reader->checked_geometry, sizeof(reader->checked_geometry)) == 0;
+		if (!same_geometry && check_frame_info(reader, &info) < 0) {
 			atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
 			reader->frames_invalid++;
 			vshm_log(VSHM_LOG_WARNING,
@@ -267,6 +282,10 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 			         segment->name, (unsigned long long)n, info.format, info.width,
 			         info.height);
 			return -EBADMSG;
+		}
+		if (!same_geometry) {
+			memcpy(reader->checked_geometry, &info, sizeof(reader->checked_geometry));
+			reader->geometry_checked = true;
 		}
 		fill_frame(reader, &info, slot, n, frame);
 		reader->holding = true;
@@ -360,6 +379,8 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 		atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
 		if (result == -EINTR)
 			return -EINTR;
+		if (result < 0 && result != -ETIMEDOUT)
+			return result; /* not expected from FUTEX_WAIT; never spin on it */
 		/* A dead writer wakes nobody, so a quiet slice is when we ask the kernel. */
 		if (result == -ETIMEDOUT && !reader->writer_known_gone &&
 		    !newer_frame_published(reader) && !vshm_segment_writer_alive(segment)) {
@@ -378,12 +399,26 @@ int vshm_reader_reattach(struct vshm_reader *reader)
 	int result = attach_segment(reader, &segment, reader->segment.name);
 	if (result < 0)
 		return result;
+	if (segment.inode == reader->segment.inode && segment.device == reader->segment.device) {
+		/* The name still holds our own segment: there is nothing new to move to. */
+		struct vshm_segment current = reader->segment;
+		uint32_t current_entry = reader->entry;
+		reader->segment = segment;
+		reader->entry = (uint32_t)result;
+		free_entry(reader);
+		vshm_segment_close(&reader->segment);
+		reader->segment = current;
+		reader->entry = current_entry;
+		return vshm_fail(EAGAIN, "stream '%s' has no new segment yet; try again later",
+		                 reader->segment.name);
+	}
 	free_entry(reader);
 	vshm_segment_close(&reader->segment);
 	reader->segment = segment;
 	reader->entry = (uint32_t)result;
 	reader->last_acquired = 0;
 	reader->writer_known_gone = false;
+	reader->geometry_checked = false;
 	reader->reattaches++;
 	return 0;
 }

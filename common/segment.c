@@ -152,7 +152,9 @@ static void mark_superseded(int fd)
 	    mmap(NULL, sizeof(*header), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (header == MAP_FAILED)
 		return;
-	if (atomic_load_explicit(&header->magic, memory_order_acquire) == VSHM_MAGIC) {
+	/* Only a segment of our layout version: another version's flags may lie elsewhere. */
+	if (atomic_load_explicit(&header->magic, memory_order_acquire) == VSHM_MAGIC &&
+	    header->layout_major == VSHM_LAYOUT_MAJOR) {
 		/* Pairs with the acquire load of state_flags in vshm_reader_wait(). */
 		atomic_fetch_or_explicit(&header->state_flags, VSHM_STATE_SUPERSEDED,
 		                         memory_order_release);
@@ -249,7 +251,10 @@ static int initialise(struct vshm_segment *segment, mode_t mode, uint64_t frame_
 	 * Allocate every page now: a full /dev/shm is then a clear error here, not a
 	 * SIGBUS in the middle of a frame, and no first frame pays for page faults.
 	 */
-	int result = posix_fallocate(segment->fd, 0, (off_t)geometry->segment_size);
+	int result;
+	do
+		result = posix_fallocate(segment->fd, 0, (off_t)geometry->segment_size);
+	while (result == EINTR);
 	if (result == ENOSPC)
 		return vshm_fail(ENOSPC,
 		                 "not enough room in %s for stream '%s' (%llu MiB needed); free "
@@ -312,6 +317,55 @@ static void segment_reset(struct vshm_segment *segment, const char *name)
 	vshm_shm_name(name, segment->shm_name);
 }
 
+/*
+ * Creates the file with O_EXCL and takes its writer lock. Returns 0 with segment->fd
+ * open and locked, 1 when the new file was removed by someone else before we locked it
+ * (they believed it stale: start over), or a negative errno.
+ */
+static int create_locked_file(struct vshm_segment *segment, mode_t mode)
+{
+	segment->fd = shm_open(segment->shm_name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
+	if (segment->fd < 0) {
+		if (errno != EEXIST)
+			return vshm_fail(errno, "cannot create %s%s for stream '%s': %s",
+			                 VSHM_SHM_DIR, segment->shm_name, segment->name,
+			                 strerror(errno));
+		int result = handle_existing(segment->name, segment->shm_name);
+		return result < 0 ? result : 1;
+	}
+	/* A writer that is looking at the file it found may hold the lock for a moment. */
+	int result;
+	for (int waited = 0;; waited++) {
+		result = vshm_segment_lock(segment->fd, VSHM_WRITER_LOCK_OFFSET);
+		if (result == 0)
+			break;
+		if (result != -EAGAIN || waited >= CREATION_GRACE_MS) {
+			/* Not ours to remove: whoever holds the lock owns the name now. */
+			close(segment->fd);
+			segment->fd = -1;
+			return vshm_fail(
+			    result == -EAGAIN ? EBUSY : -result,
+			    "cannot lock the new segment of stream '%s': %s", segment->name,
+			    result == -EAGAIN ? "another writer holds it" : strerror(-result));
+		}
+		sleep_ms(1);
+	}
+	result = remember_identity(segment);
+	if (result < 0) {
+		close(segment->fd);
+		segment->fd = -1;
+		return result;
+	}
+	struct stat status;
+	if (fstat(segment->fd, &status) < 0 || status.st_nlink == 0 ||
+	    vshm_segment_name_replaced(segment)) {
+		close(segment->fd); /* removed while we were locking it: start over */
+		segment->fd = -1;
+		return 1;
+	}
+	return 0;
+}
+
 int vshm_segment_create(struct vshm_segment *segment, const char *name,
                         const struct vshm_segment_geometry *geometry, mode_t mode,
                         uint64_t frame_interval_ns)
@@ -322,50 +376,27 @@ int vshm_segment_create(struct vshm_segment *segment, const char *name,
 	segment_reset(segment, name);
 	segment->geometry = *geometry;
 
-	/* Bounded: each round either creates, fails, or removed a file that was in the way. */
-	for (int attempt = 0; attempt < 16; attempt++) {
-		segment->fd =
-		    shm_open(segment->shm_name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
-		if (segment->fd >= 0)
-			break;
-		if (errno != EEXIST)
-			return vshm_fail(errno, "cannot create %s%s for stream '%s': %s",
-			                 VSHM_SHM_DIR, segment->shm_name, name, strerror(errno));
-		result = handle_existing(name, segment->shm_name);
-		if (result < 0)
-			return result;
-	}
-	if (segment->fd < 0)
+	/* Bounded: each round creates, fails, or found a file in the way and dealt with it. */
+	result = 1;
+	for (int attempt = 0; attempt < 16 && result == 1; attempt++)
+		result = create_locked_file(segment, mode);
+	if (result == 1)
 		return vshm_fail(EBUSY, "stream '%s' keeps being recreated by someone else", name);
-
-	/* A writer that is looking at a file it found may hold the lock for a moment. */
-	for (int waited = 0;; waited += 1) {
-		result = vshm_segment_lock(segment->fd, VSHM_WRITER_LOCK_OFFSET);
-		if (result == 0)
-			break;
-		if (result != -EAGAIN || waited >= CREATION_GRACE_MS) {
-			vshm_fail(-result, "cannot lock the new segment of stream '%s': %s", name,
-			          strerror(-result));
-			goto error_unlink;
-		}
-		sleep_ms(1);
-	}
-	result = remember_identity(segment);
 	if (result < 0)
-		goto error_unlink;
+		return result;
+
 	result = initialise(segment, mode, frame_interval_ns);
-	if (result < 0)
-		goto error_unlink;
+	if (result < 0) {
+		/* We hold the lock on a file we just made: removing its name is ours to do. */
+		if (segment->control)
+			munmap(segment->control, geometry->segment_size);
+		vshm_segment_unlink(segment);
+		close(segment->fd);
+		segment->fd = -1;
+		segment->control = NULL;
+		return result;
+	}
 	return 0;
-
-error_unlink:
-	if (segment->control)
-		munmap(segment->control, geometry->segment_size);
-	shm_unlink(segment->shm_name);
-	close(segment->fd);
-	segment->fd = -1;
-	segment->control = NULL;
-	return result;
 }
 
 /*
@@ -491,10 +522,11 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 static int map_for_reader(struct vshm_segment *segment)
 {
 	const struct vshm_segment_geometry *geometry = &segment->geometry;
-	/* The reader writes only its own reader table entry, so the control part is
-	 * read-write and the pixels read-only: a reader bug cannot damage a frame. */
-	segment->control = mmap(NULL, geometry->payload_offset, PROT_READ | PROT_WRITE, MAP_SHARED,
-	                        segment->fd, 0);
+	/* A reader writes only its reader table entry and two header counters, so those
+	 * pages are mapped read-write and the slot descriptors and pixels read-only: a
+	 * reader bug cannot damage a frame or its metadata. */
+	segment->control = mmap(NULL, geometry->slot_table_offset, PROT_READ | PROT_WRITE,
+	                        MAP_SHARED, segment->fd, 0);
 	if (segment->control == MAP_FAILED) {
 		segment->control = NULL;
 		return vshm_fail(errno, "cannot map stream '%s': %s", segment->name,
@@ -502,21 +534,23 @@ static int map_for_reader(struct vshm_segment *segment)
 	}
 	/* MAP_POPULATE: the pages exist already (the writer allocated them); mapping them
 	 * all now spares the first frames a page fault per 4 KiB. */
-	segment->payload =
-	    mmap(NULL, geometry->segment_size - geometry->payload_offset, PROT_READ,
-	         MAP_SHARED | MAP_POPULATE, segment->fd, (off_t)geometry->payload_offset);
-	if (segment->payload == MAP_FAILED) {
+	segment->read_only =
+	    mmap(NULL, geometry->segment_size - geometry->slot_table_offset, PROT_READ,
+	         MAP_SHARED | MAP_POPULATE, segment->fd, (off_t)geometry->slot_table_offset);
+	if (segment->read_only == MAP_FAILED) {
 		int error = errno;
-		munmap(segment->control, geometry->payload_offset);
+		munmap(segment->control, geometry->slot_table_offset);
 		segment->control = NULL;
-		segment->payload = NULL;
+		segment->read_only = NULL;
 		return vshm_fail(error, "cannot map the slots of stream '%s': %s", segment->name,
 		                 strerror(error));
 	}
 	segment->header = (struct vshm_shm_header *)segment->control;
 	segment->readers =
 	    (struct vshm_shm_reader *)(segment->control + geometry->reader_table_offset);
-	segment->slots = (struct vshm_shm_slot *)(segment->control + geometry->slot_table_offset);
+	segment->slots = (struct vshm_shm_slot *)segment->read_only;
+	segment->payload =
+	    segment->read_only + (geometry->payload_offset - geometry->slot_table_offset);
 	return 0;
 }
 
@@ -584,16 +618,17 @@ error_close:
 void vshm_segment_close(struct vshm_segment *segment)
 {
 	const struct vshm_segment_geometry *geometry = &segment->geometry;
-	if (segment->control && segment->payload != segment->control + geometry->payload_offset) {
+	if (segment->read_only) {
 		/* A reader's two mappings. */
-		munmap(segment->payload, geometry->segment_size - geometry->payload_offset);
-		munmap(segment->control, geometry->payload_offset);
+		munmap(segment->read_only, geometry->segment_size - geometry->slot_table_offset);
+		munmap(segment->control, geometry->slot_table_offset);
 	} else if (segment->control) {
 		munmap(segment->control, geometry->segment_size);
 	}
 	if (segment->fd >= 0)
 		close(segment->fd);
 	segment->control = NULL;
+	segment->read_only = NULL;
 	segment->payload = NULL;
 	segment->fd = -1;
 }

@@ -38,6 +38,8 @@ struct vshm_segment {
 	uint8_t *control;
 	/* Pixel data: read-write for the writer, read-only for readers. */
 	uint8_t *payload;
+	/* A reader's read-only mapping of slot descriptors and pixels; NULL for the writer. */
+	uint8_t *read_only;
 	struct vshm_shm_header *header;
 	struct vshm_shm_reader *readers;
 	struct vshm_shm_slot *slots;

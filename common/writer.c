@@ -41,8 +41,9 @@ struct vshm_writer {
 	mode_t mode;
 	uint64_t next_publish; /* publish number of the next frame, from 1 */
 	uint32_t begun_slot;   /* NO_SLOT unless a frame is begun */
-	uint64_t begun_previous_sequence;
+	uint32_t latest_slot;  /* slot of the last publish in this segment, or NO_SLOT */
 	struct vshm_format_layout begun_layout;
+	uint32_t begun_format, begun_width, begun_height;
 	/* Our own record of what each slot holds (its publish number, 0 = never used),
 	 * so that choosing the oldest slot reads no shared memory. */
 	uint64_t slot_publish[VSHM_SLOTS_MAX];
@@ -70,6 +71,7 @@ static int make_segment(struct vshm_writer *writer, uint64_t slot_bytes)
 	if (result < 0)
 		return result;
 	memset(writer->slot_publish, 0, sizeof(writer->slot_publish));
+	writer->latest_slot = NO_SLOT;
 	writer->segments_created++;
 	return 0;
 }
@@ -159,7 +161,6 @@ void vshm_writer_destroy(struct vshm_writer *writer)
  * claiming it at the same time. */
 static void reclaim_reader(struct vshm_writer *writer, struct vshm_shm_reader *entry)
 {
-	struct vshm_shm_header *header = writer->segment.header;
 	atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
 	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
 	/* Pairs with the claiming reader's lock: the kernel lock orders these stores
@@ -167,7 +168,6 @@ static void reclaim_reader(struct vshm_writer *writer, struct vshm_shm_reader *e
 	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
 	vshm_log(VSHM_LOG_INFO, "stream '%s': reclaimed the entry of dead reader pid %u",
 	         writer->segment.name, entry->pid);
-	(void)header;
 }
 
 int vshm_writer_scan_readers(struct vshm_writer *writer)
@@ -202,8 +202,10 @@ int vshm_writer_scan_readers(struct vshm_writer *writer)
 static uint64_t held_slots(const struct vshm_writer *writer)
 {
 	const struct vshm_segment *segment = &writer->segment;
+	/* seq_cst, like the held_slot loads that follow: a reader that raised the mark
+	 * before announcing its hold must not be skipped (Dekker in claim_slot()). */
 	uint32_t limit =
-	    atomic_load_explicit(&segment->header->reader_high_water, memory_order_acquire);
+	    atomic_load_explicit(&segment->header->reader_high_water, memory_order_seq_cst);
 	if (limit > segment->geometry.reader_capacity)
 		limit = segment->geometry.reader_capacity;
 	uint64_t held = 0;
@@ -217,14 +219,6 @@ static uint64_t held_slots(const struct vshm_writer *writer)
 			held |= UINT64_C(1) << (held_slot - 1);
 	}
 	return held;
-}
-
-static uint32_t latest_slot(const struct vshm_writer *writer)
-{
-	/* Only we store latest, so a relaxed load reads our own last store. */
-	uint64_t latest =
-	    atomic_load_explicit(&writer->segment.header->latest, memory_order_relaxed);
-	return latest ? (uint32_t)(latest & VSHM_LATEST_SLOT_MASK) : NO_SLOT;
 }
 
 /* The least recently published slot among those not excluded, or NO_SLOT. */
@@ -244,11 +238,13 @@ static uint32_t oldest_slot(const struct vshm_writer *writer, uint64_t excluded)
  * Claims a slot for publish number n and leaves its sequence odd. Never blocks: in
  * the worst case it overwrites the oldest held slot.
  */
-static uint32_t claim_slot(struct vshm_writer *writer, uint64_t *previous_sequence)
+static uint32_t claim_slot(struct vshm_writer *writer)
 {
 	struct vshm_segment *segment = &writer->segment;
 	uint64_t not_latest = 0;
-	uint32_t latest = latest_slot(writer);
+	/* Our own record, not the shared word: readers map the header writable, and a
+	 * scribbled value must not steer us (or shift by 64). */
+	uint32_t latest = writer->latest_slot;
 	if (latest != NO_SLOT)
 		not_latest = UINT64_C(1) << latest;
 	uint64_t odd = 2 * writer->next_publish - 1;
@@ -275,7 +271,7 @@ static uint32_t claim_slot(struct vshm_writer *writer, uint64_t *previous_sequen
 			                          memory_order_relaxed);
 		}
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
-		*previous_sequence = atomic_load_explicit(sequence, memory_order_relaxed);
+		uint64_t previous_sequence = atomic_load_explicit(sequence, memory_order_relaxed);
 		/* seq_cst: ordered before the re-check of held_slot below (Dekker with the
 		 * reader's seq_cst store of held_slot, then load of the sequence). */
 		atomic_store_explicit(sequence, odd, memory_order_seq_cst);
@@ -283,7 +279,7 @@ static uint32_t claim_slot(struct vshm_writer *writer, uint64_t *previous_sequen
 			return slot;
 		/* A reader took it in the meantime; nothing was written, so the old even
 		 * count is true again. Pairs with the reader's acquire load of the sequence. */
-		atomic_store_explicit(sequence, *previous_sequence, memory_order_release);
+		atomic_store_explicit(sequence, previous_sequence, memory_order_release);
 		tried |= UINT64_C(1) << slot;
 	}
 }
@@ -329,16 +325,18 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 			return result;
 	}
 
-	uint64_t previous_sequence = 0;
-	uint32_t slot = claim_slot(writer, &previous_sequence);
+	uint32_t slot = claim_slot(writer);
 	/* Pairs with the reader's acquire fence before its re-load of the sequence in
 	 * vshm_reader_release(): a reader that sees any byte we write next also sees the
 	 * odd count, and knows its frame is torn. */
 	atomic_thread_fence(memory_order_release);
 
 	writer->begun_slot = slot;
-	writer->begun_previous_sequence = previous_sequence;
+
 	writer->begun_layout = layout;
+	writer->begun_format = format;
+	writer->begun_width = width;
+	writer->begun_height = height;
 
 	memset(frame, 0, sizeof(*frame));
 	frame->format = format;
@@ -383,12 +381,12 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	uint64_t n = writer->next_publish;
 	uint64_t now = vshm_now_ns();
 
-	/* The geometry comes from our own layout, not from the caller's frame, so a
-	 * caller cannot publish plane offsets outside the slot. */
+	/* Format, size and layout come from begin, not from the caller's frame, so the
+	 * metadata always describes what is in the slot. */
 	struct vshm_shm_frame_info info = {
-		.format = frame->format,
-		.width = frame->width,
-		.height = frame->height,
+		.format = writer->begun_format,
+		.width = writer->begun_width,
+		.height = writer->begun_height,
 		.plane_count = layout->plane_count,
 		.frame_number = frame->frame_number,
 		.capture_ns = frame->capture_ns ? frame->capture_ns : now,
@@ -415,7 +413,8 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	 * seq_cst store of waiting then load of publish_futex in vshm_reader_wait(). Either
 	 * we see that it may sleep and wake it, or it sees the new value and does not sleep. */
 	atomic_store_explicit(&header->publish_futex, (uint32_t)n, memory_order_seq_cst);
-	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
+	/* seq_cst: part of the Dekker pair with vshm_reader_wait(), as the loads below. */
+	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_seq_cst);
 	if (limit > segment->geometry.reader_capacity)
 		limit = segment->geometry.reader_capacity;
 	for (uint32_t i = 0; i < limit; i++) {
@@ -426,6 +425,7 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	}
 
 	writer->slot_publish[slot] = n;
+	writer->latest_slot = slot;
 	writer->next_publish = n + 1;
 	writer->begun_slot = NO_SLOT;
 	frame->sequence = n;

@@ -11,8 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <cmocka.h>
 
+#include "layout.h"
 #include "test-util.h"
 
 /* The byte expected at (plane, row, column) of frame number n: cheap, and different
@@ -362,6 +368,107 @@ static void counters_follow_readers_and_frames(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/* Regression: publish once took format and size from the caller's frame, which could
+ * then disagree with the layout begin made in the slot. */
+static void publish_describes_what_begin_laid_out(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "geometry");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
+	frame.width = 1000;
+	frame.format = VSHM_FORMAT_RGBA;
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.width, 64);
+	assert_int_equal(got.format, VSHM_FORMAT_GRAY8);
+	vshm_reader_release(reader);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+/* Regression: reattach freed the entry with the new segment's index in the old
+ * segment, which could be another live reader's. */
+static void reattach_frees_its_own_old_entry_only(void **state)
+{
+	(void)state;
+	char name[64], path[256];
+	test_unique_name(name, sizeof(name), "entries");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *first = attach(name);  /* entry 0 */
+	struct vshm_reader *second = attach(name); /* entry 1 */
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	struct stat status;
+	assert_int_equal(fstat(fd, &status), 0);
+	const uint8_t *old = mmap(NULL, (size_t)status.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(old != MAP_FAILED);
+	close(fd);
+	const struct vshm_shm_reader *entries =
+	    (const struct vshm_shm_reader *)(old + VSHM_READER_TABLE_OFFSET);
+
+	struct vshm_frame frame;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_RGBA, 640, 480, &frame), 0);
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0); /* moved to a new segment */
+	assert_int_equal(vshm_reader_wait(second, 1000), -ESTALE);
+	assert_int_equal(vshm_reader_reattach(second), 0); /* entry 0 of the new segment */
+	assert_int_equal(atomic_load(&entries[0].state), VSHM_READER_ACTIVE); /* first's */
+	assert_int_equal(atomic_load(&entries[1].state), VSHM_READER_FREE);   /* second's */
+	munmap((void *)old, (size_t)status.st_size);
+	vshm_reader_detach(first);
+	vshm_reader_detach(second);
+	vshm_writer_destroy(writer);
+}
+
+static int write_one_frame_then_wait(void *argument)
+{
+	const char *name = argument;
+	struct vshm_writer_options options = { .max_frame_bytes = 4096 };
+	struct vshm_writer *writer = vshm_writer_create(name, &options);
+	if (!writer)
+		return 1;
+	struct vshm_frame frame;
+	if (vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 8, 8, &frame) < 0)
+		return 1;
+	frame.frame_number = 7;
+	vshm_writer_publish(writer, &frame);
+	pause(); /* until SIGKILL */
+	return 0;
+}
+
+/* Regression: reattaching while the name still held the dead writer's own segment
+ * attached to it again and handed its last frame out once more as new. */
+static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "dead");
+	pid_t child = test_fork(write_one_frame_then_wait, name);
+	struct vshm_reader *reader = NULL;
+	for (int tries = 0; !reader && tries < 500; tries++) {
+		reader = vshm_reader_attach(name, NULL);
+		if (!reader)
+			test_sleep_us(2000);
+	}
+	assert_non_null(reader);
+	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+	assert_int_equal(frame.frame_number, 7);
+	vshm_reader_release(reader);
+	kill(child, SIGKILL);
+	assert_int_equal(test_wait(child, 5000), 128 + SIGKILL);
+	assert_int_equal(vshm_reader_wait(reader, 1000), -EPIPE);
+	assert_int_equal(vshm_reader_reattach(reader), -EAGAIN);
+	assert_int_equal(vshm_reader_wait(reader, 60), -EPIPE); /* not the old frame again */
+	vshm_reader_detach(reader);
+	test_segment_remove(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +481,9 @@ int main(void)
 		cmocka_unit_test(cancel_leaves_the_latest_frame_alone),
 		cmocka_unit_test(end_of_stream_and_writer_exit_reach_the_reader),
 		cmocka_unit_test(counters_follow_readers_and_frames),
+		cmocka_unit_test(publish_describes_what_begin_laid_out),
+		cmocka_unit_test(reattach_frees_its_own_old_entry_only),
+		cmocka_unit_test(reattach_to_the_same_dead_segment_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,9 @@
 	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
 
 /*
- * Format codes are fourccs; where V4L2 has one for the same memory layout it is the
- * same code. The comment gives the bytes in memory order.
+ * Format codes are fourccs. NV12, YU12, YUYV, UYVY, RGB3, BGR3 and GREY are V4L2's codes
+ * for the same layouts; RGBA, BGRA and XR24 are vshm's own. The comment gives the bytes
+ * in memory order.
  */
 enum vshm_format {
 	VSHM_FORMAT_INVALID = 0,

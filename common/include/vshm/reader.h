@@ -32,7 +32,8 @@ struct vshm_reader_options {
  * trusting it: magic, layout version, sizes and offsets against the file size, slot
  * count, owner and permissions. options may be NULL.
  * Returns NULL and sets errno: EINVAL for a bad name, ENOENT if no such stream,
- * EAGAIN if its writer is still creating it, EPROTO for a segment that is not a vshm
+ * EAGAIN if its writer is still creating it or a new writer is replacing it (try again
+ * shortly), EPROTO for a segment that is not a vshm
  * stream or is damaged, EPERM for a foreign owner or world-writable segment, EUSERS
  * if its reader table is full. vshm_error() says which check failed.
  */
@@ -75,7 +76,8 @@ VSHM_EXPORT int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms);
 /*
  * Moves this reader to the segment now under the stream's name, releasing any held
  * frame. On failure the reader stays on the old segment and the error is returned
- * (-ENOENT, -EAGAIN, -EPROTO, ... as for attach).
+ * (-ENOENT, -EAGAIN, -EPROTO, ... as for attach); -EAGAIN also when the name still
+ * holds the segment already attached (its writer died and no new one came yet).
  */
 VSHM_EXPORT int vshm_reader_reattach(struct vshm_reader *reader);
 

@@ -68,7 +68,9 @@ VSHM_EXPORT void vshm_writer_destroy(struct vshm_writer *writer);
  * fields are zeroed for the caller to set. If the frame does not fit the current
  * slots, the writer first moves to a larger segment under the same name.
  * Returns 0, -EINVAL for a bad format or size, -EBUSY if a frame is already begun,
- * or another negative errno if a larger segment could not be made (the old one stays).
+ * or another negative errno if a larger segment could not be made (no room in /dev/shm,
+ * or another writer took the name in between): the old segment is then no longer under
+ * the name, so treat the stream as failed and destroy the writer.
  */
 VSHM_EXPORT int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t width,
                                   uint32_t height, struct vshm_frame *frame);
