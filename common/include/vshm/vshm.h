@@ -2,6 +2,7 @@
 #ifndef VSHM_VSHM_H
 #define VSHM_VSHM_H
 
+#include <vshm/filter.h>
 #include <vshm/format.h>
 #include <vshm/frame.h>
 #include <vshm/reader.h>

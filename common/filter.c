@@ -1,0 +1,378 @@
+/*
+ * vshm_filter_main(): everything a filter process needs around its one transform
+ * function (see vshm/filter.h). The only pass over pixels is the filter's own, from the
+ * input slot to the output slot; this file moves no pixel.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vshm/filter.h"
+#include "vshm/reader.h"
+#include "vshm/util.h"
+#include "vshm/vshm.h"
+#include "vshm/writer.h"
+
+#define WAIT_MS            500
+#define RETRY_NS           50000000
+#define STATUS_INTERVAL_NS 5000000000u
+
+struct filter_run {
+	const struct vshm_filter *filter;
+	const char *program;
+	const char *input_name;
+	char output_name[VSHM_NAME_MAX + 1];
+	uint32_t requested_format;
+	uint32_t slot_count;
+	double timeout_seconds; /* < 0: wait for the input for ever */
+	bool group_access;
+	bool quiet;
+	struct vshm_reader *reader;
+	struct vshm_writer *writer;
+	uint64_t frames, torn, invalid, process_ns;
+	uint64_t status_frames, status_since_ns;
+};
+
+static void usage(const struct filter_run *run, FILE *out)
+{
+	fprintf(out,
+	        "Usage: %s [options] INPUT [OUTPUT]\n"
+	        "\n"
+	        "%s%s"
+	        "Reads the vshm stream INPUT, applies the %s filter to each new frame, and\n"
+	        "publishes the result as the stream OUTPUT (default: INPUT.%s).\n"
+	        "\n"
+	        "Options:\n"
+	        "  -f, --format FMT    pixel format of the output, if the filter can make it\n"
+	        "      --slots N       slots in the output ring, 3..64 (default 3)\n"
+	        "      --timeout SEC   give up if INPUT does not appear in time (default: wait)\n"
+	        "      --group         let the owner's group read the output (mode 0660)\n"
+	        "  -q, --quiet         no status lines\n"
+	        "  -h, --help          this text\n"
+	        "  -V, --version       the version\n"
+	        "\n"
+	        "Follows INPUT when its writer restarts; Ctrl-C or SIGTERM stop it and remove\n"
+	        "OUTPUT. Exit status: 0 stopped, 1 stream or format error, 2 bad usage.\n",
+	        run->program, run->filter->description ? run->filter->description : "",
+	        run->filter->description ? "\n\n" : "", run->filter->name, run->filter->name);
+}
+
+static int parse_options(struct filter_run *run, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "slots", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "group", no_argument, NULL, 'g' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *program = strrchr(argv[0], '/');
+	run->program = program ? program + 1 : argv[0];
+	run->timeout_seconds = -1;
+	optind = 1;
+	int option;
+	char *end;
+	while ((option = getopt_long(argc, argv, "f:qhV", options, NULL)) != -1) {
+		switch (option) {
+		case 'f':
+			run->requested_format = vshm_format_from_name(optarg);
+			if (!run->requested_format) {
+				fprintf(stderr, "%s: unknown pixel format '%s'\n", run->program,
+				        optarg);
+				return -1;
+			}
+			if (!run->filter->output_format) {
+				fprintf(stderr,
+				        "%s: --format: this filter writes frames in its input's "
+				        "format\n",
+				        run->program);
+				return -1;
+			}
+			break;
+		case 'S':
+			run->slot_count = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end || run->slot_count < VSHM_SLOT_COUNT_MIN ||
+			    run->slot_count > VSHM_SLOT_COUNT_MAX) {
+				fprintf(stderr, "%s: --slots '%s' is not a number %d..%d\n",
+				        run->program, optarg, VSHM_SLOT_COUNT_MIN,
+				        VSHM_SLOT_COUNT_MAX);
+				return -1;
+			}
+			break;
+		case 't':
+			run->timeout_seconds = strtod(optarg, &end);
+			if (*end || !(run->timeout_seconds >= 0)) {
+				fprintf(stderr, "%s: --timeout '%s' is not a number of seconds\n",
+				        run->program, optarg);
+				return -1;
+			}
+			break;
+		case 'g':
+			run->group_access = true;
+			break;
+		case 'q':
+			run->quiet = true;
+			break;
+		case 'h':
+			usage(run, stdout);
+			return 1;
+		case 'V':
+			printf("%s (vshm %s)\n", run->program, VSHM_VERSION_STRING);
+			return 1;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", run->program);
+			return -1;
+		}
+	}
+	int positional = argc - optind;
+	if (positional < 1 || positional > 2) {
+		fprintf(stderr, "%s: %s; try '%s --help'\n", run->program,
+		        positional < 1 ? "name the INPUT stream" : "give INPUT and OUTPUT only",
+		        run->program);
+		return -1;
+	}
+	run->input_name = argv[optind];
+	if (vshm_name_check(run->input_name) < 0) {
+		fprintf(stderr, "%s: input: %s\n", run->program, vshm_error());
+		return -1;
+	}
+	if (positional == 2) {
+		snprintf(run->output_name, sizeof(run->output_name), "%s", argv[optind + 1]);
+	} else {
+		/* "<input>.<filter>", the input part shortened if the whole would be too long. */
+		size_t suffix = strlen(run->filter->name) + 1;
+		int keep = (int)(VSHM_NAME_MAX - (suffix < VSHM_NAME_MAX ? suffix : 0));
+		snprintf(run->output_name, sizeof(run->output_name), "%.*s.%s", keep,
+		         run->input_name, run->filter->name);
+	}
+	if (vshm_name_check(run->output_name) < 0) {
+		fprintf(stderr, "%s: output: %s\n", run->program, vshm_error());
+		return -1;
+	}
+	if (strcmp(run->output_name, run->input_name) == 0) {
+		fprintf(stderr, "%s: INPUT and OUTPUT are both '%s': they must differ\n",
+		        run->program, run->input_name);
+		return -1;
+	}
+	return 0;
+}
+
+static void sleep_ns(long nanoseconds)
+{
+	struct timespec duration = { 0, nanoseconds };
+	nanosleep(&duration, NULL);
+}
+
+/* Attaches to the input, waiting for it to appear. Returns 0, or 1 after saying why. */
+static int attach_input(struct filter_run *run)
+{
+	uint64_t start = vshm_now_ns();
+	bool said = false;
+	while (!vshm_shutdown_requested()) {
+		run->reader = vshm_reader_attach(run->input_name, NULL);
+		if (run->reader)
+			return 0;
+		bool transient = errno == ENOENT || errno == EAGAIN ||
+		                 (errno == EPROTO && strstr(vshm_error(), "never finished"));
+		if (!transient) {
+			fprintf(stderr, "%s: cannot read input stream '%s': %s\n", run->program,
+			        run->input_name, vshm_error());
+			return 1;
+		}
+		if (run->timeout_seconds >= 0 &&
+		    (double)(vshm_now_ns() - start) / 1e9 > run->timeout_seconds) {
+			fprintf(stderr, "%s: input stream '%s' did not appear within %g s\n",
+			        run->program, run->input_name, run->timeout_seconds);
+			return 1;
+		}
+		if (!said && !run->quiet) {
+			fprintf(stderr, "%s: waiting for input stream '%s'\n", run->program,
+			        run->input_name);
+			said = true;
+		}
+		sleep_ns(RETRY_NS);
+	}
+	return 1;
+}
+
+static bool takes(const struct vshm_filter *filter, uint32_t format)
+{
+	if (!filter->input_formats)
+		return true;
+	for (const uint32_t *f = filter->input_formats; *f; f++) {
+		if (*f == format)
+			return true;
+	}
+	return false;
+}
+
+static void list_formats(const struct vshm_filter *filter, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (const uint32_t *f = filter->input_formats; f && *f; f++) {
+		size_t length = strlen(out);
+		snprintf(out + length, size - length, "%s%s", length ? " " : "",
+		         vshm_format_name(*f));
+	}
+}
+
+/* Creates the output stream, sized for the first output frame. Returns 0 or 1. */
+static int create_output(struct filter_run *run, uint32_t format, const struct vshm_frame *input)
+{
+	struct vshm_reader_stats stats;
+	vshm_reader_get_stats(run->reader, &stats);
+	struct vshm_writer_options options = {
+		.slot_count = run->slot_count,
+		.max_format = format,
+		.max_width = input->width,
+		.max_height = input->height,
+		.frame_interval_ns = stats.frame_interval_ns,
+		.group_access = run->group_access,
+	};
+	run->writer = vshm_writer_create(run->output_name, &options);
+	if (!run->writer) {
+		fprintf(stderr, "%s: cannot create output stream '%s': %s\n", run->program,
+		        run->output_name, vshm_error());
+		return 1;
+	}
+	if (!run->quiet)
+		fprintf(stderr, "%s: '%s' (%s) -> '%s' (%s), %ux%u\n", run->program,
+		        run->input_name, vshm_format_name(input->format), run->output_name,
+		        vshm_format_name(format), input->width, input->height);
+	return 0;
+}
+
+/* Takes the newest input frame and makes one output frame of it. Returns 0 or 1. */
+static int process_one(struct filter_run *run)
+{
+	const struct vshm_filter *filter = run->filter;
+	struct vshm_frame input, output;
+	int result = vshm_reader_acquire(run->reader, &input);
+	if (result == -EBADMSG)
+		run->invalid++;
+	if (result < 0)
+		return 0;
+	if (!takes(filter, input.format)) {
+		char formats[256];
+		list_formats(filter, formats, sizeof(formats));
+		fprintf(stderr, "%s: input '%s' carries %s frames; this filter takes %s\n",
+		        run->program, run->input_name, vshm_format_name(input.format), formats);
+		vshm_reader_release(run->reader);
+		return 1;
+	}
+	uint32_t format =
+	    filter->output_format
+	        ? filter->output_format(input.format, run->requested_format, filter->data)
+	        : input.format;
+	if (!format) {
+		fprintf(stderr, "%s: cannot make %s frames from %s input\n", run->program,
+		        run->requested_format ? vshm_format_name(run->requested_format) : "any",
+		        vshm_format_name(input.format));
+		vshm_reader_release(run->reader);
+		return 1;
+	}
+	if ((!run->writer && create_output(run, format, &input)) ||
+	    vshm_writer_begin(run->writer, format, input.width, input.height, &output) < 0) {
+		if (run->writer)
+			fprintf(stderr, "%s: output '%s': %s\n", run->program, run->output_name,
+			        vshm_error());
+		vshm_reader_release(run->reader);
+		return 1;
+	}
+	output.color_matrix = input.color_matrix;
+	output.color_range = input.color_range;
+	uint64_t start = vshm_now_ns();
+	result = filter->process(&input, &output, filter->data);
+	run->process_ns += vshm_now_ns() - start;
+	/* Only now do we know whether the input stayed whole while we read it. */
+	int intact = vshm_reader_release(run->reader);
+	if (result < 0) {
+		vshm_writer_cancel(run->writer);
+		return 1;
+	}
+	if (intact != 1) {
+		vshm_writer_cancel(run->writer);
+		run->torn++;
+		return 0;
+	}
+	/* The input's number and capture time travel on, so a chain's latency shows. */
+	output.frame_number = input.frame_number;
+	output.capture_ns = input.capture_ns;
+	output.flags = input.flags;
+	vshm_writer_publish(run->writer, &output);
+	run->frames++;
+	return 0;
+}
+
+static void print_status(struct filter_run *run, bool final)
+{
+	uint64_t now = vshm_now_ns();
+	double fps = (double)(run->frames - run->status_frames) * 1e9 /
+	             (double)(now - run->status_since_ns + 1);
+	run->status_frames = run->frames;
+	run->status_since_ns = now;
+	char rate[32] = "";
+	if (!final)
+		snprintf(rate, sizeof(rate), ", %.1f fps", fps);
+	fprintf(stderr,
+	        "%s: %s'%s' -> '%s': %llu frames, %llu torn inputs dropped, %llu invalid, "
+	        "%.1f us per frame%s\n",
+	        run->program, final ? "done: " : "", run->input_name, run->output_name,
+	        (unsigned long long)run->frames, (unsigned long long)run->torn,
+	        (unsigned long long)run->invalid,
+	        run->frames ? (double)run->process_ns / 1e3 / (double)run->frames : 0.0, rate);
+}
+
+static int run_loop(struct filter_run *run)
+{
+	bool lost = false;
+	uint64_t next_status = vshm_now_ns() + STATUS_INTERVAL_NS;
+	run->status_since_ns = vshm_now_ns();
+	while (!vshm_shutdown_requested()) {
+		int result = vshm_reader_wait(run->reader, WAIT_MS);
+		if (result == 0) {
+			lost = false;
+			if (process_one(run))
+				return 1;
+		} else if (result == -EPIPE && !lost) {
+			lost = true;
+			if (!run->quiet)
+				fprintf(stderr,
+				        "%s: input '%s' lost its writer; waiting for a new one\n",
+				        run->program, run->input_name);
+		} else if (result == -ESTALE) {
+			/* A new writer has the input's name: follow it. */
+			if (vshm_reader_reattach(run->reader) < 0)
+				sleep_ns(RETRY_NS);
+		}
+		if (!run->quiet && vshm_now_ns() >= next_status) {
+			print_status(run, false);
+			next_status = vshm_now_ns() + STATUS_INTERVAL_NS;
+		}
+	}
+	return 0;
+}
+
+int vshm_filter_main(int argc, char **argv, const struct vshm_filter *filter)
+{
+	struct filter_run run = { .filter = filter };
+	int parsed = parse_options(&run, argc, argv);
+	if (parsed != 0)
+		return parsed > 0 ? 0 : 2;
+	vshm_shutdown_install();
+	int status = attach_input(&run);
+	if (status == 0)
+		status = run_loop(&run);
+	if (!run.quiet || status != 0)
+		print_status(&run, true);
+	/* Removes the output stream; its readers keep their last frame. */
+	vshm_writer_destroy(run.writer);
+	vshm_reader_detach(run.reader);
+	return status;
+}

@@ -1,0 +1,222 @@
+/*
+ * Filters on vshm_filter_main(), run as real processes: a chain test pattern ->
+ * grayscale -> invert gives exactly what the two transforms make of each frame; a
+ * filter killed in the middle of a chain and started again is followed by both its
+ * neighbours; bad arguments, a missing input and an unsupported format get a clear
+ * message and a non-zero status.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pattern.h"
+#include "program-util.h"
+#include "test-util.h"
+
+#define WIDTH  160
+#define HEIGHT 120
+
+static char *filter_path(const char *name)
+{
+	static char paths[4][512];
+	static int next;
+	char *path = paths[next++ % 4];
+	snprintf(path, 512, "%s/vshm-filter-%s", program_path("VSHM_FILTERS"), name);
+	return path;
+}
+
+static pid_t start_test_pattern(const char *name, const char *format)
+{
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         "test",
+		         "--size",
+		         "160x120",
+		         "--format",
+		         (char *)format,
+		         "--fps",
+		         "60",
+		         "--name",
+		         (char *)name,
+		         "--quiet",
+		         NULL };
+	return program_start(argv, NULL, NULL);
+}
+
+static pid_t start_filter(const char *filter, const char *input, const char *output)
+{
+	char *argv[] = { filter_path(filter), (char *)input, (char *)output, "--quiet", NULL };
+	return program_start(argv, NULL, NULL);
+}
+
+/* What grayscale then invert make of pattern pixel (x, y) of frame n (I420 input). */
+static uint8_t expected(uint64_t n, uint32_t x, uint32_t y)
+{
+	uint8_t luma = pattern_luma(pattern_color_at(n, x, y, WIDTH, HEIGHT));
+	int full = ((luma - 16) * 255 + 109) / 219;
+	full = full < 0 ? 0 : full > 255 ? 255 : full;
+	return (uint8_t)(255 - full);
+}
+
+/* Reads frames from name until count intact ones were checked; returns wrong pixels. */
+static uint64_t check_frames(struct vshm_reader *reader, unsigned count, uint64_t *last_number)
+{
+	uint64_t wrong = 0;
+	unsigned checked = 0;
+	while (checked < count) {
+		int result = vshm_reader_wait(reader, 3000);
+		if (result == -ESTALE) {
+			vshm_reader_reattach(reader);
+			continue;
+		}
+		assert_int_equal(result, 0);
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		assert_int_equal(frame.format, VSHM_FORMAT_GRAY8);
+		assert_int_equal(frame.width, WIDTH);
+		uint64_t differences = 0;
+		for (uint32_t y = 0; y < HEIGHT; y++) {
+			const uint8_t *row = frame.plane[0] + (uint64_t)y * frame.stride[0];
+			for (uint32_t x = 0; x < WIDTH; x++)
+				differences += row[x] != expected(frame.frame_number, x, y);
+		}
+		if (vshm_reader_release(reader) == 1) {
+			checked++;
+			wrong += differences;
+			*last_number = frame.frame_number;
+		}
+	}
+	return wrong;
+}
+
+static void chain_gives_exactly_the_two_transforms(void **state)
+{
+	(void)state;
+	char source[64], gray[VSHM_NAME_MAX + 16], inverted[VSHM_NAME_MAX + 16];
+	test_unique_name(source, sizeof(source), "chain");
+	snprintf(gray, sizeof(gray), "%s.gray", source);
+	snprintf(inverted, sizeof(inverted), "%s.inverted", source);
+	pid_t capture = start_test_pattern(source, "i420");
+	pid_t grayscale = start_filter("grayscale", source, gray);
+	pid_t invert = start_filter("invert", gray, inverted);
+	struct vshm_reader *reader = program_attach(inverted, 10000);
+	assert_non_null(reader);
+	uint64_t last = 0;
+	uint64_t wrong = check_frames(reader, 30, &last);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+	/* Capture time and frame number travel through the chain unchanged. */
+	assert_true(frame.capture_ns > 0 && frame.capture_ns <= frame.publish_ns);
+	vshm_reader_release(reader);
+	vshm_reader_detach(reader);
+	kill(invert, SIGTERM);
+	kill(grayscale, SIGINT);
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(invert, 10000), 0);
+	assert_int_equal(test_wait(grayscale, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_false(test_segment_exists(gray));
+	assert_false(test_segment_exists(inverted));
+	print_message("test pattern -> grayscale -> invert: 30 frames (up to %llu), %llu wrong "
+	              "pixels\n",
+	              (unsigned long long)last, (unsigned long long)wrong);
+	assert_int_equal(wrong, 0);
+}
+
+static void killed_filter_restarts_and_the_chain_resumes(void **state)
+{
+	(void)state;
+	char source[64], gray[VSHM_NAME_MAX + 16], inverted[VSHM_NAME_MAX + 16];
+	test_unique_name(source, sizeof(source), "restart");
+	snprintf(gray, sizeof(gray), "%s.gray", source);
+	snprintf(inverted, sizeof(inverted), "%s.inverted", source);
+	pid_t capture = start_test_pattern(source, "i420");
+	pid_t grayscale = start_filter("grayscale", source, gray);
+	pid_t invert = start_filter("invert", gray, inverted);
+	struct vshm_reader *reader = program_attach(inverted, 10000);
+	assert_non_null(reader);
+	uint64_t before = 0, after = 0;
+	assert_int_equal(check_frames(reader, 10, &before), 0);
+
+	kill(grayscale, SIGKILL); /* its segment stays behind, stale */
+	assert_int_equal(test_wait(grayscale, 5000), 128 + SIGKILL);
+	assert_true(test_segment_exists(gray));
+	/* Downstream keeps running with no new frames; nothing blocks. */
+	assert_int_equal(vshm_reader_wait(reader, 300), -ETIMEDOUT);
+
+	grayscale = start_filter("grayscale", source, gray); /* takes the stale name over */
+	assert_int_equal(check_frames(reader, 10, &after), 0);
+	assert_true(after > before);
+	vshm_reader_detach(reader);
+	kill(invert, SIGTERM);
+	kill(grayscale, SIGTERM);
+	kill(capture, SIGTERM);
+	assert_int_equal(test_wait(invert, 10000), 0);
+	assert_int_equal(test_wait(grayscale, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_false(test_segment_exists(gray));
+	print_message("grayscale killed after frame %llu and restarted; invert and the reader "
+	              "resumed, up to frame %llu\n",
+	              (unsigned long long)before, (unsigned long long)after);
+}
+
+static void fails_with(char *const argv[], int status, const char *message)
+{
+	char errors[4096];
+	int got = program_run(argv, 20000, errors, sizeof(errors));
+	if (got != status || !strstr(errors, message))
+		fail_msg("%s: status %d, stderr \"%s\"; expected %d and \"%s\"", argv[0], got,
+		         errors, status, message);
+	print_message("%s", errors);
+}
+
+static void bad_arguments_and_streams_get_clear_errors(void **state)
+{
+	(void)state;
+	char missing[64];
+	test_unique_name(missing, sizeof(missing), "missing");
+	char *no_input[] = { filter_path("invert"), NULL };
+	fails_with(no_input, 2, "name the INPUT stream");
+	char *bad_name[] = { filter_path("invert"), "bad name", NULL };
+	fails_with(bad_name, 2, "only [A-Za-z0-9._-] are allowed");
+	char *bad_option[] = { filter_path("invert"), "--frobnicate", missing, NULL };
+	fails_with(bad_option, 2, "Try ");
+	char *same[] = { filter_path("invert"), missing, missing, NULL };
+	fails_with(same, 2, "must differ");
+	char *format_refused[] = { filter_path("invert"), "--format", "rgba", missing, NULL };
+	fails_with(format_refused, 2, "writes frames in its input's format");
+	char *timeout[] = { filter_path("invert"), "--timeout", "1", missing, NULL };
+	fails_with(timeout, 1, "did not appear within 1 s");
+
+	/* An input format the filter does not take, and an output it cannot make. */
+	char source[64];
+	test_unique_name(source, sizeof(source), "rgb");
+	pid_t capture = start_test_pattern(source, "rgb24");
+	char *edges[] = { filter_path("edges"), "--timeout", "10", source, NULL };
+	fails_with(edges, 1, "carries rgb24 frames; this filter takes gray8 nv12 i420");
+	char *grayscale[] = {
+		filter_path("grayscale"), "--format", "rgba", "--timeout", "10", source, NULL
+	};
+	fails_with(grayscale, 1, "cannot make rgba frames from rgb24 input");
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(chain_gives_exactly_the_two_transforms),
+		cmocka_unit_test(killed_filter_restarts_and_the_chain_resumes),
+		cmocka_unit_test(bad_arguments_and_streams_get_clear_errors),
+	};
+	int failures = cmocka_run_group_tests(tests, NULL, NULL);
+	program_cleanup();
+	return failures;
+}
