@@ -642,3 +642,23 @@ void vshm_segment_unlink(struct vshm_segment *segment)
 		return; /* Someone removed ours by hand and made another: not ours to remove. */
 	shm_unlink(segment->shm_name);
 }
+
+bool vshm_segment_reader_alive(const struct vshm_segment *segment, uint32_t index)
+{
+	return range_is_locked(segment->fd, vshm_segment_reader_lock_offset(segment, index));
+}
+
+int vshm_segment_remove_stale(const char *name)
+{
+	char shm_name[VSHM_SHM_NAME_MAX];
+	int result = vshm_shm_name(name, shm_name);
+	if (result < 0)
+		return result;
+	/* The same rules as a writer taking a stale name over: lock, check, remove. */
+	result = handle_existing(name, shm_name);
+	if (result == EXISTING_REMOVED)
+		return 0;
+	if (result == EXISTING_VANISHED)
+		return vshm_fail(ENOENT, "no stream '%s'", name);
+	return result;
+}

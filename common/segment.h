@@ -77,6 +77,16 @@ void vshm_segment_unlink(struct vshm_segment *segment);
 /* True if some process holds the writer lock (F_OFD_GETLK). */
 bool vshm_segment_writer_alive(const struct vshm_segment *segment);
 
+/* True if the reader entry at index is held by a live reader (F_OFD_GETLK). */
+bool vshm_segment_reader_alive(const struct vshm_segment *segment, uint32_t index);
+
+/*
+ * Removes the segment named name if no writer holds it, following the same rules as a
+ * writer taking a stale name over. Returns 0, -EBUSY for a live writer, -EEXIST for a
+ * file that is not a vshm stream (never removed), -ENOENT if there is none.
+ */
+int vshm_segment_remove_stale(const char *name);
+
 /* True if the stream's name now names another file than the one mapped. */
 bool vshm_segment_name_replaced(const struct vshm_segment *segment);
 

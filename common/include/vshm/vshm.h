@@ -6,6 +6,7 @@
 #include <vshm/format.h>
 #include <vshm/frame.h>
 #include <vshm/reader.h>
+#include <vshm/stream.h>
 #include <vshm/util.h>
 #include <vshm/writer.h>
 

@@ -1,0 +1,316 @@
+/*
+ * vshm-ls and vshm-run as a user runs them: the lister on live, stale and foreign
+ * segments and --clean removing only the stale one; the launcher started and stopped
+ * with SIGINT, SIGTERM, after a stage was SIGKILLed, with --restart, and refusing bad
+ * pipelines before starting anything. Leftovers are checked by pid and by segment.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "program-util.h"
+#include "test-util.h"
+
+static char *tool(const char *name)
+{
+	static char paths[4][512];
+	static int next;
+	char *path = paths[next++ % 4];
+	snprintf(path, 512, "%s/%s", program_path("VSHM_TOOLS"), name);
+	return path;
+}
+
+/* Runs vshm-ls with one option; returns its standard output (static). */
+static const char *run_ls(const char *option, int expected_status)
+{
+	static char output[16384];
+	char path[512];
+	snprintf(path, sizeof(path), "%s/ls.out", program_temporary_directory());
+	char *argv[] = { tool("vshm-ls"), option[0] ? (char *)option : NULL, NULL };
+	pid_t pid = program_start(argv, path, NULL);
+	assert_int_equal(test_wait(pid, 20000), expected_status);
+	size_t size;
+	char *text = (char *)program_read_file(path, &size);
+	assert_non_null(text);
+	size = size < sizeof(output) - 1 ? size : sizeof(output) - 1;
+	memcpy(output, text, size);
+	output[size] = '\0';
+	free(text);
+	return output;
+}
+
+/* The JSON object of stream name in vshm-ls --json output, or NULL. */
+static const char *json_object(const char *json, const char *name)
+{
+	static char object[2048];
+	char key[128];
+	snprintf(key, sizeof(key), "{\"name\": \"%s\"", name);
+	const char *start = strstr(json, key);
+	if (!start)
+		return NULL;
+	const char *end = strchr(start, '}');
+	size_t length = (size_t)(end - start + 1);
+	memcpy(object, start, length < sizeof(object) ? length : sizeof(object) - 1);
+	object[length < sizeof(object) ? length : sizeof(object) - 1] = '\0';
+	return object;
+}
+
+static int live_writer_until_killed(void *argument)
+{
+	struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
+		                               .max_width = 32,
+		                               .max_height = 32 };
+	struct vshm_writer *writer = vshm_writer_create(argument, &options);
+	if (!writer)
+		return 1;
+	struct vshm_frame frame;
+	vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 32, 32, &frame);
+	vshm_writer_publish(writer, &frame);
+	pause();
+	return 0;
+}
+
+static void ls_tells_live_stale_and_foreign_apart(void **state)
+{
+	(void)state;
+	char live[64], stale[64], foreign[64], path[256];
+	test_unique_name(live, sizeof(live), "ls-live");
+	test_unique_name(stale, sizeof(stale), "ls-stale");
+	test_unique_name(foreign, sizeof(foreign), "ls-foreign");
+	struct vshm_writer *writer = test_writer_create(live, VSHM_FORMAT_NV12, 64, 48, 3);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_NV12, 64, 48, &frame), 0);
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+	struct vshm_reader *reader = vshm_reader_attach(live, NULL);
+	assert_non_null(reader);
+	pid_t child = test_fork(live_writer_until_killed, stale);
+	for (int tries = 0; tries < 500 && !test_segment_exists(stale); tries++)
+		test_sleep_us(2000);
+	test_sleep_us(50000);
+	kill(child, SIGKILL);
+	assert_int_equal(test_wait(child, 5000), 128 + SIGKILL);
+	test_segment_path(foreign, path, sizeof(path));
+	int fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello, not a stream", 19), 19);
+	close(fd);
+
+	const char *json = run_ls("--json", 0);
+	const char *object = json_object(json, live);
+	assert_non_null(object);
+	assert_non_null(strstr(object, "\"state\": \"live\""));
+	assert_non_null(strstr(object, "\"format\": \"nv12\", \"width\": 64, \"height\": 48"));
+	assert_non_null(strstr(object, "\"readers\": 1"));
+	object = json_object(json, stale);
+	assert_non_null(object);
+	assert_non_null(strstr(object, "\"state\": \"stale\""));
+	object = json_object(json, foreign);
+	assert_non_null(object);
+	assert_non_null(strstr(object, "\"state\": \"foreign\""));
+	const char *table = run_ls("", 0);
+	assert_non_null(strstr(table, "NAME"));
+	assert_non_null(strstr(table, "nv12 64x48"));
+
+	const char *cleaned = run_ls("--clean", 0);
+	assert_non_null(strstr(cleaned, stale));
+	assert_null(strstr(cleaned, live));
+	assert_null(strstr(cleaned, foreign));
+	assert_false(test_segment_exists(stale));
+	assert_true(test_segment_exists(live));
+	assert_true(test_segment_exists(foreign));
+	print_message("vshm-ls: live, stale and foreign told apart; --clean removed only %s\n",
+	              stale);
+	unlink(path);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+/* The pids whose parent is pid, from /proc. */
+static int children_of(pid_t parent, pid_t *children, int capacity)
+{
+	DIR *proc = opendir("/proc");
+	assert_non_null(proc);
+	int count = 0;
+	struct dirent *entry;
+	while ((entry = readdir(proc)) && count < capacity) {
+		char path[300], text[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", entry->d_name);
+		FILE *file = fopen(path, "r");
+		if (!file)
+			continue;
+		size_t length = fread(text, 1, sizeof(text) - 1, file);
+		fclose(file);
+		text[length] = '\0';
+		const char *rest = strrchr(text, ')');
+		int ppid = 0;
+		char state;
+		if (rest && sscanf(rest + 2, "%c %d", &state, &ppid) == 2 && ppid == parent)
+			children[count++] = (pid_t)atoi(entry->d_name);
+	}
+	closedir(proc);
+	return count;
+}
+
+static bool pipeline_segments_left(const char *prefix)
+{
+	DIR *directory = opendir(VSHM_SHM_DIR);
+	assert_non_null(directory);
+	char start[128];
+	snprintf(start, sizeof(start), VSHM_SHM_PREFIX "%s.", prefix);
+	bool found = false;
+	struct dirent *entry;
+	while ((entry = readdir(directory)))
+		found |= strncmp(entry->d_name, start, strlen(start)) == 0;
+	closedir(directory);
+	return found;
+}
+
+/* Starts a three-stage pipeline and waits until its last stream runs. */
+static pid_t start_pipeline(const char *prefix, bool restart, pid_t *stages, int *count)
+{
+	char last[96];
+	snprintf(last, sizeof(last), "%s.2", prefix);
+	char *argv[] = { tool("vshm-run"),
+		         "--name",
+		         (char *)prefix,
+		         restart ? "--restart" : "--verbose",
+		         "test --size 160x120 --fps 60 ! grayscale ! invert",
+		         NULL };
+	pid_t launcher = program_start(argv, NULL, NULL);
+	struct vshm_reader *reader = program_attach(last, 10000);
+	assert_non_null(reader);
+	assert_int_equal(vshm_reader_wait(reader, 5000), 0);
+	vshm_reader_detach(reader);
+	*count = children_of(launcher, stages, 8);
+	assert_int_equal(*count, 3);
+	return launcher;
+}
+
+static void assert_all_gone(const char *prefix, const pid_t *stages, int count)
+{
+	for (int i = 0; i < count; i++)
+		assert_true(kill(stages[i], 0) < 0 && errno == ESRCH);
+	assert_false(pipeline_segments_left(prefix));
+}
+
+static void launcher_stops_cleanly(int signal_number)
+{
+	char prefix[64];
+	test_unique_name(prefix, sizeof(prefix), "run");
+	pid_t stages[8];
+	int count;
+	pid_t launcher = start_pipeline(prefix, false, stages, &count);
+	kill(launcher, signal_number);
+	assert_int_equal(test_wait(launcher, 15000), 0);
+	assert_all_gone(prefix, stages, count);
+}
+
+static void launcher_stops_on_sigint(void **state)
+{
+	(void)state;
+	launcher_stops_cleanly(SIGINT);
+}
+
+static void launcher_stops_on_sigterm(void **state)
+{
+	(void)state;
+	launcher_stops_cleanly(SIGTERM);
+}
+
+static void launcher_cleans_up_after_a_killed_stage(void **state)
+{
+	(void)state;
+	char prefix[64];
+	test_unique_name(prefix, sizeof(prefix), "killed");
+	pid_t stages[8];
+	int count;
+	pid_t launcher = start_pipeline(prefix, false, stages, &count);
+	kill(stages[1], SIGKILL); /* a stage dies; its segment would be left stale */
+	assert_int_equal(test_wait(launcher, 15000), 1);
+	assert_all_gone(prefix, stages, count);
+}
+
+static void launcher_restarts_a_killed_stage(void **state)
+{
+	(void)state;
+	char prefix[64], last[96];
+	test_unique_name(prefix, sizeof(prefix), "restarted");
+	snprintf(last, sizeof(last), "%s.2", prefix);
+	pid_t stages[8];
+	int count;
+	pid_t launcher = start_pipeline(prefix, true, stages, &count);
+	struct vshm_reader *reader = vshm_reader_attach(last, NULL);
+	assert_non_null(reader);
+	kill(stages[1], SIGKILL);
+	test_sleep_us(500000);
+	/* Frames flow again through the restarted stage. */
+	uint64_t deadline = vshm_now_ns() + 10000000000u;
+	uint64_t fresh = 0;
+	while (fresh < 10 && vshm_now_ns() < deadline) {
+		int result = vshm_reader_wait(reader, 1000);
+		struct vshm_frame frame;
+		if (result == 0 && vshm_reader_acquire(reader, &frame) == 0) {
+			vshm_reader_release(reader);
+			fresh++;
+		} else if (result == -ESTALE) {
+			vshm_reader_reattach(reader);
+		}
+	}
+	vshm_reader_detach(reader);
+	assert_int_equal(fresh, 10);
+	pid_t now[8];
+	int now_count = children_of(launcher, now, 8);
+	assert_int_equal(now_count, 3);
+	kill(launcher, SIGINT);
+	assert_int_equal(test_wait(launcher, 15000), 0);
+	assert_all_gone(prefix, stages, count);
+	assert_all_gone(prefix, now, now_count);
+}
+
+static void bad_pipelines_start_nothing(void **state)
+{
+	(void)state;
+	char prefix[64];
+	test_unique_name(prefix, sizeof(prefix), "bad");
+	const char *pipelines[][2] = {
+		{ "test ! nosuchfilter ! view", "unknown stage 'nosuchfilter'" },
+		{ "test ! ! view", "empty stage" },
+		{ "view ! invert", "starts with a source" },
+		{ "test ! view ! invert", "only be the last stage" },
+	};
+	for (size_t i = 0; i < sizeof(pipelines) / sizeof(pipelines[0]); i++) {
+		char *argv[] = { tool("vshm-run"), "--name", prefix, (char *)pipelines[i][0],
+			         NULL };
+		char errors[2048];
+		assert_int_equal(program_run(argv, 10000, errors, sizeof(errors)), 2);
+		if (!strstr(errors, pipelines[i][1]))
+			fail_msg("'%s': %s", pipelines[i][0], errors);
+		assert_false(pipeline_segments_left(prefix));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ls_tells_live_stale_and_foreign_apart),
+		cmocka_unit_test(launcher_stops_on_sigint),
+		cmocka_unit_test(launcher_stops_on_sigterm),
+		cmocka_unit_test(launcher_cleans_up_after_a_killed_stage),
+		cmocka_unit_test(launcher_restarts_a_killed_stage),
+		cmocka_unit_test(bad_pipelines_start_nothing),
+	};
+	int failures = cmocka_run_group_tests(tests, NULL, NULL);
+	program_cleanup();
+	return failures;
+}

@@ -1,0 +1,308 @@
+/*
+ * vshm-ls: the vshm streams on this machine, whether their writer is alive, what they
+ * carry and how they are doing. Looks without attaching: it takes no reader entry.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vshm/vshm.h>
+
+#define MAX_TRACKED 256
+
+struct options {
+	bool json;
+	bool clean;
+	double watch_seconds; /* 0: list once */
+};
+
+/* Frames published at the previous refresh, to measure the rate in --watch. */
+struct rate_memory {
+	char name[VSHM_NAME_MAX + 1];
+	uint64_t frames;
+	uint64_t when_ns;
+	double fps;
+};
+
+struct listing {
+	const struct options *options;
+	struct rate_memory rates[MAX_TRACKED];
+	unsigned rate_count;
+	unsigned shown;
+	unsigned removed;
+	int failures;
+	bool first_json;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: vshm-ls [options]\n"
+	        "\n"
+	        "Lists the vshm streams on this machine (/dev/shm/vshm.*): their state (live\n"
+	        "with the writer's pid, or stale: left by a writer that died), the latest\n"
+	        "frame's format and size, the frame rate, frames published, live readers, slots\n"
+	        "overwritten under a reader, and how long ago the latest frame came.\n"
+	        "Segments that are not vshm streams, or are damaged, are listed as such.\n"
+	        "\n"
+	        "Options:\n"
+	        "  -w, --watch[=SEC]   refresh every SEC seconds (default 1), like top\n"
+	        "  -j, --json          one JSON array, for scripts\n"
+	        "      --clean         remove stale streams (never a live one, never a foreign\n"
+	        "                      file), saying which\n"
+	        "  -h, --help          this text\n"
+	        "  -V, --version       the version\n");
+}
+
+static const char *state_name(enum vshm_stream_status status)
+{
+	static const char *const names[] = {
+		[VSHM_STREAM_LIVE] = "live",         [VSHM_STREAM_STALE] = "stale",
+		[VSHM_STREAM_CREATING] = "creating", [VSHM_STREAM_FOREIGN] = "foreign",
+		[VSHM_STREAM_DAMAGED] = "damaged",   [VSHM_STREAM_UNREADABLE] = "unreadable",
+	};
+	return names[status];
+}
+
+static double measured_fps(struct listing *listing, const struct vshm_stream_info *info)
+{
+	uint64_t now = vshm_now_ns();
+	for (unsigned i = 0; i < listing->rate_count; i++) {
+		struct rate_memory *memory = &listing->rates[i];
+		if (strcmp(memory->name, info->name) != 0)
+			continue;
+		if (now > memory->when_ns && info->frames_published >= memory->frames)
+			memory->fps = (double)(info->frames_published - memory->frames) * 1e9 /
+			              (double)(now - memory->when_ns);
+		memory->frames = info->frames_published;
+		memory->when_ns = now;
+		return memory->fps;
+	}
+	if (listing->rate_count < MAX_TRACKED) {
+		struct rate_memory *memory = &listing->rates[listing->rate_count++];
+		snprintf(memory->name, sizeof(memory->name), "%s", info->name);
+		memory->frames = info->frames_published;
+		memory->when_ns = now;
+		memory->fps = -1;
+	}
+	return -1;
+}
+
+static void format_age(const struct vshm_stream_info *info, char *out, size_t size)
+{
+	if (!info->has_frame) {
+		snprintf(out, size, "-");
+		return;
+	}
+	uint64_t now = vshm_now_ns();
+	double age = now > info->publish_ns ? (double)(now - info->publish_ns) / 1e9 : 0;
+	if (age < 1)
+		snprintf(out, size, "%.0fms", age * 1e3);
+	else if (age < 120)
+		snprintf(out, size, "%.1fs", age);
+	else if (age < 7200)
+		snprintf(out, size, "%.0fm", age / 60);
+	else
+		snprintf(out, size, "%.0fh", age / 3600);
+}
+
+static void print_json_string(const char *text)
+{
+	putchar('"');
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+static void print_json(struct listing *listing, const struct vshm_stream_info *info, double fps)
+{
+	printf("%s\n  {\"name\": ", listing->first_json ? "" : ",");
+	listing->first_json = false;
+	print_json_string(info->name);
+	printf(", \"state\": \"%s\"", state_name(info->status));
+	if (info->status != VSHM_STREAM_LIVE && info->status != VSHM_STREAM_STALE) {
+		printf(", \"problem\": ");
+		print_json_string(info->problem);
+		printf(", \"owner_uid\": %u}", info->owner_uid);
+		return;
+	}
+	printf(", \"writer_pid\": %u, \"slots\": %u, \"slot_bytes\": %llu, \"readers\": %u, "
+	       "\"reader_capacity\": %u, \"frames_published\": %llu, \"overwrites\": %llu, "
+	       "\"frames_dropped\": %llu, \"nominal_fps\": %.3f",
+	       info->writer_pid, info->slot_count, (unsigned long long)info->slot_size,
+	       info->readers_alive, info->reader_capacity,
+	       (unsigned long long)info->frames_published, (unsigned long long)info->overwrites,
+	       (unsigned long long)info->frames_dropped,
+	       info->frame_interval_ns ? 1e9 / (double)info->frame_interval_ns : 0.0);
+	if (fps >= 0)
+		printf(", \"measured_fps\": %.2f", fps);
+	if (info->has_frame) {
+		uint64_t now = vshm_now_ns();
+		printf(
+		    ", \"format\": \"%s\", \"width\": %u, \"height\": %u, \"frame_number\": %llu, "
+		    "\"end_of_stream\": %s, \"age_ms\": %.1f",
+		    vshm_format_name(info->format) ? vshm_format_name(info->format) : "?",
+		    info->width, info->height, (unsigned long long)info->frame_number,
+		    info->flags & VSHM_FRAME_END_OF_STREAM ? "true" : "false",
+		    now > info->publish_ns ? (double)(now - info->publish_ns) / 1e6 : 0.0);
+	}
+	printf("}");
+}
+
+static void print_row(const struct vshm_stream_info *info, double fps)
+{
+	char state[32], format[48], rate[16], age[16];
+	if (info->status == VSHM_STREAM_LIVE)
+		snprintf(state, sizeof(state), "live %u", info->writer_pid);
+	else
+		snprintf(state, sizeof(state), "%s", state_name(info->status));
+	if (info->status != VSHM_STREAM_LIVE && info->status != VSHM_STREAM_STALE) {
+		printf("%-24s %-12s %s\n", info->name, state, info->problem);
+		return;
+	}
+	if (info->has_frame)
+		snprintf(format, sizeof(format), "%s %ux%u%s",
+		         vshm_format_name(info->format) ? vshm_format_name(info->format) : "?",
+		         info->width, info->height,
+		         info->flags & VSHM_FRAME_END_OF_STREAM ? " eos" : "");
+	else
+		snprintf(format, sizeof(format), "-");
+	if (fps >= 0)
+		snprintf(rate, sizeof(rate), "%.1f", fps);
+	else if (info->frame_interval_ns)
+		snprintf(rate, sizeof(rate), "%.1f*", 1e9 / (double)info->frame_interval_ns);
+	else
+		snprintf(rate, sizeof(rate), "-");
+	format_age(info, age, sizeof(age));
+	printf("%-24s %-12s %-22s %7s %10llu %7u %10llu %7s\n", info->name, state, format, rate,
+	       (unsigned long long)info->frames_published, info->readers_alive,
+	       (unsigned long long)info->overwrites, age);
+}
+
+static int visit(const struct vshm_stream_info *info, void *data)
+{
+	struct listing *listing = data;
+	if (listing->options->clean) {
+		if (info->status != VSHM_STREAM_STALE && info->status != VSHM_STREAM_DAMAGED)
+			return 0;
+		int result = vshm_stream_remove_stale(info->name);
+		if (result == 0) {
+			printf("removed stale stream '%s' (writer pid %u is gone)\n", info->name,
+			       info->writer_pid);
+			listing->removed++;
+		} else if (result != -ENOENT && result != -EBUSY) { /* live: never removed */
+			fprintf(stderr, "vshm-ls: left '%s': %s\n", info->name, vshm_error());
+			listing->failures++;
+		}
+		return 0;
+	}
+	double fps = listing->options->watch_seconds > 0 ? measured_fps(listing, info) : -1;
+	if (listing->options->json)
+		print_json(listing, info, fps);
+	else
+		print_row(info, fps);
+	listing->shown++;
+	return 0;
+}
+
+static int list_once(struct listing *listing)
+{
+	listing->shown = 0;
+	listing->first_json = true;
+	if (listing->options->json)
+		printf("[");
+	else if (!listing->options->clean)
+		printf("%-24s %-12s %-22s %7s %10s %7s %10s %7s\n", "NAME", "STATE", "FRAME", "FPS",
+		       "FRAMES", "READERS", "OVERWRITES", "AGE");
+	int result = vshm_stream_list(visit, listing);
+	if (listing->options->json)
+		printf("%s]\n", listing->shown ? "\n" : "");
+	if (result < 0) {
+		fprintf(stderr, "vshm-ls: %s\n", vshm_error());
+		return 1;
+	}
+	if (!listing->options->json && !listing->options->clean && listing->shown == 0)
+		printf("(no vshm streams)\n");
+	if (listing->options->clean && listing->removed == 0 && listing->failures == 0)
+		printf("no stale streams\n");
+	fflush(stdout);
+	return listing->failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "watch", optional_argument, NULL, 'w' }, { "json", no_argument, NULL, 'j' },
+		{ "clean", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },     { 0 },
+	};
+	struct options options = { 0 };
+	int option;
+	while ((option = getopt_long(argc, argv, "w::jhV", long_options, NULL)) != -1) {
+		switch (option) {
+		case 'w': {
+			char *end = NULL;
+			options.watch_seconds = optarg ? strtod(optarg, &end) : 1.0;
+			if ((optarg && *end) || !(options.watch_seconds >= 0.1)) {
+				fprintf(stderr, "vshm-ls: --watch=%s: give seconds, 0.1 or more\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'j':
+			options.json = true;
+			break;
+		case 'c':
+			options.clean = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vshm-ls %s\n", VSHM_VERSION_STRING);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'vshm-ls --help'.\n");
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vshm-ls: unexpected argument '%s'; try 'vshm-ls --help'\n",
+		        argv[optind]);
+		return 2;
+	}
+	if (options.clean && (options.json || options.watch_seconds > 0)) {
+		fprintf(stderr, "vshm-ls: --clean goes alone, without --json or --watch\n");
+		return 2;
+	}
+	static struct listing listing;
+	listing.options = &options;
+	if (options.watch_seconds <= 0)
+		return list_once(&listing);
+
+	vshm_shutdown_install();
+	bool tty = isatty(STDOUT_FILENO);
+	while (!vshm_shutdown_requested()) {
+		if (tty && !options.json)
+			printf("\033[H\033[2J"); /* home and clear, like top */
+		if (list_once(&listing))
+			return 1;
+		struct timespec pause = { (time_t)options.watch_seconds,
+			                  (long)((options.watch_seconds -
+			                          (double)(time_t)options.watch_seconds) *
+			                         1e9) };
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}

@@ -1,0 +1,465 @@
+/*
+ * vshm-run: starts a whole pipeline side by side, names the streams between its
+ * stages, watches them, and takes everything down again: no process and no segment of
+ * the pipeline is left when it exits, even if a stage was killed.
+ *
+ *   vshm-run 'samples/testsrc2-h264.mp4 --loop ! grayscale ! view'
+ *
+ * The first stage is a vshm-capture source with its options; the middle stages are
+ * filters (NAME runs vshm-filter-NAME); the last may be `view` (vshm-view).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vshm/vshm.h>
+
+#define STAGES_MAX    16
+#define ARGUMENTS_MAX 64
+#define STOP_GRACE_MS 3000
+#define RESTARTS_MAX  10
+
+struct stage {
+	char program[PATH_MAX];
+	char *arguments[ARGUMENTS_MAX]; /* argv, with the stream names added */
+	int argument_count;
+	char label[64];                 /* "1 grayscale", for messages */
+	char output[VSHM_NAME_MAX + 1]; /* stream it writes, "" for a viewer */
+	pid_t pid;
+	int restarts;
+};
+
+struct pipeline {
+	struct stage stages[STAGES_MAX];
+	int count;
+	char prefix[VSHM_NAME_MAX + 1];
+	bool restart;
+	bool verbose;
+	bool dry_run;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: vshm-run [options] 'SOURCE [options] ! STAGE [options] ! ...'\n"
+	    "\n"
+	    "Starts a pipeline of vshm processes side by side, connected by shared-memory\n"
+	    "streams it names PREFIX.0, PREFIX.1, ... Stages are separated by '!', given as\n"
+	    "one argument or as separate arguments:\n"
+	    "  SOURCE   what vshm-capture reads: test, a video file, a URL, with its options\n"
+	    "  NAME     a filter: runs vshm-filter-NAME (grayscale, invert, mirror, edges, ...)\n"
+	    "           or a path to any filter program\n"
+	    "  view     vshm-view, as the last stage\n"
+	    "\n"
+	    "Example: vshm-run 'samples/testsrc2-h264.mp4 --loop ! grayscale ! view'\n"
+	    "\n"
+	    "Options:\n"
+	    "  -n, --name PREFIX   stream name prefix (default run-PID)\n"
+	    "      --restart       restart a stage that dies (up to %d times) instead of\n"
+	    "                      stopping the pipeline\n"
+	    "      --dry-run       print the commands and stop\n"
+	    "  -v, --verbose       let the stages print their status lines\n"
+	    "  -h, --help          this text\n"
+	    "  -V, --version       the version\n"
+	    "\n"
+	    "Ctrl-C or SIGTERM stop every stage; the pipeline also stops when its last stage\n"
+	    "ends or a stage fails. Programs are looked up in $VSHM_PATH, beside vshm-run\n"
+	    "(and in the build tree), then in $PATH. Exit status: 0 stopped or done, 1 a\n"
+	    "stage failed, 2 bad usage.\n",
+	    RESTARTS_MAX);
+}
+
+/* Directories to look for programs in, most specific first. */
+static void find_program(const char *name, char *out)
+{
+	out[0] = '\0';
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) == 0)
+			snprintf(out, PATH_MAX, "%s", name);
+		return;
+	}
+	char directories[4096] = "";
+	const char *path = getenv("VSHM_PATH");
+	if (path)
+		snprintf(directories, sizeof(directories), "%s:", path);
+	char self[PATH_MAX];
+	ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (length > 0) {
+		self[length] = '\0';
+		char *here = dirname(self);
+		size_t used = strlen(directories);
+		/* Installed, everything is in one directory; in the build tree, in siblings. */
+		snprintf(directories + used, sizeof(directories) - used,
+		         "%s:%s/../capture:%s/../viewer:%s/../samples/filters:", here, here, here,
+		         here);
+	}
+	const char *system_path = getenv("PATH");
+	size_t used = strlen(directories);
+	snprintf(directories + used, sizeof(directories) - used, "%s",
+	         system_path ? system_path : "/usr/local/bin:/usr/bin:/bin");
+	for (char *save = NULL, *directory = strtok_r(directories, ":", &save); directory;
+	     directory = strtok_r(NULL, ":", &save)) {
+		char candidate[PATH_MAX];
+		int written = snprintf(candidate, sizeof(candidate), "%s/%s", directory, name);
+		if (written > 0 && written < (int)sizeof(candidate) &&
+		    access(candidate, X_OK) == 0) {
+			snprintf(out, PATH_MAX, "%s", candidate);
+			return;
+		}
+	}
+}
+
+static int add_argument(struct stage *stage, const char *argument)
+{
+	if (stage->argument_count + 1 >= ARGUMENTS_MAX) {
+		fprintf(stderr, "vshm-run: stage %s has too many arguments\n", stage->label);
+		return -1;
+	}
+	stage->arguments[stage->argument_count++] = strdup(argument);
+	stage->arguments[stage->argument_count] = NULL;
+	return 0;
+}
+
+/* Splits the tokens at '!' into stages and resolves their programs. Starts nothing. */
+static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_count)
+{
+	int first = 0;
+	for (int i = 0; i <= token_count; i++) {
+		if (i < token_count && strcmp(tokens[i], "!") != 0)
+			continue;
+		int length = i - first;
+		if (length == 0) {
+			fprintf(stderr,
+			        "vshm-run: empty stage %s: two '!' in a row, or one at an end\n",
+			        pipeline->count == 0 ? "at the start" : "after a '!'");
+			return -1;
+		}
+		if (pipeline->count == STAGES_MAX) {
+			fprintf(stderr, "vshm-run: more than %d stages\n", STAGES_MAX);
+			return -1;
+		}
+		struct stage *stage = &pipeline->stages[pipeline->count];
+		int index = pipeline->count++;
+		const char *word = tokens[first];
+		bool last = i == token_count;
+		snprintf(stage->label, sizeof(stage->label), "%d (%s)", index, word);
+		const char *program;
+		char filter_name[PATH_MAX];
+		int options_from = first + 1;
+		if (index == 0) {
+			program = "vshm-capture";
+			options_from = first; /* every token is the source and its options */
+			if (strcmp(word, "view") == 0) {
+				fprintf(stderr,
+				        "vshm-run: the pipeline starts with a source (test, a "
+				        "file, a URL), not 'view'\n");
+				return -1;
+			}
+		} else if (strcmp(word, "view") == 0) {
+			if (!last) {
+				fprintf(stderr,
+				        "vshm-run: 'view' shows a stream; it can only be the "
+				        "last stage\n");
+				return -1;
+			}
+			program = "vshm-view";
+		} else if (strchr(word, '/')) {
+			program = word;
+		} else {
+			snprintf(filter_name, sizeof(filter_name), "vshm-filter-%s", word);
+			program = filter_name;
+		}
+		find_program(program, stage->program);
+		if (!stage->program[0]) {
+			if (program == filter_name)
+				fprintf(
+				    stderr,
+				    "vshm-run: unknown stage '%s': no program %s beside vshm-run, "
+				    "in $VSHM_PATH or in $PATH\n",
+				    word, filter_name);
+			else
+				fprintf(stderr,
+				        "vshm-run: cannot find the program %s for stage %s\n",
+				        program, stage->label);
+			return -1;
+		}
+		add_argument(stage, stage->program);
+		for (int t = options_from; t < i; t++) {
+			if (add_argument(stage, tokens[t]) < 0)
+				return -1;
+		}
+		first = i + 1;
+	}
+	/* Name the streams and hand them to the stages. */
+	for (int index = 0; index < pipeline->count; index++) {
+		struct stage *stage = &pipeline->stages[index];
+		bool viewer = strcmp(basename(stage->arguments[0]), "vshm-view") == 0;
+		if (!pipeline->verbose && add_argument(stage, "--quiet") < 0)
+			return -1;
+		if (!viewer)
+			snprintf(stage->output, sizeof(stage->output), "%.61s.%d", pipeline->prefix,
+			         index);
+		if (index == 0) {
+			if (add_argument(stage, "--name") < 0 ||
+			    add_argument(stage, stage->output) < 0)
+				return -1;
+			continue;
+		}
+		if (add_argument(stage, pipeline->stages[index - 1].output) < 0)
+			return -1;
+		if (!viewer && add_argument(stage, stage->output) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static pid_t start_stage(struct stage *stage)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "vshm-run: cannot start stage %s: %s\n", stage->label,
+		        strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		/* Its own process group, so a terminal's Ctrl-C reaches only vshm-run, which
+		 * stops the stages in order; and a SIGTERM if vshm-run itself dies. */
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execv(stage->program, stage->arguments);
+		fprintf(stderr, "vshm-run: cannot run %s: %s\n", stage->program, strerror(errno));
+		_exit(127);
+	}
+	stage->pid = pid;
+	return pid;
+}
+
+static void describe_exit(int status, char *out, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, size, "was killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, size, "stopped (status 0x%x)", status);
+}
+
+static struct stage *stage_of(struct pipeline *pipeline, pid_t pid)
+{
+	for (int i = 0; i < pipeline->count; i++) {
+		if (pipeline->stages[i].pid == pid)
+			return &pipeline->stages[i];
+	}
+	return NULL;
+}
+
+static bool any_running(const struct pipeline *pipeline)
+{
+	for (int i = 0; i < pipeline->count; i++) {
+		if (pipeline->stages[i].pid > 0)
+			return true;
+	}
+	return false;
+}
+
+/* SIGTERM to every stage, last first; SIGKILL to those still there after the grace. */
+static void stop_all(struct pipeline *pipeline)
+{
+	for (int i = pipeline->count - 1; i >= 0; i--) {
+		if (pipeline->stages[i].pid > 0)
+			kill(pipeline->stages[i].pid, SIGTERM);
+	}
+	uint64_t deadline = vshm_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000u;
+	while (any_running(pipeline)) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid > 0) {
+			struct stage *stage = stage_of(pipeline, pid);
+			if (stage)
+				stage->pid = 0;
+			continue;
+		}
+		if (pid < 0 && errno == ECHILD)
+			break;
+		if (vshm_now_ns() > deadline) {
+			for (int i = 0; i < pipeline->count; i++) {
+				struct stage *stage = &pipeline->stages[i];
+				if (stage->pid > 0) {
+					fprintf(stderr,
+					        "vshm-run: stage %s did not stop; killing it\n",
+					        stage->label);
+					kill(stage->pid, SIGKILL);
+				}
+			}
+			deadline = UINT64_MAX;
+		}
+		struct timespec pause = { 0, 10000000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Removes what stages that were killed left behind; live streams are never touched. */
+static void remove_leftovers(struct pipeline *pipeline)
+{
+	for (int i = 0; i < pipeline->count; i++) {
+		const char *name = pipeline->stages[i].output;
+		if (name[0] && vshm_stream_remove_stale(name) == 0 && pipeline->verbose)
+			fprintf(stderr, "vshm-run: removed stream '%s' left by stage %s\n", name,
+			        pipeline->stages[i].label);
+	}
+}
+
+static int run(struct pipeline *pipeline)
+{
+	for (int i = 0; i < pipeline->count; i++) {
+		if (start_stage(&pipeline->stages[i]) < 0) {
+			stop_all(pipeline);
+			remove_leftovers(pipeline);
+			return 1;
+		}
+	}
+	fprintf(stderr, "vshm-run: %d stage%s running, streams %s.0 .. %s.%d; Ctrl-C stops\n",
+	        pipeline->count, pipeline->count == 1 ? "" : "s", pipeline->prefix,
+	        pipeline->prefix, pipeline->count - 1);
+	int exit_code = 0;
+	while (!vshm_shutdown_requested()) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0); /* EINTR when a signal asks us to stop */
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* no children left */
+		}
+		struct stage *stage = stage_of(pipeline, pid);
+		if (!stage)
+			continue;
+		stage->pid = 0;
+		char how[96];
+		describe_exit(status, how, sizeof(how));
+		bool last = stage == &pipeline->stages[pipeline->count - 1];
+		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (last) {
+			/* The viewer was closed, or the last stage ended: the pipeline is done. */
+			if (!clean) {
+				fprintf(stderr, "vshm-run: stage %s %s\n", stage->label, how);
+				exit_code = 1;
+			}
+			break;
+		}
+		if (clean) {
+			fprintf(stderr, "vshm-run: stage %s finished\n", stage->label);
+			continue; /* a source that reached its end; the rest keep the last frame */
+		}
+		fprintf(stderr, "vshm-run: stage %s (pid %d) %s\n", stage->label, (int)pid, how);
+		if (pipeline->restart && stage->restarts < RESTARTS_MAX) {
+			stage->restarts++;
+			struct timespec pause = { 0, 300000000 };
+			nanosleep(&pause, NULL);
+			fprintf(stderr, "vshm-run: restarting stage %s (%d of %d)\n", stage->label,
+			        stage->restarts, RESTARTS_MAX);
+			if (start_stage(stage) > 0)
+				continue;
+		}
+		exit_code = 1;
+		break;
+	}
+	if (vshm_shutdown_requested())
+		fprintf(stderr, "vshm-run: %s: stopping the pipeline\n",
+		        strsignal(vshm_shutdown_signal()));
+	stop_all(pipeline);
+	remove_leftovers(pipeline);
+	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "restart", no_argument, NULL, 'r' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	static struct pipeline pipeline;
+	snprintf(pipeline.prefix, sizeof(pipeline.prefix), "run-%d", (int)getpid());
+	int option;
+	/* '+': stop at the first non-option, so stage options stay with their stage. */
+	while ((option = getopt_long(argc, argv, "+n:vhV", long_options, NULL)) != -1) {
+		switch (option) {
+		case 'n':
+			if (vshm_name_check(optarg) < 0 || strlen(optarg) > VSHM_NAME_MAX - 3) {
+				fprintf(stderr, "vshm-run: --name: %s\n",
+				        vshm_name_check(optarg) < 0 ? vshm_error()
+				                                    : "at most 61 characters");
+				return 2;
+			}
+			snprintf(pipeline.prefix, sizeof(pipeline.prefix), "%s", optarg);
+			break;
+		case 'r':
+			pipeline.restart = true;
+			break;
+		case 'd':
+			pipeline.dry_run = true;
+			break;
+		case 'v':
+			pipeline.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vshm-run %s\n", VSHM_VERSION_STRING);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'vshm-run --help'.\n");
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr,
+		        "vshm-run: give a pipeline, e.g. vshm-run 'test ! invert ! view'\n");
+		return 2;
+	}
+	/* One argument holding the whole pipeline is split at white space. */
+	char *tokens[STAGES_MAX * ARGUMENTS_MAX];
+	int token_count = 0;
+	for (int i = optind; i < argc; i++) {
+		bool split = argc - optind == 1;
+		for (char *save = NULL,
+		          *token = split ? strtok_r(argv[i], " \t\n", &save) : argv[i];
+		     token; token = split ? strtok_r(NULL, " \t\n", &save) : NULL) {
+			if (token_count == (int)(sizeof(tokens) / sizeof(tokens[0]))) {
+				fprintf(stderr, "vshm-run: the pipeline is too long\n");
+				return 2;
+			}
+			tokens[token_count++] = token;
+		}
+	}
+	if (build_pipeline(&pipeline, tokens, token_count) < 0)
+		return 2;
+	if (pipeline.dry_run) {
+		for (int i = 0; i < pipeline.count; i++) {
+			for (int a = 0; a < pipeline.stages[i].argument_count; a++)
+				printf("%s%s", a ? " " : "", pipeline.stages[i].arguments[a]);
+			printf("\n");
+		}
+		return 0;
+	}
+	vshm_shutdown_install();
+	return run(&pipeline);
+}
