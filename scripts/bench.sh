@@ -28,6 +28,12 @@ if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture
   echo
   "$root/bench/capture-vs-ffmpeg.sh" "$build"
 fi
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture:'; then
+  ninja -C "$build" capture/vshm-capture bench/vshm-latency-probe bench/vshm-memcpy-frame \
+    samples/filters/vshm-filter-invert samples/filters/vshm-filter-mirror >/dev/null
+  echo
+  "$root/bench/chain.sh" "$build"
+fi
 if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^viewer/vshm-view:' && command -v Xvfb >/dev/null; then
   ninja -C "$build" viewer/vshm-view capture/vshm-capture bench/vshm-memcpy-frame >/dev/null
   echo

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -167,6 +168,100 @@ static void killed_filter_restarts_and_the_chain_resumes(void **state)
 	              (unsigned long long)before, (unsigned long long)after);
 }
 
+/* Takes intact frames of name until one is checked by check; returns its frame number. */
+static uint64_t check_one(const char *name, uint64_t (*check)(const struct vshm_frame *frame))
+{
+	struct vshm_reader *reader = program_attach(name, 10000);
+	assert_non_null(reader);
+	for (;;) {
+		assert_int_equal(vshm_reader_wait(reader, 3000), 0);
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		uint64_t wrong = check(&frame);
+		if (vshm_reader_release(reader) != 1)
+			continue;
+		vshm_reader_detach(reader);
+		if (wrong)
+			fail_msg("%s: frame %llu has %llu wrong samples", name,
+			         (unsigned long long)frame.frame_number, (unsigned long long)wrong);
+		return frame.frame_number;
+	}
+}
+
+/* mirror of an I420 test pattern: every luma and chroma sample comes from the other side. */
+static uint64_t mirrored_i420(const struct vshm_frame *frame)
+{
+	uint64_t wrong = 0;
+	assert_int_equal(frame->format, VSHM_FORMAT_I420);
+	for (uint32_t y = 0; y < HEIGHT; y++) {
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		for (uint32_t x = 0; x < WIDTH; x++) {
+			struct pattern_rgb c =
+			    pattern_color_at(frame->frame_number, WIDTH - 1 - x, y, WIDTH, HEIGHT);
+			wrong += row[x] != pattern_luma(c);
+		}
+	}
+	for (uint32_t y = 0; y < HEIGHT / 2; y++) {
+		const uint8_t *u = frame->plane[1] + (uint64_t)y * frame->stride[1];
+		for (uint32_t x = 0; x < WIDTH / 2; x++) {
+			/* Chroma sample k came from pixel 2k; mirrored, from sample W/2 - 1 - k. */
+			struct pattern_rgb c = pattern_color_at(
+			    frame->frame_number, 2 * (WIDTH / 2 - 1 - x), 2 * y, WIDTH, HEIGHT);
+			wrong += u[x] != pattern_chroma_u(c);
+		}
+	}
+	return wrong;
+}
+
+/* edges of a GRAY8 test pattern: the Sobel magnitude of pattern_gray, borders black. */
+static uint64_t sobel_of_gray(const struct vshm_frame *frame)
+{
+	uint64_t wrong = 0;
+	uint64_t n = frame->frame_number;
+#define G(x, y) pattern_gray(pattern_color_at(n, (x), (y), WIDTH, HEIGHT))
+	for (uint32_t y = 0; y < HEIGHT; y++) {
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		for (uint32_t x = 0; x < WIDTH; x++) {
+			int want = 0;
+			if (x > 0 && y > 0 && x + 1 < WIDTH && y + 1 < HEIGHT) {
+				int gx = G(x + 1, y - 1) + 2 * G(x + 1, y) + G(x + 1, y + 1) -
+				         G(x - 1, y - 1) - 2 * G(x - 1, y) - G(x - 1, y + 1);
+				int gy = G(x - 1, y + 1) + 2 * G(x, y + 1) + G(x + 1, y + 1) -
+				         G(x - 1, y - 1) - 2 * G(x, y - 1) - G(x + 1, y - 1);
+				want = abs(gx) + abs(gy);
+				want = want > 255 ? 255 : want;
+			}
+			wrong += row[x] != want;
+		}
+	}
+#undef G
+	return wrong;
+}
+
+static void mirror_and_edges_compute_what_they_say(void **state)
+{
+	(void)state;
+	char source[64], mirrored[VSHM_NAME_MAX + 16], gray[64], edged[VSHM_NAME_MAX + 16];
+	test_unique_name(source, sizeof(source), "mirror");
+	snprintf(mirrored, sizeof(mirrored), "%s.mirrored", source);
+	test_unique_name(gray, sizeof(gray), "edges");
+	snprintf(edged, sizeof(edged), "%s.edged", gray);
+	pid_t capture = start_test_pattern(source, "i420");
+	pid_t mirror = start_filter("mirror", source, mirrored);
+	pid_t gray_capture = start_test_pattern(gray, "gray8");
+	pid_t edges = start_filter("edges", gray, edged);
+	uint64_t mirrored_frame = check_one(mirrored, mirrored_i420);
+	uint64_t edged_frame = check_one(edged, sobel_of_gray);
+	pid_t pids[] = { mirror, capture, edges, gray_capture };
+	for (int i = 0; i < 4; i++) {
+		kill(pids[i], SIGTERM);
+		assert_int_equal(test_wait(pids[i], 10000), 0);
+	}
+	print_message("mirror (frame %llu) and edges (frame %llu) exact in every sample\n",
+	              (unsigned long long)mirrored_frame, (unsigned long long)edged_frame);
+}
+
 static void fails_with(char *const argv[], int status, const char *message)
 {
 	char errors[4096];
@@ -214,6 +309,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(chain_gives_exactly_the_two_transforms),
 		cmocka_unit_test(killed_filter_restarts_and_the_chain_resumes),
+		cmocka_unit_test(mirror_and_edges_compute_what_they_say),
 		cmocka_unit_test(bad_arguments_and_streams_get_clear_errors),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
