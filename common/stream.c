@@ -122,9 +122,14 @@ int vshm_stream_inspect(const char *name, struct vshm_stream_info *info)
 		else if (result == -EPERM || result == -EACCES)
 			info->status = VSHM_STREAM_UNREADABLE;
 		else if (strstr(vshm_error(), "not a vshm stream") ||
-		         strstr(vshm_error(), "layout version") || starts_foreign(path))
+		         strstr(vshm_error(), "layout version"))
 			info->status = VSHM_STREAM_FOREIGN;
-		else
+		else if (starts_foreign(path)) {
+			info->status = VSHM_STREAM_FOREIGN;
+			snprintf(info->problem, sizeof(info->problem),
+			         "not a vshm stream (%llu bytes, no vshm header)",
+			         (unsigned long long)info->file_size);
+		} else
 			info->status = VSHM_STREAM_DAMAGED;
 		return 0;
 	}
