@@ -32,8 +32,10 @@ struct stage {
 	char program[PATH_MAX];
 	char *arguments[ARGUMENTS_MAX]; /* argv, with the stream names added */
 	int argument_count;
-	char label[64];                 /* "1 grayscale", for messages */
-	char output[VSHM_NAME_MAX + 1]; /* stream it writes, "" for a viewer */
+	char label[64]; /* "1 grayscale", for messages */
+	/* The stream it writes, "" for a viewer: PREFIX.N, at most 61 + 1 + 2 characters; the
+	 * room beyond keeps the compiler's truncation check quiet. */
+	char output[VSHM_NAME_MAX + 16];
 	pid_t pid;
 	int restarts;
 };
