@@ -18,6 +18,15 @@
  *      the futex only if some reader says it may be sleeping.
  * When every slot but the latest is held, the writer takes the oldest anyway and counts
  * an overwrite: it never waits for a reader. The reader that held it learns at release.
+ *
+ * Frames in flight: a writer created with frames_in_flight > 1 may have several frames
+ * begun at once (a camera driver filling slots lent to it). Each begun slot stays odd
+ * until it is published or cancelled, so no reader takes it, and choosing a slot never
+ * takes a begun one, not even to overwrite. The publish number n is given at publish,
+ * in publish order, so latest only grows; the odd count stored at begin is 2m - 1 for
+ * the m due at that moment, which may differ from the n it is published with: readers
+ * only ever compare a slot's count with the 2n that latest names, and a count is never
+ * 2n before the slot's frame n is complete.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,10 +49,14 @@ struct vshm_writer {
 	char name[VSHM_NAME_MAX + 1];
 	mode_t mode;
 	uint64_t next_publish; /* publish number of the next frame, from 1 */
-	uint32_t begun_slot;   /* NO_SLOT unless a frame is begun */
 	uint32_t latest_slot;  /* slot of the last publish in this segment, or NO_SLOT */
-	struct vshm_format_layout begun_layout;
-	uint32_t begun_format, begun_width, begun_height;
+	/* Slots with a begun frame (bit i for slot i), how many, and how each was laid out. */
+	uint64_t begun_slots;
+	uint32_t begun_count;
+	struct begun_frame {
+		struct vshm_format_layout layout;
+		uint32_t format, width, height;
+	} begun[VSHM_SLOTS_MAX];
 	/* Our own record of what each slot holds (its publish number, 0 = never used),
 	 * so that choosing the oldest slot reads no shared memory. */
 	uint64_t slot_publish[VSHM_SLOTS_MAX];
@@ -94,9 +107,10 @@ struct vshm_writer *vshm_writer_create(const char *name, const struct vshm_write
 		chosen->slot_count = VSHM_SLOT_COUNT_DEFAULT;
 	if (chosen->reader_capacity == 0)
 		chosen->reader_capacity = VSHM_READER_CAPACITY_DEFAULT;
+	if (chosen->frames_in_flight == 0)
+		chosen->frames_in_flight = 1;
 	writer->mode = chosen->group_access ? 0660 : 0600;
 	writer->next_publish = 1;
-	writer->begun_slot = NO_SLOT;
 	snprintf(writer->name, sizeof(writer->name), "%s", name);
 
 	uint64_t slot_bytes = chosen->max_frame_bytes;
@@ -119,6 +133,16 @@ struct vshm_writer *vshm_writer_create(const char *name, const struct vshm_write
 		                   "stream '%s': say how large its frames are (max_format, "
 		                   "max_width and max_height, or max_frame_bytes)",
 		                   name);
+		goto error_free;
+	}
+	/* Two slots are never begun: the latest, and one to turn over while the others
+	 * are in flight (or to overwrite when readers hold all the rest). */
+	if (chosen->frames_in_flight + 2 > chosen->slot_count) {
+		result = vshm_fail(EINVAL,
+		                   "stream '%s': %u frames in flight need at least %u slots, "
+		                   "not %u",
+		                   name, chosen->frames_in_flight, chosen->frames_in_flight + 2,
+		                   chosen->slot_count);
 		goto error_free;
 	}
 	result = make_segment(writer, slot_bytes);
@@ -247,6 +271,9 @@ static uint32_t claim_slot(struct vshm_writer *writer)
 	uint32_t latest = writer->latest_slot;
 	if (latest != NO_SLOT)
 		not_latest = UINT64_C(1) << latest;
+	/* Slots with a frame in flight are never taken, not even to overwrite: their
+	 * owner (a camera driver, say) may be writing them right now. */
+	not_latest |= writer->begun_slots;
 	uint64_t odd = 2 * writer->next_publish - 1;
 	uint64_t tried = 0;
 	bool scanned = false;
@@ -312,14 +339,23 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
                       struct vshm_frame *frame)
 {
 	vshm_clear_error();
-	if (writer->begun_slot != NO_SLOT)
-		return vshm_fail(EBUSY, "a frame is already begun on stream '%s'",
+	if (writer->begun_count >= writer->options.frames_in_flight)
+		return vshm_fail(EBUSY,
+		                 writer->options.frames_in_flight == 1
+		                     ? "a frame is already begun on stream '%s'"
+		                     : "stream '%s' already has all its frames in flight begun",
 		                 writer->segment.name);
 	struct vshm_format_layout layout;
 	if (vshm_format_layout(format, width, height, &layout) < 0)
 		return vshm_fail(EINVAL, "cannot lay out a %ux%u frame of format 0x%08x", width,
 		                 height, format);
 	if (layout.total_size > writer->segment.geometry.slot_payload_size) {
+		/* Moving would unmap slots that frames in flight are still being written to. */
+		if (writer->begun_count > 0)
+			return vshm_fail(EBUSY,
+			                 "a %ux%u frame does not fit the slots of stream '%s' "
+			                 "while other frames are begun",
+			                 width, height, writer->segment.name);
 		int result = grow(writer, layout.total_size);
 		if (result < 0)
 			return result;
@@ -331,12 +367,11 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 	 * odd count, and knows its frame is torn. */
 	atomic_thread_fence(memory_order_release);
 
-	writer->begun_slot = slot;
-
-	writer->begun_layout = layout;
-	writer->begun_format = format;
-	writer->begun_width = width;
-	writer->begun_height = height;
+	writer->begun_slots |= UINT64_C(1) << slot;
+	writer->begun_count++;
+	writer->begun[slot] = (struct begun_frame){
+		.layout = layout, .format = format, .width = width, .height = height
+	};
 
 	memset(frame, 0, sizeof(*frame));
 	frame->format = format;
@@ -357,36 +392,54 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 
 int vshm_writer_cancel(struct vshm_writer *writer)
 {
-	if (writer->begun_slot == NO_SLOT)
+	if (writer->begun_count == 0)
 		return -EINVAL;
-	/* The slot's old frame may be partly overwritten, so it must not look stable with
-	 * its old count. 2n (n = the number we did not publish) is even, so it does not
-	 * block anyone, and no reader accepts it: latest never said n for this slot. */
-	atomic_store_explicit(&writer->segment.slots[writer->begun_slot].sequence,
-	                      2 * writer->next_publish, memory_order_release);
-	writer->slot_publish[writer->begun_slot] = 0;
-	writer->begun_slot = NO_SLOT;
+	for (uint32_t slot = 0; slot < writer->segment.geometry.slot_count; slot++) {
+		if (!(writer->begun_slots & (UINT64_C(1) << slot)))
+			continue;
+		/* The slot's old frame may be partly overwritten, so it must not look stable
+		 * with its old count. 2n (n = the number not yet published) is even, so it
+		 * does not block anyone, and no reader accepts it: latest never says n for
+		 * this slot unless a later begin claims it again (odd first) and publishes n. */
+		atomic_store_explicit(&writer->segment.slots[slot].sequence,
+		                      2 * writer->next_publish, memory_order_release);
+		writer->slot_publish[slot] = 0;
+	}
+	writer->begun_slots = 0;
+	writer->begun_count = 0;
 	return 0;
+}
+
+/* The slot of the frame to publish: the only one begun, or else the one frame->slot names. */
+static uint32_t slot_to_publish(const struct vshm_writer *writer, const struct vshm_frame *frame)
+{
+	if (writer->begun_count == 1)
+		return (uint32_t)__builtin_ctzll(writer->begun_slots);
+	if (writer->begun_count > 1 && frame->slot < writer->segment.geometry.slot_count &&
+	    (writer->begun_slots & (UINT64_C(1) << frame->slot)))
+		return frame->slot;
+	return NO_SLOT;
 }
 
 int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 {
-	uint32_t slot = writer->begun_slot;
+	uint32_t slot = slot_to_publish(writer, frame);
 	if (slot == NO_SLOT)
 		return -EINVAL;
 	struct vshm_segment *segment = &writer->segment;
 	struct vshm_shm_header *header = segment->header;
 	struct vshm_shm_slot *descriptor = &segment->slots[slot];
-	const struct vshm_format_layout *layout = &writer->begun_layout;
+	const struct begun_frame *begun = &writer->begun[slot];
+	const struct vshm_format_layout *layout = &begun->layout;
 	uint64_t n = writer->next_publish;
 	uint64_t now = vshm_now_ns();
 
 	/* Format, size and layout come from begin, not from the caller's frame, so the
 	 * metadata always describes what is in the slot. */
 	struct vshm_shm_frame_info info = {
-		.format = writer->begun_format,
-		.width = writer->begun_width,
-		.height = writer->begun_height,
+		.format = begun->format,
+		.width = begun->width,
+		.height = begun->height,
 		.plane_count = layout->plane_count,
 		.frame_number = frame->frame_number,
 		.capture_ns = frame->capture_ns ? frame->capture_ns : now,
@@ -427,7 +480,8 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	writer->slot_publish[slot] = n;
 	writer->latest_slot = slot;
 	writer->next_publish = n + 1;
-	writer->begun_slot = NO_SLOT;
+	writer->begun_slots &= ~(UINT64_C(1) << slot);
+	writer->begun_count--;
 	frame->sequence = n;
 	frame->publish_ns = now;
 	frame->slot = slot;

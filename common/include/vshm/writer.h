@@ -36,6 +36,16 @@ struct vshm_writer_options {
 	uint64_t frame_interval_ns;
 	/* Create the segment 0660 instead of 0600, for readers running as other users. */
 	bool group_access;
+	/*
+	 * How many frames may be begun at once: 0 or 1 (the default) for one at a time;
+	 * up to slot_count - 2 for a source that fills several slots concurrently, such as
+	 * a camera whose driver is lent the slots themselves to capture into (V4L2
+	 * USERPTR). A begun frame's slot stays marked as being written until it is
+	 * published or cancelled: no reader takes it, and the writer never chooses it for
+	 * another frame, not even to overwrite a held slot. Frames may be published in
+	 * any order (see vshm_writer_publish()); each gets the next publish number then.
+	 */
+	uint32_t frames_in_flight;
 };
 
 #define VSHM_SLOT_COUNT_MIN          3
@@ -67,9 +77,13 @@ VSHM_EXPORT void vshm_writer_destroy(struct vshm_writer *writer);
  * frame->plane[], stride[] and plane_size[] tell where to write. The other metadata
  * fields are zeroed for the caller to set. If the frame does not fit the current
  * slots, the writer first moves to a larger segment under the same name.
- * Returns 0, -EINVAL for a bad format or size, -EBUSY if a frame is already begun,
- * or another negative errno if a larger segment could not be made (no room in /dev/shm,
- * or another writer took the name in between): the old segment is then no longer under
+ * frame->slot names the slot; the plane pointers stay valid until the frame is published
+ * or cancelled (the segment never moves while a frame is begun), so they may be handed to
+ * a device that fills the slot later, asynchronously.
+ * Returns 0, -EINVAL for a bad format or size, -EBUSY if frames_in_flight frames are
+ * already begun (one, by default) or if the frame does not fit the slots while other
+ * frames are begun, or another negative errno if a larger segment could not be made (no room in
+ * /dev/shm, or another writer took the name in between): the old segment is then no longer under
  * the name, so treat the stream as failed and destroy the writer.
  */
 VSHM_EXPORT int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t width,
@@ -79,11 +93,19 @@ VSHM_EXPORT int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, u
  * Publishes the frame begun with vshm_writer_begin(): copies its metadata (frame_number,
  * capture_ns, flags, colour) into the slot, stamps publish_ns, makes the slot stable
  * and the latest, and wakes sleeping readers (a system call only if one sleeps).
- * frame->sequence and publish_ns are set. Returns 0 or -EINVAL if no frame is begun.
+ * When one frame is begun, that one is published; when several are (frames_in_flight),
+ * the one in frame->slot, as vshm_writer_begin() set it. Only publish a slot once
+ * nothing writes to it any more (for a camera: once the driver has returned its buffer).
+ * frame->sequence, slot and publish_ns are set. Returns 0 or -EINVAL if no frame is begun
+ * (or, with several begun, none in frame->slot).
  */
 VSHM_EXPORT int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame);
 
-/* Gives up a begun frame without publishing it. Returns 0 or -EINVAL if none is begun. */
+/*
+ * Gives up every begun frame without publishing it (with frames_in_flight, all of them:
+ * call it only once nothing writes to those slots any more, e.g. after the camera
+ * stopped streaming). Returns 0 or -EINVAL if none is begun.
+ */
 VSHM_EXPORT int vshm_writer_cancel(struct vshm_writer *writer);
 
 /* Adds n to the stream's count of frames the source dropped (camera gaps and the like). */
