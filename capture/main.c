@@ -1,6 +1,7 @@
 /*
- * vshm-capture: reads frames from a source (test pattern, video file or URL) and
- * publishes them into a vshm stream, paced in real time or as fast as possible.
+ * vshm-capture: reads frames from a source (test pattern, video file or URL, camera) and
+ * publishes them into a vshm stream, paced in real time or as fast as possible (a
+ * camera paces itself).
  * This file parses options and wires the parts; sources live in source-*.c.
  */
 #include <errno.h>
@@ -27,6 +28,8 @@ struct options {
 	bool fast;
 	bool quiet;
 	bool group_access;
+	const char *list_formats; /* --list-formats DEVICE */
+	bool list_devices;
 };
 
 static void usage(FILE *out)
@@ -43,21 +46,41 @@ static void usage(FILE *out)
 	    "  FILE             a video file (anything FFmpeg reads: mp4, webm, mkv, avi, ts, "
 	    "...)\n"
 	    "  URL              a stream FFmpeg opens (rtsp://, http://, udp://, ...)\n"
+	    "  /dev/videoN      a camera (V4L2, through libv4l2); also v4l2:PATH\n"
 	    "\n"
 	    "Options:\n"
 	    "  -n, --name NAME     stream name (default: from the source, e.g. 'clip' for\n"
 	    "                      clip.mp4, 'test' for the pattern); [A-Za-z0-9._-], 1..64\n"
-	    "  -s, --size WxH      scale frames to this size (default: the source's)\n"
+	    "  -s, --size WxH      scale frames to this size (default: the source's); for a\n"
+	    "                      camera, the size it offers nearest to this (default:\n"
+	    "                      its largest)\n"
 	    "  -r, --fps FPS       frame rate of the test pattern (default 30); for files,\n"
-	    "                      play at this rate instead of by timestamps\n"
+	    "                      play at this rate instead of by timestamps; for a camera,\n"
+	    "                      the rate it offers nearest to this (default: its fastest)\n"
 	    "  -f, --format FMT    pixel format in the ring (default: the source's own when\n"
 	    "                      the ring carries it): nv12 i420 yuyv uyvy rgb24 bgr24\n"
 	    "                      rgba bgra xrgb8888 gray8\n"
-	    "      --slots N       slots in the ring, 3..64 (default 3)\n"
+	    "      --slots N       slots in the ring, 3..64 (default 3; at least 7 when a\n"
+	    "                      camera writes straight into them)\n"
 	    "  -l, --loop          start files over at the end, forever\n"
 	    "      --frames N      stop after N frames (the last carries end-of-stream)\n"
 	    "      --fast          publish as fast as possible, not in real time\n"
 	    "      --group         let the owner's group read the stream (mode 0660)\n"
+	    "\n"
+	    "Cameras:\n"
+	    "      --list-devices  list the video devices and the formats they offer\n"
+	    "      --list-formats DEVICE\n"
+	    "                      list a device's formats, frame sizes and frame rates\n"
+	    "      --io MODE       auto (default): the camera writes straight into the\n"
+	    "                      stream's slots (USERPTR) when its driver allows it, else\n"
+	    "                      mmap; mmap: copy each frame from the driver's buffers;\n"
+	    "                      userptr: ask for USERPTR (falls back to mmap, and says so)\n"
+	    "      --no-reconnect  exit when the camera vanishes, instead of reopening it\n"
+	    "                      every second while readers keep the last frame\n"
+	    "  Formats the ring carries (yuyv uyvy nv12 i420 rgb24 bgr24 gray8) come as they\n"
+	    "  are; MJPEG is decoded into the slot (yuyv or i420, or --format).\n"
+	    "\n"
+	    "Other options:\n"
 	    "  -q, --quiet         no status line\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
@@ -144,6 +167,10 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "list-devices", no_argument, NULL, 'D' },
+		{ "list-formats", required_argument, NULL, 'L' },
+		{ "io", required_argument, NULL, 'I' },
+		{ "no-reconnect", no_argument, NULL, 'R' },
 		{ 0 },
 	};
 	const char *name = NULL;
@@ -217,6 +244,29 @@ static int parse_options(int argc, char **argv, struct options *options)
 		case 'q':
 			options->quiet = true;
 			break;
+		case 'D':
+			options->list_devices = true;
+			break;
+		case 'L':
+			options->list_formats = optarg;
+			break;
+		case 'I':
+			if (strcmp(optarg, "auto") == 0) {
+				options->settings.io = CAPTURE_IO_AUTO;
+			} else if (strcmp(optarg, "mmap") == 0) {
+				options->settings.io = CAPTURE_IO_MMAP;
+			} else if (strcmp(optarg, "userptr") == 0) {
+				options->settings.io = CAPTURE_IO_USERPTR;
+			} else {
+				fprintf(stderr,
+				        "vshm-capture: --io '%s' is not auto, mmap or userptr\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'R':
+			options->settings.no_reconnect = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -228,10 +278,13 @@ static int parse_options(int argc, char **argv, struct options *options)
 			return -1;
 		}
 	}
+	if ((options->list_devices || options->list_formats) && optind == argc)
+		return 0;
 	if (optind != argc - 1) {
 		fprintf(stderr, "vshm-capture: %s; try 'vshm-capture --help'\n",
-		        optind == argc ? "say what to capture: test, a video file or a URL"
-		                       : "give exactly one SOURCE");
+		        optind == argc
+		            ? "say what to capture: test, a video file, a URL or a camera"
+		            : "give exactly one SOURCE");
 		return -1;
 	}
 	options->source = argv[optind];
@@ -251,6 +304,18 @@ static const struct capture_source_ops *source_for(const char *location)
 {
 	if (strcmp(location, "test") == 0)
 		return &capture_source_test;
+#ifdef VSHM_HAVE_V4L2
+	if (capture_v4l2_is_location(location))
+		return &capture_source_v4l2;
+#else
+	if (strncmp(location, "v4l2:", 5) == 0 || strncmp(location, "/dev/video", 10) == 0) {
+		fprintf(stderr,
+		        "vshm-capture: '%s': this vshm-capture was built without libv4l2, so it "
+		        "has no camera source; install libv4l-dev and rebuild\n",
+		        location);
+		return NULL;
+	}
+#endif
 #ifdef VSHM_HAVE_FFMPEG
 	return &capture_source_file;
 #else
@@ -317,6 +382,17 @@ int main(int argc, char **argv)
 	struct options options = { 0 };
 	if (parse_options(argc, argv, &options) < 0)
 		return 2;
+	if (options.list_devices || options.list_formats) {
+#ifdef VSHM_HAVE_V4L2
+		if (options.list_devices)
+			return capture_v4l2_list_devices();
+		return capture_v4l2_list_formats(options.list_formats);
+#else
+		fprintf(stderr, "vshm-capture: built without libv4l2, so it knows no cameras; "
+		                "install libv4l-dev and rebuild\n");
+		return 1;
+#endif
+	}
 	const struct capture_source_ops *ops = source_for(options.source);
 	if (!ops)
 		return 2;
@@ -327,8 +403,15 @@ int main(int argc, char **argv)
 	if (!source)
 		return 1;
 
+	/* Frames in flight (camera buffers lent to the driver) each hold a slot; keep the
+	 * latest, one to turn over and one for a reader to hold besides them. */
+	uint32_t in_flight = description.frames_in_flight ? description.frames_in_flight : 1;
+	uint32_t slot_count = options.slot_count ? options.slot_count : VSHM_SLOT_COUNT_DEFAULT;
+	if (in_flight > 1 && slot_count < in_flight + 3)
+		slot_count = in_flight + 3;
 	struct vshm_writer_options writer_options = {
-		.slot_count = options.slot_count,
+		.slot_count = slot_count,
+		.frames_in_flight = in_flight,
 		.max_format = description.format,
 		.max_width = description.width,
 		.max_height = description.height,
@@ -370,6 +453,21 @@ int main(int argc, char **argv)
 		}
 		if (result == CAPTURE_END)
 			break;
+		if (description.live) {
+			/* A camera paces itself and stamped the frame when it was captured. */
+			if (options.frame_limit && published + 1 >= options.frame_limit)
+				frame.flags |= VSHM_FRAME_END_OF_STREAM;
+			vshm_writer_publish(writer, &frame);
+			published++;
+			if (frame.flags & VSHM_FRAME_END_OF_STREAM)
+				break;
+			uint64_t now = vshm_now_ns();
+			if (now >= next_status_ns) {
+				print_status(&options, writer, ops, source, &status, &frame, false);
+				next_status_ns = now + STATUS_INTERVAL_NS;
+			}
+			continue;
+		}
 		/* A file played at a forced rate ignores its own timestamps. */
 		if (fixed_interval && ops != &capture_source_test)
 			media_ns = published * fixed_interval;
@@ -401,8 +499,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%svshm-capture: stopped by %s\n", status.tty ? "\r\033[K" : "",
 		        strsignal(vshm_shutdown_signal()));
 	print_status(&options, writer, ops, source, &status, &frame, true);
-	/* Destroying marks the stream closed for its readers and removes the segment. */
-	vshm_writer_destroy(writer);
+	/* The source first: a camera must stop writing into slots lent to it before the
+	 * segment goes. Destroying marks the stream closed and removes the segment. */
 	ops->close(source);
+	vshm_writer_destroy(writer);
 	return exit_code;
 }

@@ -1,6 +1,6 @@
 /*
  * What vshm-capture needs from a source of frames: one small ops struct, one file per
- * source (source-test.c, source-file.c, and the camera later).
+ * source (source-test.c, source-file.c, source-v4l2.c).
  *
  * A source writes each frame straight into a ring slot: next() begins the frame on
  * the writer, fills its pixels and metadata, and leaves it for the caller to publish
@@ -14,6 +14,13 @@
 
 #include <vshm/vshm.h>
 
+/* How a camera's frames reach the ring (see source-v4l2.c). */
+enum capture_io {
+	CAPTURE_IO_AUTO = 0, /* USERPTR where the driver and the layout allow it, else mmap */
+	CAPTURE_IO_MMAP,     /* driver buffers, one copy each into the slot */
+	CAPTURE_IO_USERPTR,  /* the ring's slots lent to the driver: no copy */
+};
+
 /* What the user asked for; 0 / INVALID / NULL mean "the source's own". */
 struct capture_settings {
 	uint32_t format;
@@ -21,6 +28,9 @@ struct capture_settings {
 	uint32_t height;
 	double fps;
 	bool loop;
+	/* Cameras only: */
+	enum capture_io io;
+	bool no_reconnect; /* exit when the device vanishes instead of waiting for it */
 };
 
 /* What the source will produce first: sizes the ring before the first frame. */
@@ -30,6 +40,19 @@ struct capture_description {
 	uint32_t height;
 	uint64_t frame_interval_ns; /* nominal, 0 if unknown */
 	char summary[160];          /* one line for the user: codec, container, ... */
+	/*
+	 * A live source (a camera) delivers frames at its own pace and stamps them itself:
+	 * next() blocks until a frame is there and sets frame->capture_ns; the caller
+	 * publishes at once, without pacing or re-stamping.
+	 */
+	bool live;
+	/*
+	 * Frames the source keeps begun on the writer at once (a camera's driver filling
+	 * slots lent to it); 0 or 1 for the usual one. The caller creates the writer with
+	 * this many frames in flight and enough slots for them; next() then returns one of
+	 * them, and frame->slot says which.
+	 */
+	uint32_t frames_in_flight;
 };
 
 struct capture_source_stats {
@@ -70,6 +93,18 @@ struct capture_source_ops {
 extern const struct capture_source_ops capture_source_test;
 #ifdef VSHM_HAVE_FFMPEG
 extern const struct capture_source_ops capture_source_file;
+#endif
+#ifdef VSHM_HAVE_V4L2
+extern const struct capture_source_ops capture_source_v4l2;
+
+/* True for the locations the camera source takes: /dev/video*, /dev/v4l/..., v4l2:PATH. */
+bool capture_v4l2_is_location(const char *location);
+
+/* Prints the video devices (--list-devices). Returns 0, or 1 if none was found. */
+int capture_v4l2_list_devices(void);
+
+/* Prints a device's formats, sizes and rates (--list-formats). Returns 0 or 1. */
+int capture_v4l2_list_formats(const char *location);
 #endif
 
 #endif
