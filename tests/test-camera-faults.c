@@ -1,0 +1,282 @@
+/*
+ * Every camera fault, through the real vshm-capture on the preloaded fake camera:
+ * EAGAIN, EINTR, buffers flagged V4L2_BUF_FLAG_ERROR and sequence gaps (never a bad frame
+ * published, gaps and errors counted as drops); unplug and replug mid-stream with a
+ * reader attached that never blocks, keeps the last frame, never sees a torn or error
+ * frame and gets frames again after the replug; --no-reconnect; and a device that is
+ * missing, busy, not a capture device or not allowed: one clear line, exit status 1.
+ */
+#include <errno.h>
+#include <linux/videodev2.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake-camera.h"
+#include "program-util.h"
+#include "test-util.h"
+
+#define DEVICE "/dev/video43"
+#define WIDTH  320
+#define HEIGHT 240
+
+static const char *fault_variables[] = {
+	"FAKE_CAMERA_EAGAIN_EVERY", "FAKE_CAMERA_EINTR_EVERY",  "FAKE_CAMERA_ERROR_EVERY",
+	"FAKE_CAMERA_DROP_EVERY",   "FAKE_CAMERA_UNPLUG_AFTER", "FAKE_CAMERA_REPLUG_MS",
+	"FAKE_CAMERA_BUSY",         "FAKE_CAMERA_OPEN_ERROR",   "FAKE_CAMERA_CAPS",
+};
+
+static int setup(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(fault_variables) / sizeof(fault_variables[0]); i++)
+		unsetenv(fault_variables[i]);
+	setenv("FAKE_CAMERA_DEVICE", DEVICE, 1);
+	setenv("FAKE_CAMERA_FORMATS", "YUYV", 1);
+	setenv("FAKE_CAMERA_SIZES", "320x240", 1);
+	setenv("FAKE_CAMERA_FPS", "100", 1);
+	return 0;
+}
+
+static pid_t start_capture(const char *name, const char *frames, const char *extra,
+                           const char *error_path)
+{
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         DEVICE,
+		         "--frames",
+		         (char *)frames,
+		         "--name",
+		         (char *)name,
+		         (char *)extra,
+		         NULL };
+	setenv("LD_PRELOAD", program_path("VSHM_FAKE_CAMERA_PRELOAD"), 1);
+	pid_t pid = program_start(argv, NULL, error_path);
+	unsetenv("LD_PRELOAD");
+	return pid;
+}
+
+/* True if a slot holds exactly the fake's frame whose number it carries. */
+static bool frame_is_whole(const struct vshm_frame *frame)
+{
+	static uint8_t expected[WIDTH * 2 * HEIGHT];
+	uint64_t sequence = 0;
+	for (int i = 0; i < 8; i++)
+		sequence |= (uint64_t)frame->plane[0][i] << (8 * i);
+	if (sequence > 1000000)
+		return false; /* garbage: an error buffer, or one being written */
+	fake_camera_fill(V4L2_PIX_FMT_YUYV, WIDTH, HEIGHT, sequence, expected);
+	for (uint32_t y = 0; y < HEIGHT; y++)
+		if (memcmp(frame->plane[0] + (size_t)y * frame->stride[0], expected + y * WIDTH * 2,
+		           WIDTH * 2) != 0)
+			return false;
+	return true;
+}
+
+struct reading {
+	uint64_t frames, bad, longest_wait_ns, discontinuities, same_frame_seen;
+	uint64_t frames_after_gap, last_sequence;
+	uint64_t dropped;
+	bool saw_gap;
+};
+
+/*
+ * Reads like a viewer, with a 100 ms wait: takes the latest frame after every wake-up or
+ * timeout, checks it, until end of stream.
+ */
+static void read_stream(const char *name, struct reading *r)
+{
+	struct vshm_reader *reader = program_attach(name, 10000);
+	assert_non_null(reader);
+	uint64_t last_frame_ns = test_now_ns();
+	for (;;) {
+		uint64_t before = test_now_ns();
+		int result = vshm_reader_wait(reader, 100);
+		uint64_t waited = test_now_ns() - before;
+		if (waited > r->longest_wait_ns)
+			r->longest_wait_ns = waited;
+		if (result == -EPIPE)
+			break;
+		assert_true(result == 0 || result == -ETIMEDOUT);
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		bool whole = frame_is_whole(&frame);
+		bool end = frame.flags & VSHM_FRAME_END_OF_STREAM;
+		uint64_t sequence = frame.sequence;
+		uint32_t flags = frame.flags;
+		if (vshm_reader_release(reader) != 1)
+			continue; /* torn: never used */
+		if (sequence == r->last_sequence) {
+			r->same_frame_seen++; /* nothing new: the last frame is still there */
+			if (test_now_ns() - last_frame_ns > 500000000u)
+				r->saw_gap = true;
+			continue;
+		}
+		last_frame_ns = test_now_ns();
+		r->last_sequence = sequence;
+		r->frames++;
+		r->bad += !whole;
+		if (r->saw_gap)
+			r->frames_after_gap++;
+		r->discontinuities += (flags & VSHM_FRAME_DISCONTINUITY) != 0;
+		if (end)
+			break;
+	}
+	struct vshm_reader_stats stats;
+	vshm_reader_get_stats(reader, &stats);
+	r->dropped = stats.frames_dropped;
+	vshm_reader_detach(reader);
+}
+
+static char *read_errors(const char *path)
+{
+	size_t size;
+	char *text = (char *)program_read_file(path, &size);
+	assert_non_null(text);
+	text[size] = '\0'; /* the buffer has room for it */
+	return text;
+}
+
+static void error_path_for(const char *name, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s.err", program_temporary_directory(), name);
+}
+
+static void eagain_eintr_error_buffers_and_gaps(void **state)
+{
+	(void)state;
+	setenv("FAKE_CAMERA_EAGAIN_EVERY", "3", 1);
+	setenv("FAKE_CAMERA_EINTR_EVERY", "4", 1);
+	setenv("FAKE_CAMERA_ERROR_EVERY", "5", 1);
+	setenv("FAKE_CAMERA_DROP_EVERY", "7", 1);
+	char name[64], errors_path[512];
+	test_unique_name(name, sizeof(name), "faults");
+	error_path_for(name, errors_path, sizeof(errors_path));
+	pid_t capture = start_capture(name, "60", "--io=auto", errors_path);
+	struct reading r = { 0 };
+	read_stream(name, &r);
+	assert_int_equal(test_wait(capture, 20000), 0);
+	char *errors = read_errors(errors_path);
+	print_message("%llu frames, %llu bad, %llu dropped, %llu discontinuities; capture: %s",
+	              (unsigned long long)r.frames, (unsigned long long)r.bad,
+	              (unsigned long long)r.dropped, (unsigned long long)r.discontinuities, errors);
+	assert_int_equal(r.bad, 0);
+	assert_true(r.frames >= 20);
+	/* 60 published: at least 60/4 error buffers and 60/6 gaps were counted. */
+	assert_true(r.dropped >= 60 / 4 + 60 / 6 - 2);
+	assert_true(r.discontinuities > 0);
+	assert_null(strstr(errors, "cannot"));
+	free(errors);
+}
+
+static void unplug_and_replug_with_a_reader(void **state)
+{
+	(void)state;
+	setenv("FAKE_CAMERA_UNPLUG_AFTER", "30", 1);
+	setenv("FAKE_CAMERA_REPLUG_MS", "1500", 1);
+	for (int io = 0; io < 2; io++) {
+		char name[64], errors_path[512];
+		test_unique_name(name, sizeof(name), "replug");
+		error_path_for(name, errors_path, sizeof(errors_path));
+		pid_t capture =
+		    start_capture(name, "80", io ? "--io=mmap" : "--io=auto", errors_path);
+		struct reading r = { 0 };
+		read_stream(name, &r);
+		assert_int_equal(test_wait(capture, 20000), 0);
+		char *errors = read_errors(errors_path);
+		print_message(
+		    "%s: %llu frames, %llu after the gap, %llu bad, longest wait %.0f ms, "
+		    "%llu looks at the last frame; capture: %s",
+		    io ? "mmap" : "userptr", (unsigned long long)r.frames,
+		    (unsigned long long)r.frames_after_gap, (unsigned long long)r.bad,
+		    r.longest_wait_ns / 1e6, (unsigned long long)r.same_frame_seen, errors);
+		assert_int_equal(r.bad, 0);
+		assert_true(r.saw_gap);                /* the last frame stayed while unplugged */
+		assert_true(r.frames_after_gap >= 10); /* and frames came back */
+		assert_true(r.longest_wait_ns < 400000000u); /* the reader never blocked */
+		assert_true(r.discontinuities >= 1);
+		assert_non_null(
+		    strstr(errors, "is gone (unplugged?); readers keep the last frame"));
+		assert_non_null(strstr(errors, "is back; streaming again"));
+		free(errors);
+	}
+}
+
+static void no_reconnect_exits(void **state)
+{
+	(void)state;
+	setenv("FAKE_CAMERA_UNPLUG_AFTER", "10", 1);
+	char name[64];
+	test_unique_name(name, sizeof(name), "noreconnect");
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         DEVICE,
+		         "--no-reconnect",
+		         "--quiet",
+		         "--name",
+		         name,
+		         NULL };
+	char errors[4096];
+	setenv("LD_PRELOAD", program_path("VSHM_FAKE_CAMERA_PRELOAD"), 1);
+	int status = program_run(argv, 20000, errors, sizeof(errors));
+	unsetenv("LD_PRELOAD");
+	print_message("%s", errors);
+	assert_int_equal(status, 1);
+	assert_non_null(strstr(errors, "is gone (unplugged?); stopping (--no-reconnect)"));
+	assert_false(test_segment_exists(name));
+}
+
+/* Runs vshm-capture on a device that cannot be used: exit 1 and one line naming it. */
+static void refused(const char *device, const char *variable, const char *value,
+                    const char *expected)
+{
+	if (variable)
+		setenv(variable, value, 1);
+	char name[64];
+	test_unique_name(name, sizeof(name), "refused");
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"), (char *)device, "--name", name,
+		         NULL };
+	char errors[4096];
+	setenv("LD_PRELOAD", program_path("VSHM_FAKE_CAMERA_PRELOAD"), 1);
+	int status = program_run(argv, 20000, errors, sizeof(errors));
+	unsetenv("LD_PRELOAD");
+	print_message("%s", errors);
+	assert_int_equal(status, 1);
+	assert_non_null(strstr(errors, expected));
+	assert_non_null(strstr(errors, device + (strncmp(device, "v4l2:", 5) ? 0 : 5)));
+	char *newline = strchr(errors, '\n');
+	assert_non_null(newline);
+	assert_int_equal(newline[1], '\0'); /* one line */
+	assert_false(test_segment_exists(name));
+	if (variable)
+		unsetenv(variable);
+}
+
+static void unusable_devices(void **state)
+{
+	(void)state;
+	refused("/dev/video-missing", NULL, NULL, "no such video device");
+	refused(DEVICE, "FAKE_CAMERA_OPEN_ERROR", "EACCES", "permission denied");
+	refused(DEVICE, "FAKE_CAMERA_OPEN_ERROR", "EBUSY", "is busy");
+	refused(DEVICE, "FAKE_CAMERA_BUSY", "1", "is busy");
+	refused(DEVICE, "FAKE_CAMERA_CAPS", "output", "is not a video capture device");
+	refused("v4l2:/dev/null", NULL, NULL, "is not a V4L2 video device");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(eagain_eintr_error_buffers_and_gaps, setup),
+		cmocka_unit_test_setup(unplug_and_replug_with_a_reader, setup),
+		cmocka_unit_test_setup(no_reconnect_exits, setup),
+		cmocka_unit_test_setup(unusable_devices, setup),
+	};
+	int failures = cmocka_run_group_tests(tests, NULL, NULL);
+	program_cleanup();
+	return failures;
+}
