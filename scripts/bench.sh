@@ -34,6 +34,11 @@ if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture
   echo
   "$root/bench/chain.sh" "$build"
 fi
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^tests/libfake-camera.so:'; then
+  ninja -C "$build" capture/vshm-capture tests/libfake-camera.so bench/vshm-memcpy-frame >/dev/null
+  echo
+  "$root/bench/camera.sh" "$build"
+fi
 if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^viewer/vshm-view:' && command -v Xvfb >/dev/null; then
   ninja -C "$build" viewer/vshm-view capture/vshm-capture bench/vshm-memcpy-frame >/dev/null
   echo
