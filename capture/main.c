@@ -401,7 +401,7 @@ int main(int argc, char **argv)
 	struct capture_description description = { 0 };
 	struct capture_source *source = ops->open(options.source, &options.settings, &description);
 	if (!source)
-		return 1;
+		return vshm_shutdown_requested() ? 0 : 1; /* Ctrl-C while opening: a quiet stop */
 
 	/* Frames in flight (camera buffers lent to the driver) each hold a slot; keep the
 	 * latest, one to turn over and one for a reader to hold besides them. */

@@ -27,6 +27,8 @@
 #define CONSECUTIVE_ERRORS_MAX 500
 /* Network reads that stall this long fail instead of hanging. */
 #define NETWORK_TIMEOUT_US  "5000000"
+#define JUMP_LIMIT_NS       1000000000
+#define IO_TIMEOUT_NS       10000000000u
 #define DEFAULT_INTERVAL_NS 33333333u
 
 struct capture_source {
@@ -39,17 +41,19 @@ struct capture_source {
 	AVFrame *pending; /* the next picture to write, decoded ahead */
 	bool has_pending;
 	uint64_t pending_media_ns;
+	bool pending_discontinuity; /* its timestamps jumped: it starts a new stretch */
 	struct SwsContext *scaler;
 	bool input_done; /* the demuxer is at its end and the decoder was told so */
 	int64_t first_pts;
 	bool have_first_pts;
-	uint64_t loop_offset_ns; /* media time at which the current pass started */
+	int64_t offset_ns; /* media time of the first timestamp of this pass (shifted at jumps) */
 	uint64_t last_media_ns;
 	uint64_t frame_interval_ns;
 	uint64_t pictures_this_pass;
 	uint64_t next_frame_number;
 	uint64_t frames_skipped;
 	uint64_t loops;
+	uint64_t io_deadline_ns; /* 0, or when blocking I/O gives up */
 };
 
 struct format_pair {
@@ -131,20 +135,46 @@ static const char *error_text(int error)
 	return text;
 }
 
-static int interrupted(void *unused)
+/*
+ * FFmpeg calls this while it blocks in I/O: stop on Ctrl-C, and when a network source
+ * has said nothing for IO_TIMEOUT_NS (protocols such as udp ignore rw_timeout).
+ */
+static int interrupted(void *opaque)
 {
-	(void)unused;
-	return vshm_shutdown_requested();
+	const struct capture_source *source = opaque;
+	return vshm_shutdown_requested() ||
+	       (source->io_deadline_ns && vshm_now_ns() > source->io_deadline_ns);
 }
 
-static uint64_t media_time_of(struct capture_source *source, const AVFrame *picture)
+static void arm_io_deadline(struct capture_source *source)
+{
+	source->io_deadline_ns = vshm_now_ns() + IO_TIMEOUT_NS;
+}
+
+static bool io_timed_out(struct capture_source *source)
+{
+	bool timed_out = source->io_deadline_ns && vshm_now_ns() > source->io_deadline_ns;
+	source->io_deadline_ns = 0;
+	return timed_out;
+}
+
+/*
+ * The time, from the start of the stream, at which a picture is due. A jump of more
+ * than a second (and ten frames) away from where the next picture should be - a cut, a
+ * broken file, timestamps that restart - is a discontinuity: the picture follows one
+ * interval after the previous one, and later ones keep their spacing from it, so
+ * pacing neither sleeps through a jump forward nor races through a jump back.
+ */
+static uint64_t media_time_of(struct capture_source *source, const AVFrame *picture,
+                              bool *discontinuity)
 {
 	int64_t pts = picture->best_effort_timestamp;
-	uint64_t media;
+	int64_t interval = (int64_t)source->frame_interval_ns;
+	int64_t last = (int64_t)source->last_media_ns;
+	int64_t media;
+	*discontinuity = false;
 	if (pts == AV_NOPTS_VALUE) {
-		media = source->pictures_this_pass
-		            ? source->last_media_ns + source->frame_interval_ns
-		            : source->loop_offset_ns;
+		media = source->pictures_this_pass ? last + interval : source->offset_ns;
 	} else {
 		if (!source->have_first_pts) {
 			source->first_pts = pts;
@@ -152,13 +182,24 @@ static uint64_t media_time_of(struct capture_source *source, const AVFrame *pict
 		}
 		int64_t since = av_rescale_q(pts - source->first_pts, source->stream->time_base,
 		                             (AVRational){ 1, 1000000000 });
-		media = source->loop_offset_ns + (uint64_t)(since > 0 ? since : 0);
+		media = source->offset_ns + since;
 	}
-	/* Timestamps that go backwards (broken files) never make pacing go backwards. */
-	if (source->pictures_this_pass && media < source->last_media_ns)
-		media = source->last_media_ns;
-	source->last_media_ns = media;
-	return media;
+	if (source->pictures_this_pass) {
+		int64_t expected = last + interval;
+		int64_t distance = media > expected ? media - expected : expected - media;
+		int64_t limit = 10 * interval > JUMP_LIMIT_NS ? 10 * interval : JUMP_LIMIT_NS;
+		if (distance > limit) {
+			source->offset_ns += expected - media;
+			media = expected;
+			*discontinuity = true;
+		} else if (media < last) {
+			media = last; /* small jitter backwards: never pace backwards */
+		}
+	}
+	if (media < 0)
+		media = 0;
+	source->last_media_ns = (uint64_t)media;
+	return (uint64_t)media;
 }
 
 /*
@@ -184,16 +225,27 @@ static int decode_picture(struct capture_source *source)
 		if (result != AVERROR(EAGAIN)) {
 			/* A picture that failed to decode: skip it and go on. */
 			source->frames_skipped++;
-			if (++consecutive_errors > CONSECUTIVE_ERRORS_MAX)
+			if (++consecutive_errors > CONSECUTIVE_ERRORS_MAX) {
+				fprintf(stderr,
+				        "vshm-capture: '%s': %d pictures in a row failed to decode "
+				        "(%s); giving up\n",
+				        source->location, CONSECUTIVE_ERRORS_MAX,
+				        error_text(result));
 				return result;
+			}
 			continue;
 		}
 		if (source->input_done)
 			return 0;
+		arm_io_deadline(source);
 		result = av_read_frame(source->format_context, source->packet);
+		bool timed_out = io_timed_out(source);
 		if (result < 0) {
 			if (vshm_shutdown_requested())
 				return 0;
+			if (timed_out)
+				fprintf(stderr, "vshm-capture: '%s': no data for %u s; ending\n",
+				        source->location, (unsigned)(IO_TIMEOUT_NS / 1000000000u));
 			if (result != AVERROR_EOF)
 				fprintf(
 				    stderr,
@@ -240,7 +292,7 @@ static int rewind_input(struct capture_source *source)
 	avcodec_flush_buffers(source->decoder);
 	source->input_done = false;
 	source->have_first_pts = false;
-	source->loop_offset_ns = source->last_media_ns + source->frame_interval_ns;
+	source->offset_ns = (int64_t)(source->last_media_ns + source->frame_interval_ns);
 	source->pictures_this_pass = 0;
 	source->loops++;
 	return 0;
@@ -261,7 +313,8 @@ static int decode_ahead(struct capture_source *source)
 		result = decode_picture(source);
 	}
 	if (result > 0) {
-		source->pending_media_ns = media_time_of(source, source->pending);
+		source->pending_media_ns =
+		    media_time_of(source, source->pending, &source->pending_discontinuity);
 		source->pictures_this_pass++;
 	}
 	source->has_pending = result > 0;
@@ -363,15 +416,23 @@ static struct capture_source *file_open(const char *location,
 		goto error;
 	}
 	source->format_context->interrupt_callback.callback = interrupted;
+	source->format_context->interrupt_callback.opaque = source;
 
 	AVDictionary *open_options = NULL;
 	av_dict_set(&open_options, "rw_timeout", NETWORK_TIMEOUT_US, 0);
+	arm_io_deadline(source);
 	int result = avformat_open_input(&source->format_context, location, NULL, &open_options);
 	av_dict_free(&open_options);
+	bool timed_out = io_timed_out(source);
 	if (result < 0) {
 		/* avformat_open_input() frees the context on failure. */
 		source->format_context = NULL;
-		if (result == AVERROR(ENOENT))
+		if (vshm_shutdown_requested())
+			; /* stopped by the user: nothing to report */
+		else if (timed_out)
+			fprintf(stderr, "vshm-capture: '%s': no answer within %u s\n", location,
+			        (unsigned)(IO_TIMEOUT_NS / 1000000000u));
+		else if (result == AVERROR(ENOENT))
 			fprintf(stderr, "vshm-capture: '%s': no such file\n", location);
 		else if (result == AVERROR_INVALIDDATA)
 			fprintf(stderr,
@@ -382,10 +443,13 @@ static struct capture_source *file_open(const char *location,
 			        error_text(result));
 		goto error;
 	}
+	arm_io_deadline(source);
 	result = avformat_find_stream_info(source->format_context, NULL);
-	if (result < 0) {
-		fprintf(stderr, "vshm-capture: '%s': cannot read its streams: %s\n", location,
-		        error_text(result));
+	timed_out = io_timed_out(source);
+	if (result < 0 || vshm_shutdown_requested()) {
+		if (!vshm_shutdown_requested())
+			fprintf(stderr, "vshm-capture: '%s': cannot read its streams: %s\n",
+			        location, timed_out ? "no answer in time" : error_text(result));
 		goto error;
 	}
 	if (open_decoder(source) < 0)
@@ -467,9 +531,11 @@ static int convert_into(struct capture_source *source, const AVFrame *picture,
 		return AVERROR(EINVAL);
 	/* Keep the source's range when converting between YUV layouts; expand it only
 	 * when converting to RGB. */
-	const int *coefficients = sws_getCoefficients(
-	    matrix_of(picture->colorspace) == VSHM_COLOR_MATRIX_BT709 ? SWS_CS_ITU709
-	                                                              : SWS_CS_DEFAULT);
+	enum vshm_color_matrix matrix = matrix_of(picture->colorspace);
+	const int *coefficients =
+	    sws_getCoefficients(matrix == VSHM_COLOR_MATRIX_BT709    ? SWS_CS_ITU709
+	                        : matrix == VSHM_COLOR_MATRIX_BT2020 ? SWS_CS_BT2020
+	                                                             : SWS_CS_DEFAULT);
 	int output_full = full_range || (av_pix_fmt_desc_get(output)->flags & AV_PIX_FMT_FLAG_RGB);
 	sws_setColorspaceDetails(source->scaler, coefficients, full_range, coefficients,
 	                         output_full, 0, 1 << 16, 1 << 16);
@@ -500,8 +566,7 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 	enum AVPixelFormat input =
 	    without_jpeg_range((enum AVPixelFormat)picture->format, &full_range);
 	full_range = full_range || picture->color_range == AVCOL_RANGE_JPEG;
-	bool carried_as_is = av_format_of(format) == input ||
-	                     (format == VSHM_FORMAT_I420 && input == AV_PIX_FMT_YUV420P);
+	bool carried_as_is = av_format_of(format) == input;
 	if (carried_as_is && (uint32_t)picture->width == width &&
 	    (uint32_t)picture->height == height) {
 		copy_planes(picture, input, frame);
@@ -517,13 +582,22 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 	}
 	bool yuv = !(av_pix_fmt_desc_get(av_format_of(format))->flags & AV_PIX_FMT_FLAG_RGB) &&
 	           format != VSHM_FORMAT_GRAY8;
-	frame->color_matrix = yuv ? (uint8_t)matrix_of(picture->colorspace) : 0;
-	frame->color_range =
-	    (uint8_t)(full_range || !yuv                         ? VSHM_COLOR_RANGE_FULL
-	              : picture->color_range == AVCOL_RANGE_MPEG ? VSHM_COLOR_RANGE_LIMITED
-	                                                         : VSHM_COLOR_RANGE_UNSPECIFIED);
+	/* What the slot holds: the source's matrix and range carried as they are, or, for
+	 * RGB made into YUV by swscale, BT.601 in the range convert_into() chose. */
+	bool input_rgb = av_pix_fmt_desc_get(input)->flags & AV_PIX_FMT_FLAG_RGB;
+	frame->color_matrix = (uint8_t)(!yuv        ? VSHM_COLOR_MATRIX_UNSPECIFIED
+	                                : input_rgb ? VSHM_COLOR_MATRIX_BT601
+	                                            : matrix_of(picture->colorspace));
+	if (!yuv || full_range)
+		frame->color_range = VSHM_COLOR_RANGE_FULL;
+	else if (input_rgb || picture->color_range == AVCOL_RANGE_MPEG)
+		frame->color_range = VSHM_COLOR_RANGE_LIMITED;
+	else
+		frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
 	frame->frame_number = source->next_frame_number++;
 	*media_ns = source->pending_media_ns;
+	if (source->pending_discontinuity)
+		frame->flags |= VSHM_FRAME_DISCONTINUITY;
 	av_frame_unref(picture);
 
 	/* Decode the next picture now, so this one knows whether it is the last. */

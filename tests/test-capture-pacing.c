@@ -110,12 +110,71 @@ static void sigterm_during_playback_exits_cleanly(void **state)
 	signal_during_playback_exits_cleanly(SIGTERM);
 }
 
+/* Regression: a jump forward in a file's timestamps made the capture sleep through the
+ * whole jump (10 hours here). Now it is a discontinuity: flagged, and played on. */
+static void timestamp_jump_is_a_discontinuity_not_a_sleep(void **state)
+{
+	(void)state;
+	char path[512], name[64];
+	snprintf(path, sizeof(path), "%s/jump.mkv", program_temporary_directory());
+	char *make[] = { (char *)program_path("VSHM_FFMPEG"),
+		         "-nostdin",
+		         "-loglevel",
+		         "error",
+		         "-f",
+		         "lavfi",
+		         "-i",
+		         "testsrc=size=160x120:rate=10:duration=2",
+		         "-vf",
+		         "setpts='if(gte(N,10),PTS+36000/TB,PTS)'",
+		         "-c:v",
+		         "mjpeg",
+		         "-y",
+		         path,
+		         NULL };
+	char errors[1024];
+	assert_int_equal(program_run(make, 30000, errors, sizeof(errors)), 0);
+	test_unique_name(name, sizeof(name), "jump");
+	char *argv[] = {
+		(char *)program_path("VSHM_CAPTURE"), path, "--name", name, "--quiet", NULL
+	};
+	uint64_t start = vshm_now_ns();
+	pid_t capture = program_start(argv, NULL, NULL);
+	struct vshm_reader *reader = program_attach(name, 10000);
+	assert_non_null(reader);
+	bool flagged = false, ended = false;
+	while (!ended) {
+		int result = vshm_reader_wait(reader, 3000);
+		if (result == -EPIPE)
+			break;
+		assert_int_equal(result, 0);
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		if (frame.flags & VSHM_FRAME_DISCONTINUITY) {
+			assert_int_equal(frame.frame_number, 10);
+			flagged = true;
+		}
+		ended = frame.flags & VSHM_FRAME_END_OF_STREAM;
+		vshm_reader_release(reader);
+	}
+	vshm_reader_detach(reader);
+	assert_int_equal(test_wait(capture, 20000), 0);
+	double seconds = (double)(vshm_now_ns() - start) / 1e9;
+	print_message("a 10-hour jump after frame 9: flagged %s, played in %.1f s\n",
+	              flagged ? "yes" : "NO", seconds);
+	assert_true(flagged);
+	assert_true(ended);
+	assert_true(seconds < 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thirty_fps_file_publishes_ninety_frames_in_three_seconds),
 		cmocka_unit_test(sigint_during_playback_exits_cleanly),
 		cmocka_unit_test(sigterm_during_playback_exits_cleanly),
+		cmocka_unit_test(timestamp_jump_is_a_discontinuity_not_a_sleep),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
 	program_cleanup();

@@ -5,7 +5,8 @@
  *     SDL_UpdateTexture / SDL_UpdateNVTexture / SDL_UpdateYUVTexture given pointers
  *     into the slot: the upload is the only copy, made by the renderer itself;
  *   - GRAY8 goes up as the Y plane of an IYUV texture straight from the slot, with a
- *     constant neutral chroma plane made once;
+ *     constant neutral chroma plane made once (SDL2 has no luma-only update, so that
+ *     half-size chroma is uploaded with every frame too);
  *   - anything else (packed 4:2:2 or 24-bit RGB on renderers without them, YUV with a
  *     matrix or range SDL cannot express) is converted in one pass from the slot into
  *     the locked texture (convert.c): no intermediate buffer.
@@ -316,7 +317,9 @@ void display_commit(struct display *display)
 			                      SDL_WINDOWPOS_CENTERED);
 	}
 	/* Letterboxing keeps the frame's aspect ratio in any window size. */
-	SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);
+	if (!display->has_frame || previous->width != shown->width ||
+	    previous->height != shown->height)
+		SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);
 	display->has_frame = true;
 }
 
@@ -360,23 +363,33 @@ static void draw(struct display *display, const char *const *overlay_lines, int 
 		draw_overlay(display, overlay_lines, count);
 }
 
-/* Reads the whole window as drawn, before it is presented (after, it is undefined). */
-static void read_back(struct display *display, struct display_picture *picture)
+/*
+ * Draws the frame, as the window shows it (same textures, colour conversion and
+ * overlay), into a texture of the frame's own size and reads that back: the picture
+ * does not depend on the window's size, or on a window at all (SDL's offscreen driver
+ * keeps its first surface size).
+ */
+static void read_back(struct display *display, const char *const *overlay_lines, int count,
+                      struct display_picture *picture)
 {
 	picture->rgb = NULL;
-	int width, height;
-	if (SDL_GetRendererOutputSize(display->renderer, &width, &height) < 0)
-		return;
-	uint8_t *rgb = malloc((size_t)width * 3 * (size_t)height);
-	if (!rgb)
-		return;
-	/* Without the logical size, the read covers the whole output, pixel for pixel. */
 	const struct texture *shown = &display->textures[display->front];
-	SDL_RenderSetLogicalSize(display->renderer, 0, 0);
-	int result =
-	    SDL_RenderReadPixels(display->renderer, NULL, SDL_PIXELFORMAT_RGB24, rgb, width * 3);
-	if (display->has_frame)
-		SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);
+	int width = display->has_frame ? (int)shown->width : 640;
+	int height = display->has_frame ? (int)shown->height : 360;
+	SDL_Texture *target = SDL_CreateTexture(display->renderer, SDL_PIXELFORMAT_RGB888,
+	                                        SDL_TEXTUREACCESS_TARGET, width, height);
+	uint8_t *rgb = malloc((size_t)width * 3 * (size_t)height);
+	int result = target && rgb ? SDL_SetRenderTarget(display->renderer, target) : -1;
+	if (result == 0) {
+		SDL_RenderSetLogicalSize(display->renderer, width, height);
+		draw(display, overlay_lines, count);
+		result = SDL_RenderReadPixels(display->renderer, NULL, SDL_PIXELFORMAT_RGB24, rgb,
+		                              width * 3);
+		SDL_SetRenderTarget(display->renderer, NULL);
+		SDL_RenderSetLogicalSize(display->renderer, width, height);
+	}
+	if (target)
+		SDL_DestroyTexture(target);
 	if (result < 0) {
 		fprintf(stderr, "vshm-view: cannot read back the picture: %s\n", SDL_GetError());
 		free(rgb);
@@ -390,9 +403,9 @@ static void read_back(struct display *display, struct display_picture *picture)
 void display_render(struct display *display, const char *const *overlay_lines, int count,
                     struct display_picture *snapshot)
 {
-	draw(display, overlay_lines, count);
 	if (snapshot)
-		read_back(display, snapshot);
+		read_back(display, overlay_lines, count, snapshot);
+	draw(display, overlay_lines, count);
 	SDL_RenderPresent(display->renderer);
 }
 

@@ -16,7 +16,6 @@ struct display;
 struct display_options {
 	const char *title;
 	bool fullscreen;
-	bool hidden;            /* for snapshots without a visible window */
 	uint32_t width, height; /* initial window size, 0: the first frame's */
 };
 
@@ -41,7 +40,8 @@ struct display_picture {
 
 /*
  * Draws the shown frame, letterboxed, then the overlay lines if any, and presents.
- * With snapshot, also reads back the whole window as drawn (rgb NULL on failure).
+ * With snapshot, also reads back the frame as drawn, at the frame's own size (rgb NULL
+ * on failure).
  */
 void display_render(struct display *display, const char *const *overlay_lines,
                     int overlay_line_count, struct display_picture *snapshot);

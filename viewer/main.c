@@ -408,7 +408,11 @@ static void step(struct viewer *viewer)
 		viewer->redraw = true;
 	} else if (result == -ESTALE) {
 		/* A new writer took the name (or the stream moved to bigger slots). */
-		if (vshm_reader_reattach(viewer->reader) < 0 && errno != EAGAIN) {
+		int reattached = vshm_reader_reattach(viewer->reader);
+		if (reattached == -EAGAIN || reattached == -ENOENT) {
+			/* The new segment is still being made: wait a moment, not spin. */
+			SDL_WaitEventTimeout(NULL, 30);
+		} else if (reattached < 0) {
 			vshm_reader_detach(viewer->reader);
 			viewer->reader = NULL; /* attach again from scratch next turn */
 		}
@@ -454,6 +458,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	viewer.fps_since_ns = vshm_now_ns();
+	/* The first rate is shown after a whole interval, not after one frame. */
+	viewer.next_title_ns = viewer.fps_since_ns + TITLE_INTERVAL_NS;
 
 	while (!viewer.quit && !vshm_shutdown_requested()) {
 		step(&viewer);
