@@ -34,6 +34,7 @@ struct filter_run {
 	struct vshm_writer *writer;
 	uint64_t frames, torn, invalid, process_ns;
 	uint64_t status_frames, status_since_ns;
+	bool ended;
 };
 
 static void usage(const struct filter_run *run, FILE *out)
@@ -54,8 +55,9 @@ static void usage(const struct filter_run *run, FILE *out)
 	        "  -h, --help          this text\n"
 	        "  -V, --version       the version\n"
 	        "\n"
-	        "Follows INPUT when its writer restarts; Ctrl-C or SIGTERM stop it and remove\n"
-	        "OUTPUT. Exit status: 0 stopped, 1 stream or format error, 2 bad usage.\n",
+	        "Follows INPUT when its writer restarts; stops after passing on INPUT's end of\n"
+	        "stream, or on Ctrl-C or SIGTERM, and then removes OUTPUT.\n"
+	        "Exit status: 0 stopped, 1 stream or format error, 2 bad usage.\n",
 	        run->program, run->filter->description ? run->filter->description : "",
 	        run->filter->description ? "\n\n" : "", run->filter->name, run->filter->name);
 }
@@ -169,7 +171,8 @@ static void sleep_ns(long nanoseconds)
 	nanosleep(&duration, NULL);
 }
 
-/* Attaches to the input, waiting for it to appear. Returns 0, or 1 after saying why. */
+/* Attaches to the input, waiting for it to appear. Returns 0 (attached, or stopped by a
+ * signal first: run->reader is NULL then), or 1 after saying why. */
 static int attach_input(struct filter_run *run)
 {
 	uint64_t start = vshm_now_ns();
@@ -198,7 +201,7 @@ static int attach_input(struct filter_run *run)
 		}
 		sleep_ns(RETRY_NS);
 	}
-	return 1;
+	return 0; /* stopped before the input came: a clean stop */
 }
 
 static bool takes(const struct vshm_filter *filter, uint32_t format)
@@ -307,6 +310,10 @@ static int process_one(struct filter_run *run)
 	output.flags = input.flags;
 	vshm_writer_publish(run->writer, &output);
 	run->frames++;
+	/* The source has nothing more: the filter is done too (its readers keep the
+	 * last frame, which says end-of-stream). */
+	if (input.flags & VSHM_FRAME_END_OF_STREAM)
+		run->ended = true;
 	return 0;
 }
 
@@ -334,7 +341,7 @@ static int run_loop(struct filter_run *run)
 	bool lost = false;
 	uint64_t next_status = vshm_now_ns() + STATUS_INTERVAL_NS;
 	run->status_since_ns = vshm_now_ns();
-	while (!vshm_shutdown_requested()) {
+	while (!vshm_shutdown_requested() && !run->ended) {
 		int result = vshm_reader_wait(run->reader, WAIT_MS);
 		if (result == 0) {
 			lost = false;
@@ -367,7 +374,7 @@ int vshm_filter_main(int argc, char **argv, const struct vshm_filter *filter)
 		return parsed > 0 ? 0 : 2;
 	vshm_shutdown_install();
 	int status = attach_input(&run);
-	if (status == 0)
+	if (status == 0 && run.reader)
 		status = run_loop(&run);
 	if (!run.quiet || status != 0)
 		print_status(&run, true);

@@ -14,6 +14,8 @@ static volatile sig_atomic_t requested_signal;
 static void on_signal(int signal_number)
 {
 	requested_signal = signal_number;
+	/* A second Ctrl-C ends the program at once, for a user whose first went unheard. */
+	signal(signal_number, SIG_DFL);
 }
 
 int vshm_shutdown_install(void)

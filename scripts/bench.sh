@@ -24,13 +24,10 @@ echo "bench.sh: running $build/bench/vshm-bench"
 echo
 "$build/bench/vshm-bench"
 if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture:'; then
-  ninja -C "$build" capture/vshm-capture >/dev/null
-  echo
-  "$root/bench/capture-vs-ffmpeg.sh" "$build"
-fi
-if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture:'; then
   ninja -C "$build" capture/vshm-capture bench/vshm-latency-probe bench/vshm-memcpy-frame \
     samples/filters/vshm-filter-invert samples/filters/vshm-filter-mirror >/dev/null
+  echo
+  "$root/bench/capture-vs-ffmpeg.sh" "$build"
   echo
   "$root/bench/chain.sh" "$build"
 fi

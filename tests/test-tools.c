@@ -278,6 +278,22 @@ static void launcher_restarts_a_killed_stage(void **state)
 	assert_all_gone(prefix, now, now_count);
 }
 
+/* A finite source ends the whole pipeline: each filter passes the end on and stops. */
+static void finite_pipeline_ends_by_itself(void **state)
+{
+	(void)state;
+	char prefix[64];
+	test_unique_name(prefix, sizeof(prefix), "finite");
+	char *argv[] = { tool("vshm-run"), "--name", prefix,
+		         "test --size 160x120 --frames 40 --fps 100 ! invert ! mirror", NULL };
+	char errors[2048];
+	uint64_t start = vshm_now_ns();
+	assert_int_equal(program_run(argv, 30000, errors, sizeof(errors)), 0);
+	assert_false(pipeline_segments_left(prefix));
+	print_message("a 40-frame source through two filters ended by itself in %.1f s\n",
+	              (double)(vshm_now_ns() - start) / 1e9);
+}
+
 static void bad_pipelines_start_nothing(void **state)
 {
 	(void)state;
@@ -288,6 +304,8 @@ static void bad_pipelines_start_nothing(void **state)
 		{ "test ! ! view", "empty stage" },
 		{ "view ! invert", "starts with a source" },
 		{ "test ! view ! invert", "only be the last stage" },
+		{ "test !! invert", "put spaces around each '!'" },
+		{ "test!invert", "put spaces around each '!'" },
 	};
 	for (size_t i = 0; i < sizeof(pipelines) / sizeof(pipelines[0]); i++) {
 		char *argv[] = { tool("vshm-run"), "--name", prefix, (char *)pipelines[i][0],
@@ -308,6 +326,7 @@ int main(void)
 		cmocka_unit_test(launcher_stops_on_sigterm),
 		cmocka_unit_test(launcher_cleans_up_after_a_killed_stage),
 		cmocka_unit_test(launcher_restarts_a_killed_stage),
+		cmocka_unit_test(finite_pipeline_ends_by_itself),
 		cmocka_unit_test(bad_pipelines_start_nothing),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);

@@ -164,6 +164,8 @@ static void print_row(const struct vshm_stream_info *info, double fps)
 	char state[32], format[48], rate[16], age[16];
 	if (info->status == VSHM_STREAM_LIVE)
 		snprintf(state, sizeof(state), "live %u", info->writer_pid);
+	else if (info->status == VSHM_STREAM_STALE)
+		snprintf(state, sizeof(state), "stale %u", info->writer_pid); /* the dead writer */
 	else
 		snprintf(state, sizeof(state), "%s", state_name(info->status));
 	if (info->status != VSHM_STREAM_LIVE && info->status != VSHM_STREAM_STALE) {
@@ -275,6 +277,15 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "Try 'vshm-ls --help'.\n");
 			return 2;
+		}
+	}
+	/* `-w 2` as well as `-w2`: a number right after --watch is its interval. */
+	if (options.watch_seconds > 0 && optind < argc) {
+		char *end;
+		double seconds = strtod(argv[optind], &end);
+		if (!*end && seconds >= 0.1) {
+			options.watch_seconds = seconds;
+			optind++;
 		}
 	}
 	if (optind != argc) {

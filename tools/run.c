@@ -27,6 +27,8 @@
 #define ARGUMENTS_MAX 64
 #define STOP_GRACE_MS 3000
 #define RESTARTS_MAX  10
+/* A filter whose upstream finished gets this long to pass the end on by itself. */
+#define UPSTREAM_GONE_GRACE_MS 2000
 
 struct stage {
 	char program[PATH_MAX];
@@ -38,6 +40,8 @@ struct stage {
 	char output[VSHM_NAME_MAX + 16];
 	pid_t pid;
 	int restarts;
+	bool viewer;
+	uint64_t stop_at_ns; /* when its upstream finished: stop it then if still running */
 };
 
 struct pipeline {
@@ -74,11 +78,13 @@ static void usage(FILE *out)
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
 	    "\n"
-	    "Ctrl-C or SIGTERM stop every stage; the pipeline also stops when its last stage\n"
-	    "ends or a stage fails. Programs are looked up in $VSHM_PATH, beside vshm-run\n"
-	    "(and in the build tree), then in $PATH. Exit status: 0 stopped or done, 1 a\n"
-	    "stage failed, 2 bad usage.\n",
-	    RESTARTS_MAX);
+	    "Ctrl-C or SIGTERM stop every stage. The pipeline also ends when its last stage\n"
+	    "does (a closed viewer, or a finite source's end passed down the chain: a\n"
+	    "filter whose input ended is stopped after %d s), or when a stage fails.\n"
+	    "Programs are looked up in $VSHM_PATH, beside vshm-run (and in the build\n"
+	    "tree), then in $PATH. Exit status: 0 stopped or done, 1 a stage failed, 2 bad\n"
+	    "usage.\n",
+	    RESTARTS_MAX, UPSTREAM_GONE_GRACE_MS / 1000);
 }
 
 /* Directories to look for programs in, most specific first. */
@@ -136,6 +142,14 @@ static int add_argument(struct stage *stage, const char *argument)
 static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_count)
 {
 	int first = 0;
+	for (int i = 0; i < token_count; i++) {
+		if (strchr(tokens[i], '!') && strcmp(tokens[i], "!") != 0) {
+			fprintf(stderr,
+			        "vshm-run: '%s': put spaces around each '!' between stages\n",
+			        tokens[i]);
+			return -1;
+		}
+	}
 	for (int i = 0; i <= token_count; i++) {
 		if (i < token_count && strcmp(tokens[i], "!") != 0)
 			continue;
@@ -206,6 +220,7 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 	for (int index = 0; index < pipeline->count; index++) {
 		struct stage *stage = &pipeline->stages[index];
 		bool viewer = strcmp(basename(stage->arguments[0]), "vshm-view") == 0;
+		stage->viewer = viewer;
 		if (!pipeline->verbose && add_argument(stage, "--quiet") < 0)
 			return -1;
 		if (!viewer)
@@ -227,6 +242,7 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 
 static pid_t start_stage(struct stage *stage)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "vshm-run: cannot start stage %s: %s\n", stage->label,
@@ -238,6 +254,8 @@ static pid_t start_stage(struct stage *stage)
 		 * stops the stages in order; and a SIGTERM if vshm-run itself dies. */
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127); /* vshm-run died before the death signal was set up */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		execv(stage->program, stage->arguments);
@@ -324,6 +342,18 @@ static void remove_leftovers(struct pipeline *pipeline)
 	}
 }
 
+static void stop_finished_filters(struct pipeline *pipeline)
+{
+	uint64_t now = vshm_now_ns();
+	for (int i = 0; i < pipeline->count; i++) {
+		struct stage *stage = &pipeline->stages[i];
+		if (stage->pid > 0 && stage->stop_at_ns && now > stage->stop_at_ns) {
+			kill(stage->pid, SIGTERM); /* it exits 0 and its own downstream follows */
+			stage->stop_at_ns = 0;
+		}
+	}
+}
+
 static int run(struct pipeline *pipeline)
 {
 	for (int i = 0; i < pipeline->count; i++) {
@@ -337,9 +367,18 @@ static int run(struct pipeline *pipeline)
 	        pipeline->count, pipeline->count == 1 ? "" : "s", pipeline->prefix,
 	        pipeline->prefix, pipeline->count - 1);
 	int exit_code = 0;
-	while (!vshm_shutdown_requested()) {
+	bool done = false;
+	while (!done && !vshm_shutdown_requested()) {
 		int status;
-		pid_t pid = waitpid(-1, &status, 0); /* EINTR when a signal asks us to stop */
+		/* Polled, not blocking: a signal that lands between the check above and a
+		 * blocking wait would otherwise go unnoticed until some stage exits. */
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid == 0) {
+			stop_finished_filters(pipeline);
+			struct timespec pause = { 0, 50000000 };
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
@@ -353,17 +392,19 @@ static int run(struct pipeline *pipeline)
 		describe_exit(status, how, sizeof(how));
 		bool last = stage == &pipeline->stages[pipeline->count - 1];
 		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		if (last) {
-			/* The viewer was closed, or the last stage ended: the pipeline is done. */
-			if (!clean) {
-				fprintf(stderr, "vshm-run: stage %s %s\n", stage->label, how);
-				exit_code = 1;
-			}
-			break;
-		}
 		if (clean) {
-			fprintf(stderr, "vshm-run: stage %s finished\n", stage->label);
-			continue; /* a source that reached its end; the rest keep the last frame */
+			/* A source at its end, a filter passing the end on, a closed viewer: the
+			 * pipeline is done when its last stage is. */
+			if (!last && pipeline->verbose)
+				fprintf(stderr, "vshm-run: stage %s finished\n", stage->label);
+			/* A filter that had not attached yet never sees the end: give it a
+			 * moment, then stop it. A viewer keeps showing the last frame. */
+			struct stage *next = last ? NULL : stage + 1;
+			if (next && next->pid > 0 && !next->viewer)
+				next->stop_at_ns =
+				    vshm_now_ns() + UPSTREAM_GONE_GRACE_MS * 1000000ull;
+			done = last;
+			continue;
 		}
 		fprintf(stderr, "vshm-run: stage %s (pid %d) %s\n", stage->label, (int)pid, how);
 		if (pipeline->restart && stage->restarts < RESTARTS_MAX) {

@@ -21,10 +21,16 @@ static int transform(const struct vshm_frame *in, struct vshm_frame *out, void *
 {
 	(void)data;
 	for (uint32_t p = 0; p < in->plane_count; p++) {
-		uint32_t rows = (uint32_t)(in->plane_size[p] / in->stride[p]);
+		/* A row of plane p: samples of bytes_per_sample bytes; strides may differ. */
+		struct vshm_format_plane plane;
+		vshm_format_plane(in->format, p, &plane);
+		uint32_t row_bytes = (in->width + plane.horizontal_subsampling - 1) /
+		                     plane.horizontal_subsampling * plane.bytes_per_sample;
+		uint32_t rows =
+		    (in->height + plane.vertical_subsampling - 1) / plane.vertical_subsampling;
 		for (uint32_t y = 0; y < rows; y++)
 			memcpy(out->plane[p] + (uint64_t)y * out->stride[p],
-			       in->plane[p] + (uint64_t)y * in->stride[p], in->stride[p]);
+			       in->plane[p] + (uint64_t)y * in->stride[p], row_bytes);
 	}
 	return 0; /* a negative errno stops the filter */
 }

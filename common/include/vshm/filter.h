@@ -53,7 +53,8 @@ struct vshm_filter {
 
 /*
  * Runs the filter as a program: parses argv (`NAME INPUT [OUTPUT] [options]`, see
- * --help), then processes frames until SIGINT or SIGTERM. Returns the process exit
+ * --help), then processes frames until SIGINT or SIGTERM, or until it has passed on a
+ * frame that says end-of-stream. Returns the process exit
  * status: 0 after a clean stop, 1 on a stream or format error, 2 on bad usage.
  * Prints to stderr only. Removes the output stream before returning.
  */

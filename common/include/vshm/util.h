@@ -57,7 +57,8 @@ VSHM_EXPORT uint64_t vshm_now_ns(void);
 
 /*
  * Installs SIGINT, SIGTERM and SIGHUP handlers that only set a flag (no SA_RESTART,
- * so a blocking wait returns -EINTR), for programs whose main loop checks
+ * so a blocking wait returns -EINTR); a second signal of the same kind then ends the
+ * program the default way. For programs whose main loop checks
  * vshm_shutdown_requested() and then destroys its writer, which removes the segment.
  * Returns 0 or a negative errno.
  */
