@@ -42,7 +42,8 @@ static void usage(FILE *out)
 	    "filters or your own readers.\n"
 	    "\n"
 	    "SOURCE is one of:\n"
-	    "  test             a test pattern: colour bars, a moving square, the frame number\n"
+	    "  test             a test pattern: colour bars, a moving square, the frame number;\n"
+	    "                   test:gradient and test:checkers are the other patterns\n"
 	    "  FILE             a video file (anything FFmpeg reads: mp4, webm, mkv, avi, ts, "
 	    "...)\n"
 	    "  URL              a stream FFmpeg opens (rtsp://, http://, udp://, ...)\n"
@@ -120,7 +121,7 @@ static int parse_count(const char *text, uint64_t minimum, uint64_t maximum, uin
 /* "path/to/My Clip.final.mp4" -> "My-Clip.final": a valid stream name from a file. */
 static void name_from_source(const char *source, char *name)
 {
-	if (strcmp(source, "test") == 0) {
+	if (strcmp(source, "test") == 0 || strncmp(source, "test:", 5) == 0) {
 		strcpy(name, "test");
 		return;
 	}
@@ -302,7 +303,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 
 static const struct capture_source_ops *source_for(const char *location)
 {
-	if (strcmp(location, "test") == 0)
+	if (strcmp(location, "test") == 0 || strncmp(location, "test:", 5) == 0)
 		return &capture_source_test;
 #ifdef VSHM_HAVE_V4L2
 	if (capture_v4l2_is_location(location))

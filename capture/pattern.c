@@ -1,7 +1,7 @@
 /*
- * The test pattern, drawn as horizontal spans of one colour: each row is a few spans
- * (bars, or background, square and digit strokes), so drawing costs about one memset
- * per plane row instead of a function call per pixel.
+ * The test patterns, drawn as horizontal spans of one colour: each row is a few spans
+ * (bars, steps or squares, or background, square and digit strokes), found once per
+ * distinct row, so drawing costs a few memsets per plane row.
  */
 #include <string.h>
 
@@ -16,6 +16,10 @@ static const struct pattern_rgb bars[BAR_COUNT] = {
 	{ 255, 0, 255 },   { 255, 0, 0 },   { 0, 0, 255 },
 };
 static const struct pattern_rgb black = { 0, 0, 0 };
+static const struct pattern_rgb checker_light = { 192, 192, 192 };
+static const struct pattern_rgb checker_dark = { 64, 64, 64 };
+
+#define GRADIENT_STEPS 64
 static const struct pattern_rgb white = { 255, 255, 255 };
 
 /* 3x5 digits, one row per entry, bit 2 is the left column. */
@@ -87,12 +91,39 @@ static int digit_dot(const struct geometry *g, const uint8_t *digits, unsigned c
 	return (digit_font[digits[digit]][row] >> (DIGIT_COLUMNS - 1 - dot)) & 1;
 }
 
-struct pattern_rgb pattern_color_at(uint64_t n, uint32_t x, uint32_t y, uint32_t width,
-                                    uint32_t height)
+/* Side of a checker square, and how far the board moves each frame. */
+static uint32_t checker_size(const struct geometry *g)
+{
+	return g->height / 12 > 4 ? g->height / 12 : 4;
+}
+
+/* The colour of the top two thirds, which is where the patterns differ. */
+static struct pattern_rgb top_color(enum pattern_kind kind, uint64_t n, uint32_t x, uint32_t y,
+                                    const struct geometry *g)
+{
+	switch (kind) {
+	case PATTERN_GRADIENT: {
+		/* 64 steps from red to green, with a blue ramp the other way. */
+		uint8_t v = (uint8_t)((uint64_t)x * GRADIENT_STEPS / g->width * 4 + 2);
+		return (struct pattern_rgb){ (uint8_t)(255 - v), v, (uint8_t)(v / 2) };
+	}
+	case PATTERN_CHECKERS: {
+		uint32_t size = checker_size(g);
+		uint64_t column = ((uint64_t)x + n * (g->width / 64 ? g->width / 64 : 1)) / size;
+		return ((column + y / size) & 1) ? checker_light : checker_dark;
+	}
+	case PATTERN_BARS:
+	default:
+		return bars[(uint64_t)x * BAR_COUNT / g->width];
+	}
+}
+
+struct pattern_rgb pattern_color_of(enum pattern_kind kind, uint64_t n, uint32_t x, uint32_t y,
+                                    uint32_t width, uint32_t height)
 {
 	struct geometry g = geometry_for(width, height);
 	if (y < g.bars_end)
-		return bars[(uint64_t)x * BAR_COUNT / width];
+		return top_color(kind, n, x, y, &g);
 	uint8_t digits[20];
 	unsigned count = digits_of(n, digits);
 	if (digit_dot(&g, digits, count, x, y))
@@ -102,6 +133,32 @@ struct pattern_rgb pattern_color_at(uint64_t n, uint32_t x, uint32_t y, uint32_t
 	    x < left + g.square_size)
 		return white;
 	return black;
+}
+
+struct pattern_rgb pattern_color_at(uint64_t n, uint32_t x, uint32_t y, uint32_t width,
+                                    uint32_t height)
+{
+	return pattern_color_of(PATTERN_BARS, n, x, y, width, height);
+}
+
+static const char *const kind_names[] = {
+	[PATTERN_BARS] = "bars",
+	[PATTERN_GRADIENT] = "gradient",
+	[PATTERN_CHECKERS] = "checkers",
+};
+
+int pattern_from_name(const char *name)
+{
+	for (int kind = 0; kind < PATTERN_KIND_COUNT; kind++) {
+		if (strcmp(kind_names[kind], name) == 0)
+			return kind;
+	}
+	return -1;
+}
+
+const char *pattern_name(enum pattern_kind kind)
+{
+	return kind < PATTERN_KIND_COUNT ? kind_names[kind] : "?";
 }
 
 uint8_t pattern_luma(struct pattern_rgb c)
@@ -200,25 +257,52 @@ static void fill_span(struct vshm_frame *frame, uint32_t y, uint32_t x0, uint32_
 		memcpy(out, pixel, size);
 }
 
-void pattern_draw(struct vshm_frame *frame, uint64_t n)
+/* The runs of one colour in a top row; at most one per checker square (side >= 4). */
+struct span {
+	uint32_t start, end;
+	struct pattern_rgb color;
+};
+static struct span top_spans[VSHM_FORMAT_DIMENSION_MAX / 4 + 2];
+
+static unsigned find_top_spans(enum pattern_kind kind, uint64_t n, uint32_t y,
+                               const struct geometry *g)
+{
+	unsigned count = 0;
+	struct pattern_rgb current = top_color(kind, n, 0, y, g);
+	uint32_t start = 0;
+	for (uint32_t x = 1; x <= g->width; x++) {
+		struct pattern_rgb next = x < g->width ? top_color(kind, n, x, y, g) : current;
+		if (x < g->width && next.r == current.r && next.g == current.g &&
+		    next.b == current.b)
+			continue;
+		top_spans[count++] = (struct span){ start, x, current };
+		start = x;
+		current = next;
+	}
+	return count;
+}
+
+void pattern_draw_kind(struct vshm_frame *frame, uint64_t n, enum pattern_kind kind)
 {
 	struct geometry g = geometry_for(frame->width, frame->height);
 	uint8_t digits[20];
 	unsigned count = digits_of(n, digits);
 	uint32_t left = square_left(&g, n);
 	uint32_t right = left + g.square_size < g.width ? left + g.square_size : g.width;
+	/* Top rows repeat: all of them for bars and gradient, a board row for checkers. */
+	uint64_t spans_key = UINT64_MAX;
+	unsigned span_count = 0;
 
 	for (uint32_t y = 0; y < g.height; y++) {
 		if (y < g.bars_end) {
-			for (uint32_t bar = 0; bar < BAR_COUNT; bar++) {
-				/* Same rounding as pattern_color_at(): pixel x is in bar x*7/w. */
-				uint32_t x0 = (uint32_t)(((uint64_t)bar * g.width + BAR_COUNT - 1) /
-				                         BAR_COUNT);
-				uint32_t x1 =
-				    (uint32_t)(((uint64_t)(bar + 1) * g.width + BAR_COUNT - 1) /
-				               BAR_COUNT);
-				fill_span(frame, y, x0, x1, bars[bar]);
+			uint64_t key = kind == PATTERN_CHECKERS ? y / checker_size(&g) : 0;
+			if (key != spans_key) {
+				span_count = find_top_spans(kind, n, y, &g);
+				spans_key = key;
 			}
+			for (unsigned i = 0; i < span_count; i++)
+				fill_span(frame, y, top_spans[i].start, top_spans[i].end,
+				          top_spans[i].color);
 			continue;
 		}
 		fill_span(frame, y, 0, g.width, black);
@@ -241,4 +325,9 @@ void pattern_draw(struct vshm_frame *frame, uint64_t n)
 	          frame->format == VSHM_FORMAT_YUYV || frame->format == VSHM_FORMAT_UYVY;
 	frame->color_matrix = yuv ? VSHM_COLOR_MATRIX_BT601 : VSHM_COLOR_MATRIX_UNSPECIFIED;
 	frame->color_range = yuv ? VSHM_COLOR_RANGE_LIMITED : VSHM_COLOR_RANGE_FULL;
+}
+
+void pattern_draw(struct vshm_frame *frame, uint64_t n)
+{
+	pattern_draw_kind(frame, n, PATTERN_BARS);
 }

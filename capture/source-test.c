@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pattern.h"
 #include "source.h"
@@ -14,17 +15,31 @@ struct capture_source {
 	uint32_t format, width, height;
 	uint64_t interval_ns;
 	uint64_t next_number;
+	enum pattern_kind kind;
 };
 
 static struct capture_source *test_open(const char *location,
                                         const struct capture_settings *settings,
                                         struct capture_description *description)
 {
+	/* "test" is the colour bars; "test:NAME" chooses another pattern. */
+	int kind = PATTERN_BARS;
+	if (strncmp(location, "test:", 5) == 0) {
+		kind = pattern_from_name(location + 5);
+		if (kind < 0) {
+			fprintf(stderr,
+			        "vshm-capture: unknown test pattern '%s'; there are test:bars, "
+			        "test:gradient and test:checkers\n",
+			        location + 5);
+			return NULL;
+		}
+	}
 	struct capture_source *source = calloc(1, sizeof(*source));
 	if (!source) {
 		fprintf(stderr, "vshm-capture: out of memory\n");
 		return NULL;
 	}
+	source->kind = (enum pattern_kind)kind;
 	source->format = settings->format ? settings->format : VSHM_FORMAT_I420;
 	source->width = settings->width ? settings->width : DEFAULT_WIDTH;
 	source->height = settings->height ? settings->height : DEFAULT_HEIGHT;
@@ -37,8 +52,8 @@ static struct capture_source *test_open(const char *location,
 	description->height = source->height;
 	description->frame_interval_ns = source->interval_ns;
 	snprintf(description->summary, sizeof(description->summary),
-	         "test pattern (colour bars, moving square, frame number) at %.3g fps", fps);
-	(void)location;
+	         "test pattern '%s' (moving square, frame number) at %.3g fps",
+	         pattern_name(source->kind), fps);
 	return source;
 }
 
@@ -53,7 +68,7 @@ static int test_next(struct capture_source *source, struct vshm_writer *writer,
 	}
 	uint64_t n = source->next_number++;
 	/* Drawn in the slot itself: the pattern's only pass over the pixels. */
-	pattern_draw(frame, n);
+	pattern_draw_kind(frame, n, source->kind);
 	frame->frame_number = n;
 	*media_ns = n * source->interval_ns;
 	return CAPTURE_FRAME;

@@ -20,6 +20,9 @@
 #define WIDTH  161 /* odd sizes exercise the rounding of subsampled chroma */
 #define HEIGHT 97
 
+/* The pattern the current run draws. */
+static enum pattern_kind kind = PATTERN_BARS;
+
 /* The byte format must have at (plane, row, byte) for frame n. */
 static uint8_t expected_byte(uint32_t format, uint64_t n, uint32_t plane, uint32_t row,
                              uint32_t byte)
@@ -27,16 +30,16 @@ static uint8_t expected_byte(uint32_t format, uint64_t n, uint32_t plane, uint32
 	struct pattern_rgb c;
 	switch (format) {
 	case VSHM_FORMAT_GRAY8:
-		return pattern_gray(pattern_color_at(n, byte, row, WIDTH, HEIGHT));
+		return pattern_gray(pattern_color_of(kind, n, byte, row, WIDTH, HEIGHT));
 	case VSHM_FORMAT_I420:
 		if (plane == 0)
-			return pattern_luma(pattern_color_at(n, byte, row, WIDTH, HEIGHT));
-		c = pattern_color_at(n, byte * 2, row * 2, WIDTH, HEIGHT);
+			return pattern_luma(pattern_color_of(kind, n, byte, row, WIDTH, HEIGHT));
+		c = pattern_color_of(kind, n, byte * 2, row * 2, WIDTH, HEIGHT);
 		return plane == 1 ? pattern_chroma_u(c) : pattern_chroma_v(c);
 	case VSHM_FORMAT_NV12:
 		if (plane == 0)
-			return pattern_luma(pattern_color_at(n, byte, row, WIDTH, HEIGHT));
-		c = pattern_color_at(n, (byte / 2) * 2, row * 2, WIDTH, HEIGHT);
+			return pattern_luma(pattern_color_of(kind, n, byte, row, WIDTH, HEIGHT));
+		c = pattern_color_of(kind, n, (byte / 2) * 2, row * 2, WIDTH, HEIGHT);
 		return byte % 2 ? pattern_chroma_v(c) : pattern_chroma_u(c);
 	case VSHM_FORMAT_YUYV:
 	case VSHM_FORMAT_UYVY: {
@@ -47,7 +50,7 @@ static uint8_t expected_byte(uint32_t format, uint64_t n, uint32_t plane, uint32
 		uint32_t x = pair * 2 + (what == 'y');
 		if (x >= WIDTH) /* the padding pixel of an odd width repeats nothing */
 			x = WIDTH - 1;
-		c = pattern_color_at(n, what == 'y' ? x : pair * 2, row, WIDTH, HEIGHT);
+		c = pattern_color_of(kind, n, what == 'y' ? x : pair * 2, row, WIDTH, HEIGHT);
 		return what == 'U'   ? pattern_chroma_u(c)
 		       : what == 'V' ? pattern_chroma_v(c)
 		                     : pattern_luma(c);
@@ -56,7 +59,7 @@ static uint8_t expected_byte(uint32_t format, uint64_t n, uint32_t plane, uint32
 		break;
 	}
 	uint32_t size = format == VSHM_FORMAT_RGB24 || format == VSHM_FORMAT_BGR24 ? 3 : 4;
-	c = pattern_color_at(n, byte / size, row, WIDTH, HEIGHT);
+	c = pattern_color_of(kind, n, byte / size, row, WIDTH, HEIGHT);
 	uint32_t channel = byte % size;
 	if (channel == 3)
 		return 255;
@@ -103,12 +106,14 @@ static uint64_t compare_frame(const struct vshm_frame *frame)
 
 static void pattern_arrives_exactly(uint32_t format)
 {
+	char source[32];
+	snprintf(source, sizeof(source), "test:%s", pattern_name(kind));
 	char name[64];
 	test_unique_name(name, sizeof(name), vshm_format_name(format));
 	char size[32];
 	snprintf(size, sizeof(size), "%dx%d", WIDTH, HEIGHT);
 	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
-		         "test",
+		         source,
 		         "--format",
 		         (char *)vshm_format_name(format),
 		         "--size",
@@ -161,14 +166,27 @@ static void pattern_arrives_exactly(uint32_t format)
 static void every_format(void **state)
 {
 	(void)state;
+	kind = PATTERN_BARS;
 	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++)
 		pattern_arrives_exactly(vshm_format_at(i));
+}
+
+/* The other patterns, in a planar YUV and a packed RGB format. */
+static void every_pattern(void **state)
+{
+	(void)state;
+	for (kind = PATTERN_GRADIENT; kind < PATTERN_KIND_COUNT; kind++) {
+		pattern_arrives_exactly(VSHM_FORMAT_NV12);
+		pattern_arrives_exactly(VSHM_FORMAT_RGBA);
+	}
+	kind = PATTERN_BARS;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_format),
+		cmocka_unit_test(every_pattern),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
 	program_cleanup();
