@@ -155,8 +155,8 @@ static void pattern_arrives_exactly(uint32_t format)
 	vshm_reader_detach(reader);
 	assert_int_equal(test_wait(capture, 10000), 0);
 	assert_false(test_segment_exists(name));
-	print_message("%-9s %llu frames checked byte by byte, %llu wrong\n",
-	              vshm_format_name(format), (unsigned long long)checked,
+	print_message("%-9s %-9s %llu frames checked byte by byte, %llu wrong\n",
+	              pattern_name(kind), vshm_format_name(format), (unsigned long long)checked,
 	              (unsigned long long)wrong);
 	assert_int_equal(wrong, 0);
 	assert_true(checked >= 10);
