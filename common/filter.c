@@ -171,37 +171,24 @@ static void sleep_ns(long nanoseconds)
 	nanosleep(&duration, NULL);
 }
 
+static void say_waiting(const char *name, void *data)
+{
+	const struct filter_run *run = data;
+	if (!run->quiet)
+		fprintf(stderr, "%s: waiting for input stream '%s'\n", run->program, name);
+}
+
 /* Attaches to the input, waiting for it to appear. Returns 0 (attached, or stopped by a
  * signal first: run->reader is NULL then), or 1 after saying why. */
 static int attach_input(struct filter_run *run)
 {
-	uint64_t start = vshm_now_ns();
-	bool said = false;
-	while (!vshm_shutdown_requested()) {
-		run->reader = vshm_reader_attach(run->input_name, NULL);
-		if (run->reader)
-			return 0;
-		bool transient = errno == ENOENT || errno == EAGAIN ||
-		                 (errno == EPROTO && strstr(vshm_error(), "never finished"));
-		if (!transient) {
-			fprintf(stderr, "%s: cannot read input stream '%s': %s\n", run->program,
-			        run->input_name, vshm_error());
-			return 1;
-		}
-		if (run->timeout_seconds >= 0 &&
-		    (double)(vshm_now_ns() - start) / 1e9 > run->timeout_seconds) {
-			fprintf(stderr, "%s: input stream '%s' did not appear within %g s\n",
-			        run->program, run->input_name, run->timeout_seconds);
-			return 1;
-		}
-		if (!said && !run->quiet) {
-			fprintf(stderr, "%s: waiting for input stream '%s'\n", run->program,
-			        run->input_name);
-			said = true;
-		}
-		sleep_ns(RETRY_NS);
-	}
-	return 0; /* stopped before the input came: a clean stop */
+	int timeout_ms = run->timeout_seconds < 0 ? -1 : (int)(run->timeout_seconds * 1000);
+	run->reader = vshm_reader_attach_wait(run->input_name, NULL, timeout_ms, say_waiting, run);
+	if (run->reader || errno == EINTR)
+		return 0;
+	fprintf(stderr, "%s: cannot read input stream '%s': %s\n", run->program, run->input_name,
+	        vshm_error());
+	return 1;
 }
 
 static bool takes(const struct vshm_filter *filter, uint32_t format)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "futex.h"
@@ -28,6 +29,8 @@
 #define LIVENESS_SLICE_NS 50000000
 /* Attempts at taking the latest frame before telling the caller to try again. */
 #define ACQUIRE_ATTEMPTS 8
+/* How often vshm_reader_attach_wait() looks for the stream. */
+#define ATTACH_RETRY_NS 50000000
 
 struct vshm_reader {
 	struct vshm_segment segment;
@@ -170,6 +173,34 @@ struct vshm_reader *vshm_reader_attach(const char *name, const struct vshm_reade
 	reader->segment = segment;
 	reader->entry = (uint32_t)result;
 	return reader;
+}
+
+struct vshm_reader *
+vshm_reader_attach_wait(const char *name, const struct vshm_reader_options *options, int timeout_ms,
+                        void (*waiting)(const char *name, void *data), void *data)
+{
+	uint64_t start = vshm_now_ns();
+	for (bool first = true;; first = false) {
+		struct vshm_reader *reader = vshm_reader_attach(name, options);
+		if (reader)
+			return reader;
+		if (errno != ENOENT && errno != EAGAIN && errno != ENODATA)
+			return NULL; /* final: the caller reports vshm_error() */
+		if (first && waiting)
+			waiting(name, data);
+		if (vshm_shutdown_requested()) {
+			errno = EINTR;
+			return NULL;
+		}
+		if (timeout_ms >= 0 && vshm_now_ns() - start > (uint64_t)timeout_ms * 1000000u) {
+			vshm_fail(ETIMEDOUT, "stream '%s' did not appear within %g s", name,
+			          timeout_ms / 1000.0);
+			errno = ETIMEDOUT;
+			return NULL;
+		}
+		struct timespec pause = { 0, ATTACH_RETRY_NS };
+		nanosleep(&pause, NULL);
+	}
 }
 
 void vshm_reader_detach(struct vshm_reader *reader)

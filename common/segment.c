@@ -437,9 +437,17 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 		if (vshm_segment_writer_alive(segment) || creator_shows_up(segment, status))
 			return vshm_fail(EAGAIN, "stream '%s' is still being created; try again",
 			                 name);
-		return vshm_fail(EPROTO,
+		uint32_t magic = 0;
+		if (pread(segment->fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+		    magic != 0 && magic != VSHM_MAGIC)
+			return vshm_fail(
+			    EPROTO, "%s%s is not a vshm stream (%lld bytes, magic 0x%08x)",
+			    VSHM_SHM_DIR, segment->shm_name, (long long)status->st_size, magic);
+		/* ENODATA, not EPROTO: a leftover that the next writer of the name replaces. */
+		return vshm_fail(ENODATA,
 		                 "segment of stream '%s' is %lld bytes, too small to be a vshm "
-		                 "stream (its writer died while creating it?)",
+		                 "stream (its writer died while creating it); the next writer "
+		                 "replaces it",
 		                 name, (long long)status->st_size);
 	}
 	const struct vshm_shm_header *header =
@@ -472,7 +480,7 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 			result = vshm_fail(EAGAIN, "stream '%s' is still being created; try again",
 			                   name);
 		else
-			result = vshm_fail(EPROTO,
+			result = vshm_fail(ENODATA,
 			                   "segment of stream '%s' was never finished (its writer "
 			                   "died while creating it); the next writer replaces it",
 			                   name);

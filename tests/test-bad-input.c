@@ -179,7 +179,7 @@ static void foreign_files_are_refused_by_readers_and_left_alone_by_writers(void 
 	write_foreign(name, noise, 0);
 	errno = 0;
 	assert_null(vshm_reader_attach(name, NULL));
-	assert_int_equal(errno, EPROTO);
+	assert_int_equal(errno, ENODATA); /* a leftover: the next writer replaces it */
 	assert_error_mentions("too small");
 
 	write_foreign(name, noise, sizeof(noise));
@@ -200,7 +200,7 @@ static void foreign_files_are_refused_by_readers_and_left_alone_by_writers(void 
 	write_foreign(name, noise, sizeof(noise));
 	errno = 0;
 	assert_null(vshm_reader_attach(name, NULL));
-	assert_int_equal(errno, EPROTO);
+	assert_int_equal(errno, ENODATA);
 	assert_error_mentions("never finished");
 	struct vshm_writer *writer = vshm_writer_create(name, &options);
 	assert_non_null(writer);

@@ -184,39 +184,26 @@ static bool timed_out(const struct options *options, uint64_t start_ns)
 	       (double)(vshm_now_ns() - start_ns) / 1e9 > options->timeout_seconds;
 }
 
-/* Attaches, waiting for the stream to appear. Returns NULL after saying why. */
-static struct vshm_reader *attach_waiting(const struct options *options, uint64_t start_ns)
+static void say_waiting(const char *name, void *data)
 {
-	bool said = false;
-	for (;;) {
-		struct vshm_reader *reader =
-		    vshm_reader_attach(options->name, &options->reader_options);
-		if (reader)
-			return reader;
-		/* Not there yet, or being created or replaced: wait. Anything else is final. */
-		bool transient = errno == ENOENT || errno == EAGAIN ||
-		                 (errno == EPROTO && strstr(vshm_error(), "never finished"));
-		if (!transient) {
-			fprintf(stderr, "vshm-view: cannot show stream '%s': %s\n", options->name,
-			        vshm_error());
-			return NULL;
-		}
-		if (!said && !options->quiet) {
-			fprintf(stderr,
-			        "vshm-view: waiting for stream '%s' (start its writer, e.g. "
-			        "vshm-capture --name %s test)\n",
-			        options->name, options->name);
-			said = true;
-		}
-		if (timed_out(options, start_ns)) {
-			fprintf(stderr, "vshm-view: stream '%s' did not appear within %g s\n",
-			        options->name, options->timeout_seconds);
-			return NULL;
-		}
-		if (vshm_shutdown_requested())
-			return NULL;
-		SDL_Delay(50);
-	}
+	const struct options *options = data;
+	if (!options->quiet)
+		fprintf(stderr,
+		        "vshm-view: waiting for stream '%s' (start its writer, e.g. vshm-capture "
+		        "--name %s test)\n",
+		        name, name);
+}
+
+/* Attaches, waiting for the stream to appear. Returns NULL after saying why. */
+static struct vshm_reader *attach_waiting(const struct options *options)
+{
+	int timeout_ms = options->timeout_seconds < 0 ? -1 : (int)(options->timeout_seconds * 1000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(
+	    options->name, &options->reader_options, timeout_ms, say_waiting, (void *)options);
+	if (!reader && errno != EINTR)
+		fprintf(stderr, "vshm-view: cannot show stream '%s': %s\n", options->name,
+		        vshm_error());
+	return reader;
 }
 
 static const char *source_words(const struct viewer *viewer)
@@ -440,7 +427,7 @@ int main(int argc, char **argv)
 	}
 	vshm_shutdown_install();
 	uint64_t start = vshm_now_ns();
-	viewer.reader = attach_waiting(options, start);
+	viewer.reader = attach_waiting(options);
 	if (!viewer.reader)
 		return vshm_shutdown_requested() ? 0 : 1;
 

@@ -33,12 +33,26 @@ struct vshm_reader_options {
  * count, owner and permissions. options may be NULL.
  * Returns NULL and sets errno: EINVAL for a bad name, ENOENT if no such stream,
  * EAGAIN if its writer is still creating it or a new writer is replacing it (try again
- * shortly), EPROTO for a segment that is not a vshm
- * stream or is damaged, EPERM for a foreign owner or world-writable segment, EUSERS
- * if its reader table is full. vshm_error() says which check failed.
+ * shortly), ENODATA for a segment left unfinished by a writer that died while creating
+ * it (the next writer replaces it), EPROTO for a segment that is not a vshm stream or
+ * is damaged, EPERM for a foreign owner or world-writable segment, EUSERS if its
+ * reader table is full. vshm_error() says which check failed.
  */
 VSHM_EXPORT struct vshm_reader *vshm_reader_attach(const char *name,
                                                    const struct vshm_reader_options *options);
+
+/*
+ * Attaches like vshm_reader_attach(), but waits while the stream is missing, being
+ * created or replaced, or left unfinished (ENOENT, EAGAIN, ENODATA): the usual case for
+ * a viewer or filter started before its writer. Polls every 50 ms for up to timeout_ms
+ * (negative: no limit), and stops early once vshm_shutdown_requested(). waiting, if
+ * not NULL, is called once, when the stream is not there at the first try.
+ * Returns NULL and sets errno: ETIMEDOUT, EINTR (shutdown), or a final error of
+ * vshm_reader_attach() (EPROTO, EPERM, EUSERS, EINVAL ...) with vshm_error() set.
+ */
+VSHM_EXPORT struct vshm_reader *
+vshm_reader_attach_wait(const char *name, const struct vshm_reader_options *options, int timeout_ms,
+                        void (*waiting)(const char *name, void *data), void *data);
 
 /* Releases a held frame, frees the reader table entry and unmaps. Accepts NULL. */
 VSHM_EXPORT void vshm_reader_detach(struct vshm_reader *reader);
