@@ -4,6 +4,7 @@
  * writer restart, torn frames never presented, bad input, two viewers on one stream,
  * and almost no CPU while the writer is paused.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -510,6 +511,84 @@ static void idle_viewer_uses_almost_no_cpu(void **state)
 	assert_true(used / elapsed < 0.02);
 }
 
+/* Runs xdotool with arguments; returns its exit status and its output in out. */
+static int xdotool(char *const arguments[], char *out, size_t size)
+{
+	char *argv[16] = { "/usr/bin/xdotool" };
+	int count = 1;
+	for (int i = 0; arguments[i] && count < 15; i++)
+		argv[count++] = arguments[i];
+	argv[count] = NULL;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/xdotool.out", program_temporary_directory());
+	pid_t pid = program_start(argv, path, NULL);
+	int status = test_wait(pid, 20000);
+	size_t length = 0;
+	char *text = (char *)program_read_file(path, &length);
+	if (out && size) {
+		snprintf(out, size, "%.*s", (int)length, text ? text : "");
+	}
+	free(text);
+	return status;
+}
+
+/* The keys a user presses: s saves a snapshot, f toggles full screen, q quits. */
+static void keys_do_what_the_help_says(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/xdotool", X_OK) != 0)
+		skip(); /* scripts/packages.txt installs it; without it keys cannot be sent */
+	char name[64], directory[512], window[64];
+	test_unique_name(name, sizeof(name), "keys");
+	snprintf(directory, sizeof(directory), "%s/keys", program_temporary_directory());
+	mkdir(directory, 0700);
+	char *capture_arguments[] = { "test", "--size", "320x240", "--fps", "30", NULL };
+	pid_t capture = start_capture(name, capture_arguments);
+	pid_t viewer = fork();
+	assert_true(viewer >= 0);
+	if (viewer == 0) {
+		/* 's' saves into the current directory. */
+		if (chdir(directory) != 0)
+			_exit(126);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDERR_FILENO);
+		execl(program_path("VSHM_VIEW"), "vshm-view", name, (char *)NULL);
+		_exit(127);
+	}
+	char *search[] = { "search", "--sync", "--name", name, NULL };
+	assert_int_equal(xdotool(search, window, sizeof(window)), 0);
+	window[strcspn(window, "\n")] = '\0';
+	test_sleep_us(500000);
+
+	char *save[] = { "key", "--window", window, "s", NULL };
+	assert_int_equal(xdotool(save, NULL, 0), 0);
+	bool saved = false;
+	for (int tries = 0; tries < 100 && !saved; tries++) {
+		DIR *listing = opendir(directory);
+		struct dirent *entry;
+		while (listing && (entry = readdir(listing)))
+			saved |= strncmp(entry->d_name, name, strlen(name)) == 0 &&
+			         strstr(entry->d_name, ".png") != NULL;
+		if (listing)
+			closedir(listing);
+		test_sleep_us(50000);
+	}
+	assert_true(saved);
+
+	char *full[] = { "key", "--window", window, "f", NULL };
+	assert_int_equal(xdotool(full, NULL, 0), 0);
+	/* Without a window manager X11 ignores a full-screen request, so only check that
+	 * the viewer lives on and still answers: q below must still quit it. */
+	test_sleep_us(300000);
+
+	char *quit[] = { "key", "--window", window, "q", NULL };
+	assert_int_equal(xdotool(quit, NULL, 0), 0);
+	assert_int_equal(test_wait(viewer, 10000), 0);
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 0);
+	print_message("keys: s saved a snapshot, f was taken, q quit\n");
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -535,6 +614,7 @@ int main(void)
 		cmocka_unit_test(bad_input_gets_a_clear_message),
 		cmocka_unit_test(two_viewers_watch_one_stream),
 		cmocka_unit_test(idle_viewer_uses_almost_no_cpu),
+		cmocka_unit_test(keys_do_what_the_help_says),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
