@@ -41,6 +41,10 @@ static bool still_running(pid_t pid)
 	       info.si_pid == 0;
 }
 
+/* Every capture started, so that a failed test's leftovers are stopped at the end. */
+static pid_t captures[64];
+static int capture_count;
+
 static pid_t start_capture(const char *name, char *const extra[])
 {
 	char *argv[32] = { (char *)program_path("VSHM_CAPTURE") };
@@ -51,7 +55,10 @@ static pid_t start_capture(const char *name, char *const extra[])
 	argv[count++] = (char *)name;
 	argv[count++] = "--quiet";
 	argv[count] = NULL;
-	return program_start(argv, NULL, NULL);
+	pid_t pid = program_start(argv, NULL, NULL);
+	if (capture_count < 64)
+		captures[capture_count++] = pid;
+	return pid;
 }
 
 /* Runs vshm-view NAME with arguments; returns its status and stderr. */
@@ -599,6 +606,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	/* Captures a failed test did not stop: waitpid() answers 0 only for a child of
+	 * ours still running, never for a reaped pid some other process may now have. */
+	for (int i = 0; i < capture_count; i++) {
+		if (waitpid(captures[i], NULL, WNOHANG) == 0) {
+			kill(captures[i], SIGINT);
+			test_wait(captures[i], 5000);
+		}
+	}
 	program_stop_xvfb(xvfb);
 	program_cleanup();
 	return 0;
