@@ -173,8 +173,16 @@ static void plays_like_ffmpeg(const struct sample *sample)
 	while (!end) {
 		int result = vshm_reader_wait(reader, 3000);
 		if (result == -ESTALE) {
-			/* The stream moved to bigger slots for bigger frames. */
-			assert_int_equal(vshm_reader_reattach(reader), 0);
+			/* The stream moved to bigger slots for bigger frames; while the writer is
+			 * between the old segment and the new one, reattach says try again. */
+			int reattached;
+			for (int tries = 0; tries < 200; tries++) {
+				reattached = vshm_reader_reattach(reader);
+				if (reattached != -EAGAIN && reattached != -ENOENT)
+					break;
+				test_sleep_us(10000);
+			}
+			assert_int_equal(reattached, 0);
 			continue;
 		}
 		if (result == -EPIPE)
