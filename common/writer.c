@@ -413,9 +413,13 @@ int vshm_writer_cancel(struct vshm_writer *writer)
 /* The slot of the frame to publish: the only one begun, or else the one frame->slot names. */
 static uint32_t slot_to_publish(const struct vshm_writer *writer, const struct vshm_frame *frame)
 {
-	if (writer->begun_count == 1)
-		return (uint32_t)__builtin_ctzll(writer->begun_slots);
-	if (writer->begun_count > 1 && frame->slot < writer->segment.geometry.slot_count &&
+	/* One at a time: the begun frame, whatever frame->slot says (the original API). */
+	if (writer->options.frames_in_flight <= 1)
+		return writer->begun_count == 1 ? (uint32_t)__builtin_ctzll(writer->begun_slots)
+		                                : NO_SLOT;
+	/* Several may be in flight: only the one frame->slot names, even when it is the
+	 * only one begun right now, so a stale or wrong frame is never published. */
+	if (writer->begun_count > 0 && frame->slot < writer->segment.geometry.slot_count &&
 	    (writer->begun_slots & (UINT64_C(1) << frame->slot)))
 		return frame->slot;
 	return NO_SLOT;

@@ -114,6 +114,35 @@ static void begun_slots_are_distinct_and_invisible(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/*
+ * Regression: with frames in flight and one frame begun, publish took that one whatever
+ * frame->slot said, so a stale frame (a slot lent earlier, already published) published
+ * the wrong slot. With frames_in_flight > 1, frame->slot must name the begun frame.
+ */
+static void one_begun_of_several_needs_its_slot(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "flight-one");
+	struct vshm_writer *writer = create(name, SLOTS, FLIGHT);
+	assert_non_null(writer);
+	struct vshm_frame frame, stale;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame), 0);
+	stale = frame;
+	stale.slot = (frame.slot + 1) % SLOTS; /* not begun */
+	assert_int_equal(vshm_writer_publish(writer, &stale), -EINVAL);
+	stale.slot = 99; /* not a slot at all */
+	assert_int_equal(vshm_writer_publish(writer, &stale), -EINVAL);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.frames_published, 0); /* nothing changed */
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+	assert_int_equal(frame.sequence, 1);
+	/* Published: the same frame again is refused too. */
+	assert_int_equal(vshm_writer_publish(writer, &frame), -EINVAL);
+	vshm_writer_destroy(writer);
+}
+
 static void begun_slots_are_never_overwritten(void **state)
 {
 	(void)state;
@@ -216,6 +245,7 @@ int main(void)
 		cmocka_unit_test(too_many_in_flight_for_the_slots),
 		cmocka_unit_test(one_at_a_time_by_default),
 		cmocka_unit_test(begun_slots_are_distinct_and_invisible),
+		cmocka_unit_test(one_begun_of_several_needs_its_slot),
 		cmocka_unit_test(begun_slots_are_never_overwritten),
 		cmocka_unit_test(cancel_gives_up_every_begun_frame),
 		cmocka_unit_test(no_move_to_bigger_slots_while_frames_are_begun),

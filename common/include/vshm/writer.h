@@ -93,11 +93,13 @@ VSHM_EXPORT int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, u
  * Publishes the frame begun with vshm_writer_begin(): copies its metadata (frame_number,
  * capture_ns, flags, colour) into the slot, stamps publish_ns, makes the slot stable
  * and the latest, and wakes sleeping readers (a system call only if one sleeps).
- * When one frame is begun, that one is published; when several are (frames_in_flight),
- * the one in frame->slot, as vshm_writer_begin() set it. Only publish a slot once
- * nothing writes to it any more (for a camera: once the driver has returned its buffer).
- * frame->sequence, slot and publish_ns are set. Returns 0 or -EINVAL if no frame is begun
- * (or, with several begun, none in frame->slot).
+ * With frames_in_flight 0 or 1, the one begun frame is published (frame->slot is not
+ * looked at); with frames_in_flight > 1, the begun frame in frame->slot, as
+ * vshm_writer_begin() set it, even when it is the only one begun. Only publish a slot
+ * once nothing writes to it any more (for a camera: once the driver has returned its
+ * buffer). frame->sequence, slot and publish_ns are set. Returns 0, or -EINVAL if no
+ * frame is begun (with frames_in_flight > 1: if frame->slot is not a begun frame's); the
+ * stream is left as it was then.
  */
 VSHM_EXPORT int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame);
 
