@@ -7,6 +7,10 @@
 #    camera's DMA engine costs the CPU nothing; what is left is the capture's own work.
 #  - CPU per frame is the difference between a 420-frame and a 120-frame run, divided
 #    by 300, so that start-up does not count.
+#  - The fake runs inside vshm-capture's process, so its own work (timers, bookkeeping,
+#    the stamp) is counted in both modes; it is small next to a 4 MB copy but not zero.
+#  - Each userptr run must really have lent the slots: its stderr is checked for
+#    "USERPTR: no copy", and the benchmark stops if it fell back to mmap.
 # Usage: bench/camera.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -28,7 +32,14 @@ capture_run() {
   local io=$1 frames=$2
   TIMEFORMAT='%U %S'
   { time LD_PRELOAD="$fake" "$capture" v4l2:/dev/video-bench --io "$io" \
-      --frames "$frames" --quiet --name "$name" 2>"/tmp/$name.err" ; } 2>"/tmp/$name.time"
+      --frames "$frames" --name "$name" 2>"/tmp/$name.err" ; } 2>"/tmp/$name.time"
+  local expected="mmap + one copy"
+  [ "$io" = userptr ] && expected="USERPTR: no copy"
+  if ! grep -q "$expected" "/tmp/$name.err" || grep -q "no longer takes\|no USERPTR" "/tmp/$name.err"; then
+    echo "camera.sh: the --io $io run did not use $expected; vshm-capture said:" >&2
+    cat "/tmp/$name.err" >&2
+    exit 1
+  fi
   awk '{ print $1 + $2 }' "/tmp/$name.time"
 }
 trap 'rm -f "/tmp/$name".*' EXIT

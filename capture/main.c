@@ -378,6 +378,19 @@ static void print_status(const struct options *options, struct vshm_writer *writ
 	status->printed = true;
 }
 
+/*
+ * Publishes the frame the source produced. A refusal means the source handed over a frame
+ * the writer did not begin (a bug): said once, and capture stops. Returns 0 or -errno.
+ */
+static int publish(struct vshm_writer *writer, struct vshm_frame *frame)
+{
+	int result = vshm_writer_publish(writer, frame);
+	if (result < 0)
+		fprintf(stderr, "vshm-capture: cannot publish a frame into '%s': %s (slot %u)\n",
+		        vshm_writer_name(writer), strerror(-result), frame->slot);
+	return result;
+}
+
 int main(int argc, char **argv)
 {
 	struct options options = { 0 };
@@ -416,6 +429,7 @@ int main(int argc, char **argv)
 		.max_format = description.format,
 		.max_width = description.width,
 		.max_height = description.height,
+		.max_frame_bytes = description.max_frame_bytes,
 		.frame_interval_ns = description.frame_interval_ns,
 		.group_access = options.group_access,
 	};
@@ -458,7 +472,10 @@ int main(int argc, char **argv)
 			/* A camera paces itself and stamped the frame when it was captured. */
 			if (options.frame_limit && published + 1 >= options.frame_limit)
 				frame.flags |= VSHM_FRAME_END_OF_STREAM;
-			vshm_writer_publish(writer, &frame);
+			if (publish(writer, &frame) < 0) {
+				exit_code = 1;
+				break;
+			}
 			published++;
 			if (frame.flags & VSHM_FRAME_END_OF_STREAM)
 				break;
@@ -485,7 +502,10 @@ int main(int argc, char **argv)
 		frame.capture_ns = options.fast ? vshm_now_ns() : due;
 		if (options.frame_limit && published + 1 >= options.frame_limit)
 			frame.flags |= VSHM_FRAME_END_OF_STREAM;
-		vshm_writer_publish(writer, &frame);
+		if (publish(writer, &frame) < 0) {
+			exit_code = 1;
+			break;
+		}
 		published++;
 		if (frame.flags & VSHM_FRAME_END_OF_STREAM)
 			break;

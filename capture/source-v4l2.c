@@ -14,11 +14,20 @@
  *    decoded) into a slot begun on the writer: the one copy that brings pixels in.
  *  - USERPTR: the ring's slots themselves are lent to the driver, so the camera writes
  *    straight into shared memory and nothing is copied. Each lent slot is a frame begun
- *    on the writer (the writer is created with that many frames in flight), so it stays
- *    odd, invisible to readers, while the driver owns it; a dequeued buffer's slot is
- *    handed to the caller to publish, and a new slot is begun and queued in its place
- *    before the next dequeue. Used when the driver accepts USERPTR and its layout
- *    (bytesperline, plane offsets) is the ring's; otherwise mmap, automatically.
+ *    on the writer (the writer is created with as many frames in flight as the driver
+ *    grants buffers), so it stays odd, invisible to readers, while the driver owns it; a
+ *    dequeued buffer's slot is handed to the caller to publish, and a new slot is begun
+ *    and queued in its place before the next dequeue. Used when the driver accepts
+ *    USERPTR and its layout (bytesperline, plane offsets) is the ring's; otherwise mmap,
+ *    automatically.
+ *
+ * Which fd: negotiation goes through v4l2_open(), so that libv4l2's emulated formats are
+ * there to choose from. But libv4l2 refuses VIDIOC_REQBUFS with any memory but MMAP on
+ * the fds it converts for ("add support for userptr's?" in libv4l2.c); only an fd given
+ * to v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION) reaches the driver untouched. So for a
+ * format the ring carries as it is (not emulated, not MJPEG), USERPTR is tried on the
+ * device opened again that way, with the format and rate set again; if the driver
+ * refuses, the device is opened through v4l2_open() again and mmap is used.
  *
  * Faults: EAGAIN and EINTR from poll and DQBUF are retried; buffers flagged
  * V4L2_BUF_FLAG_ERROR (or short) are never published, only counted; gaps in the driver's
@@ -47,8 +56,8 @@
 
 #include "source.h"
 
-#define BUFFER_COUNT     4 /* driver buffers: mmap, or slots lent with USERPTR */
-#define MAX_BUFFERS      16
+#define BUFFER_COUNT     4  /* driver buffers asked for: mmap, or slots lent with USERPTR */
+#define MAX_BUFFERS      16 /* the most taken; a driver may raise BUFFER_COUNT up to it */
 #define MAX_FORMATS      64
 #define POLL_TIMEOUT_MS  1000
 #define REOPEN_PERIOD_NS 1000000000u
@@ -70,6 +79,7 @@ struct capture_source {
 	char path[4096];
 	struct capture_settings settings;
 	int fd;
+	bool direct; /* fd given to v4l2_fd_open(V4L2_DISABLE_CONVERSION): no libv4l2 in between */
 
 	/* What was negotiated; reconnecting asks for the same again. */
 	uint32_t wanted_pixelformat; /* set when reconnecting: the camera format we had */
@@ -81,6 +91,8 @@ struct capture_source {
 	char card[32];
 
 	enum capture_io io; /* MMAP or USERPTR once decided */
+	/* USERPTR: the buffers the driver granted, which is the writer's frames in flight. */
+	uint32_t lend_count;
 	uint32_t buffer_count;
 	bool streaming;
 	struct mapped_buffer maps[MAX_BUFFERS];
@@ -102,6 +114,8 @@ struct capture_source {
 	AVPacket *packet;
 	AVFrame *picture;
 	struct SwsContext *scaler;
+	uint8_t *padded; /* MJPEG data copied when the driver's buffer has no room for padding */
+	unsigned int padded_size;
 #endif
 };
 
@@ -189,10 +203,25 @@ static void explain_open_error(const char *path, int error)
 	}
 }
 
-/* Opens and checks that it is a streaming capture device. Returns fd or -errno. */
-static int open_device(const char *path, struct v4l2_capability *cap, bool verbose)
+/*
+ * Opens and checks that it is a streaming capture device. direct: open() and
+ * v4l2_fd_open(V4L2_DISABLE_CONVERSION), so that libv4l2 passes every ioctl to the
+ * driver; otherwise v4l2_open(), with libv4l2's conversion. Returns fd or -errno.
+ */
+static int open_device(const char *path, struct v4l2_capability *cap, bool verbose, bool direct)
 {
-	int fd = v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd;
+	if (direct) {
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION) < 0) {
+			int error = errno;
+			v4l2_close(fd); /* libv4l2 closes fds it does not know, too */
+			errno = error ? error : ENOTTY;
+			fd = -1;
+		}
+	} else {
+		fd = v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		int error = errno;
 		if (verbose)
@@ -458,6 +487,8 @@ static void close_decoder(struct capture_source *source)
 	av_frame_free(&source->picture);
 	av_packet_free(&source->packet);
 	avcodec_free_context(&source->decoder);
+	av_freep(&source->padded);
+	source->padded_size = 0;
 #else
 	(void)source;
 #endif
@@ -495,7 +526,7 @@ static int open_decoder(struct capture_source *source)
 static int negotiate(struct capture_source *source, bool verbose)
 {
 	struct v4l2_capability cap;
-	int fd = open_device(source->path, &cap, verbose);
+	int fd = open_device(source->path, &cap, verbose, false);
 	if (fd < 0)
 		return fd;
 	snprintf(source->card, sizeof(source->card), "%s", (const char *)cap.card);
@@ -607,6 +638,7 @@ static int negotiate(struct capture_source *source, bool verbose)
 		        source->path, settings->fps, pix->width, pix->height, text, rate);
 
 	source->fd = fd;
+	source->direct = false;
 	source->pixelformat = pix->pixelformat;
 	source->width = pix->width;
 	source->height = pix->height;
@@ -647,6 +679,11 @@ static int negotiate(struct capture_source *source, bool verbose)
 	return 0;
 }
 
+static bool device_gone(int error)
+{
+	return error == ENODEV || error == EIO || error == ENXIO;
+}
+
 /* Unmaps driver buffers, gives lent slots back, closes. The stream's latest frame stays. */
 static void close_device(struct capture_source *source)
 {
@@ -672,6 +709,7 @@ static void close_device(struct capture_source *source)
 		v4l2_close(source->fd);
 		source->fd = -1;
 	}
+	source->direct = false;
 	source->streaming = false;
 	source->buffer_count = 0;
 	bool any_lent = false;
@@ -684,22 +722,119 @@ static void close_device(struct capture_source *source)
 		vshm_writer_cancel(source->writer);
 }
 
-/* Asks for USERPTR buffers. Returns 0, or -errno (EINVAL: the driver does not do it). */
-static int try_userptr(struct capture_source *source)
+/*
+ * Asks the driver for count USERPTR buffers and takes what it grants (drivers raise the
+ * count to what they need), up to most. Returns 0 with buffer_count set, -ERANGE if it
+ * grants more than most (nothing left allocated), or -errno (EINVAL: it does not do it).
+ */
+static int request_userptr(struct capture_source *source, uint32_t count, uint32_t most)
 {
-	struct v4l2_requestbuffers request = { .count = BUFFER_COUNT,
+	struct v4l2_requestbuffers request = { .count = count,
 		                               .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
 		                               .memory = V4L2_MEMORY_USERPTR };
 	if (xioctl(source->fd, VIDIOC_REQBUFS, &request) < 0)
 		return -errno;
-	if (request.count == 0 || request.count > BUFFER_COUNT) {
-		/* We size the ring for BUFFER_COUNT lent slots; ask for none and give up. */
+	if (request.count == 0 || request.count > most) {
+		uint32_t granted = request.count;
 		request.count = 0;
 		xioctl(source->fd, VIDIOC_REQBUFS, &request);
-		return -EINVAL;
+		return granted ? -ERANGE : -EINVAL;
 	}
 	source->buffer_count = request.count;
 	return 0;
+}
+
+/* Frees USERPTR buffers that were only asked for to see whether the driver grants them. */
+static void release_userptr(struct capture_source *source)
+{
+	struct v4l2_requestbuffers request = { .count = 0,
+		                               .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		                               .memory = V4L2_MEMORY_USERPTR };
+	xioctl(source->fd, VIDIOC_REQBUFS, &request);
+	source->buffer_count = 0;
+}
+
+/* Reconnecting, or reopening, asks for what was negotiated, so the stream goes on as it was. */
+static void ask_for_the_same(struct capture_source *source)
+{
+	source->wanted_pixelformat = source->pixelformat;
+	source->settings.width = source->width;
+	source->settings.height = source->height;
+	if (source->interval.numerator)
+		source->settings.fps =
+		    (double)source->interval.denominator / source->interval.numerator;
+}
+
+/*
+ * Opens the device again without libv4l2's converter (see the top of this file), in
+ * place of the converting fd, which is closed first: some drivers (uvcvideo) let only
+ * one file handle set formats. The negotiated format and rate are set again and must
+ * come back the same. Returns 0, or -errno with the device closed (source->fd -1).
+ */
+static int open_direct(struct capture_source *source)
+{
+	v4l2_close(source->fd);
+	source->fd = -1;
+	source->direct = false;
+	struct v4l2_capability cap;
+	int fd = open_device(source->path, &cap, false, true);
+	if (fd < 0)
+		return fd;
+	struct v4l2_format format = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	format.fmt.pix.pixelformat = source->pixelformat;
+	format.fmt.pix.width = source->width;
+	format.fmt.pix.height = source->height;
+	format.fmt.pix.field = V4L2_FIELD_NONE;
+	if (xioctl(fd, VIDIOC_S_FMT, &format) < 0) {
+		int error = errno;
+		v4l2_close(fd);
+		return -error;
+	}
+	const struct v4l2_pix_format *pix = &format.fmt.pix;
+	if (pix->pixelformat != source->pixelformat || pix->width != source->width ||
+	    pix->height != source->height || pix->sizeimage != source->sizeimage ||
+	    (pix->bytesperline && pix->bytesperline != source->bytesperline)) {
+		v4l2_close(fd);
+		return -EINVAL; /* not what libv4l2 said: do not lend slots to it */
+	}
+	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	if (source->interval.numerator && xioctl(fd, VIDIOC_G_PARM, &parm) == 0 &&
+	    (parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME) &&
+	    (parm.parm.capture.timeperframe.numerator != source->interval.numerator ||
+	     parm.parm.capture.timeperframe.denominator != source->interval.denominator)) {
+		parm.parm.capture.timeperframe = source->interval;
+		xioctl(fd, VIDIOC_S_PARM, &parm); /* the rate is a wish: a failure is not fatal */
+	}
+	source->fd = fd;
+	source->direct = true;
+	return 0;
+}
+
+/*
+ * USERPTR buffers, count asked and at most most taken, on the device opened direct.
+ * Returns 0 with buffer_count buffers allocated; -EINVAL (the layout is not the ring's or
+ * the driver refuses) or -ERANGE (it wants more than most) with the device open through
+ * libv4l2 again, for mmap; or another -errno (the device is gone, source->fd -1).
+ */
+static int start_userptr(struct capture_source *source, uint32_t count, uint32_t most,
+                         uint64_t slot_size)
+{
+	if (!layout_matches_ring(source, slot_size))
+		return -EINVAL;
+	int result = source->direct ? 0 : open_direct(source);
+	if (result == 0 && (result = request_userptr(source, count, most)) == 0)
+		return 0;
+	if (source->fd >= 0)
+		v4l2_close(source->fd);
+	source->fd = -1;
+	source->direct = false;
+	if (device_gone(-result))
+		return result;
+	ask_for_the_same(source);
+	int reopened = negotiate(source, false);
+	if (reopened < 0)
+		return device_gone(-reopened) ? reopened : -ENODEV;
+	return result == -ERANGE ? -ERANGE : -EINVAL;
 }
 
 /* Begins a slot on the writer and lends it to the driver as buffer index. */
@@ -776,9 +911,10 @@ static int start_stream(struct capture_source *source, struct vshm_writer *write
 	if (source->io == CAPTURE_IO_USERPTR) {
 		struct vshm_writer_stats stats;
 		vshm_writer_get_stats(writer, &stats);
+		/* As many as the writer has frames in flight: what the driver granted first. */
 		result =
-		    layout_matches_ring(source, stats.slot_size) ? try_userptr(source) : -EINVAL;
-		if (result == -EINVAL) {
+		    start_userptr(source, source->lend_count, source->lend_count, stats.slot_size);
+		if (result == -EINVAL || result == -ERANGE) {
 			/* A device that came back changed: nothing to lend to it any more. */
 			fprintf(stderr,
 			        "vshm-capture: '%s' no longer takes the ring's slots; copying its "
@@ -841,21 +977,25 @@ static struct capture_source *v4l2_open_source(const char *location,
 	source->io = CAPTURE_IO_MMAP;
 	const char *why_not = NULL;
 	if (settings->io != CAPTURE_IO_MMAP) {
+		int result = -EINVAL;
 		if (!layout_matches_ring(source, 0))
 			why_not = source->compressed ? "its frames are compressed"
 			          : source->emulated ? "libv4l2 converts its frames"
 			                             : "its row layout is not the ring's";
-		else if (try_userptr(source) < 0)
+		else if ((result = start_userptr(source, BUFFER_COUNT, MAX_BUFFERS, 0)) == -ERANGE)
+			why_not = "its driver wants more buffers than vshm-capture lends (16)";
+		else if (result < 0 && source->fd >= 0)
 			why_not = "its driver does not take user memory";
-		else
+		if (result < 0 && source->fd < 0) {
+			explain_open_error(source->path, ENODEV);
+			goto error;
+		}
+		if (result == 0) {
+			/* Only probed: the slots are lent once the stream exists, as many as the
+			 * driver granted now (the writer is made with that many in flight). */
 			source->io = CAPTURE_IO_USERPTR;
-		if (source->io == CAPTURE_IO_USERPTR) {
-			/* Only probed: the slots are lent once the stream exists. */
-			struct v4l2_requestbuffers request = { .count = 0,
-				                               .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
-				                               .memory = V4L2_MEMORY_USERPTR };
-			xioctl(source->fd, VIDIOC_REQBUFS, &request);
-			source->buffer_count = 0;
+			source->lend_count = source->buffer_count;
+			release_userptr(source);
 		}
 		if (why_not && settings->io == CAPTURE_IO_USERPTR)
 			fprintf(stderr,
@@ -874,7 +1014,9 @@ static struct capture_source *v4l2_open_source(const char *location,
 	description->height = source->height;
 	description->frame_interval_ns = rate > 0 ? (uint64_t)(1e9 / rate + 0.5) : 0;
 	description->live = true;
-	description->frames_in_flight = source->io == CAPTURE_IO_USERPTR ? BUFFER_COUNT : 1;
+	description->frames_in_flight = source->io == CAPTURE_IO_USERPTR ? source->lend_count : 1;
+	/* A driver may pad sizeimage beyond the pixels: a lent slot must hold all of it. */
+	description->max_frame_bytes = source->compressed ? 0 : source->sizeimage;
 	/* Bounded so the line always fits; a long device path is cut short. */
 	snprintf(description->summary, sizeof(description->summary),
 	         "camera '%.36s' (%.24s, %s at %.3g fps%s, %s)", source->path, source->card, text,
@@ -958,11 +1100,26 @@ static void pack_yuyv(const AVFrame *picture, struct vshm_frame *frame)
  * Decodes one MJPEG buffer and begins a frame with it. Returns 1 with a frame begun,
  * 0 for a buffer that does not decode (skipped), or a negative errno.
  */
-static int decode_into_slot(struct capture_source *source, const uint8_t *data, uint32_t size,
-                            struct vshm_writer *writer, struct vshm_frame *frame)
+static int decode_into_slot(struct capture_source *source, uint8_t *data, uint32_t size,
+                            size_t capacity, struct vshm_writer *writer, struct vshm_frame *frame)
 {
+	/* libavcodec may read AV_INPUT_BUFFER_PADDING_SIZE bytes past the data, and wants
+	 * them zero. The driver's buffer is ours until it is queued again: zero them there
+	 * if they fit; if not, copy the compressed data into a padded buffer kept from frame
+	 * to frame (a copy of the JPEG, not of the pixels, and only for such drivers). */
+	if ((uint64_t)size + AV_INPUT_BUFFER_PADDING_SIZE <= capacity) {
+		memset(data + size, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+	} else {
+		av_fast_padded_malloc(&source->padded, &source->padded_size, size);
+		if (!source->padded) {
+			fprintf(stderr, "vshm-capture: out of memory\n");
+			return -ENOMEM;
+		}
+		memcpy(source->padded, data, size);
+		data = source->padded;
+	}
 	AVPacket *packet = source->packet;
-	packet->data = (uint8_t *)data;
+	packet->data = data;
 	packet->size = (int)size;
 	int result = avcodec_send_packet(source->decoder, packet);
 	av_packet_unref(packet);
@@ -1071,18 +1228,21 @@ static int reconnect(struct capture_source *source)
 	        "vshm-capture: '%s' is gone (unplugged?); readers keep the last frame; trying "
 	        "to reopen it every second (Ctrl-C to stop)\n",
 	        source->path);
-	/* Ask for what we had, so the stream goes on as it was. */
-	source->wanted_pixelformat = source->pixelformat;
-	source->settings.width = source->width;
-	source->settings.height = source->height;
-	if (source->interval.numerator)
-		source->settings.fps =
-		    (double)source->interval.denominator / source->interval.numerator;
+	ask_for_the_same(source);
 	while (!vshm_shutdown_requested()) {
 		sleep_ns(REOPEN_PERIOD_NS);
 		if (vshm_shutdown_requested())
 			break;
 		if (negotiate(source, false) == 0) {
+			/* The old format may be gone and MJPEG the one left: decode it then. */
+			if (source->compressed && open_decoder(source) < 0) {
+				fprintf(stderr,
+				        "vshm-capture: '%s' came back sending only MJPEG, and "
+				        "libavcodec's MJPEG decoder cannot be opened; stopping\n",
+				        source->path);
+				close_device(source);
+				return -ENOSYS;
+			}
 			fprintf(stderr, "vshm-capture: '%s' is back; streaming again\n",
 			        source->path);
 			source->discontinuity = true;
@@ -1108,11 +1268,6 @@ static int give_back(struct capture_source *source, uint32_t index)
 	if (xioctl(source->fd, VIDIOC_QBUF, &buffer) < 0)
 		return -errno;
 	return 0;
-}
-
-static bool device_gone(int error)
-{
-	return error == ENODEV || error == EIO || error == ENXIO;
 }
 
 static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
@@ -1216,7 +1371,11 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 		source->last_sequence = buffer.sequence;
 
 		bool short_frame = !source->compressed && buffer.bytesused < source->sizeimage;
-		if ((buffer.flags & V4L2_BUF_FLAG_ERROR) || short_frame || buffer.bytesused == 0) {
+		/* bytesused comes from the driver: never past the buffer it describes. */
+		bool overlong = source->io == CAPTURE_IO_MMAP &&
+		                buffer.bytesused > source->maps[buffer.index].length;
+		if ((buffer.flags & V4L2_BUF_FLAG_ERROR) || short_frame || overlong ||
+		    buffer.bytesused == 0) {
 			/* Never published: counted, and the buffer goes back to the driver. */
 			source->frames_skipped++;
 			source->next_frame_number++;
@@ -1249,12 +1408,13 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 			                          : VSHM_COLOR_MATRIX_BT601;
 			frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
 		} else {
-			const uint8_t *data = source->maps[buffer.index].start;
+			uint8_t *data = source->maps[buffer.index].start;
 			int begun = 1;
 			if (source->compressed) {
 #ifdef VSHM_HAVE_FFMPEG
-				begun =
-				    decode_into_slot(source, data, buffer.bytesused, writer, frame);
+				begun = decode_into_slot(source, data, buffer.bytesused,
+				                         source->maps[buffer.index].length, writer,
+				                         frame);
 #else
 				begun = 0;
 #endif
@@ -1353,7 +1513,7 @@ int capture_v4l2_list_formats(const char *location)
 {
 	const char *path = path_of(location);
 	struct v4l2_capability cap;
-	int fd = open_device(path, &cap, true);
+	int fd = open_device(path, &cap, true, false);
 	if (fd < 0)
 		return 1;
 	printf("%s: %s (driver %s, %s)\n", path, (const char *)cap.card, (const char *)cap.driver,

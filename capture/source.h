@@ -53,6 +53,12 @@ struct capture_description {
 	 * them, and frame->slot says which.
 	 */
 	uint32_t frames_in_flight;
+	/*
+	 * Bytes the largest frame may take in a slot when that is more than format, width
+	 * and height need (a camera driver that pads its sizeimage, for slots lent to it);
+	 * 0 if not.
+	 */
+	uint64_t max_frame_bytes;
 };
 
 struct capture_source_stats {

@@ -6,15 +6,17 @@
  * closes; the format is the device's, not the handle's. Frames are produced lazily:
  * frame k of a stream completes at streamon + (k + 1) * interval, and whenever DQBUF or
  * QBUF runs, every frame completed since the last look is put into the oldest queued
- * buffer (or lost when none is queued). A queued buffer at the head of the queue is "being
- * written": the fake scribbles over its start, so a program that reads or publishes a
- * buffer it has queued sees garbage, as it would with a real DMA engine.
+ * buffer (or lost when none is queued). Queued buffers are "being written": the fake
+ * fills each one with garbage, whole, when it is queued and again at every frame period,
+ * so a program that reads or publishes any buffer it has queued sees garbage, as it would
+ * with a real DMA engine.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
 #include <libavutil/imgutils.h>
+#include <libv4l2.h>
 #include <linux/videodev2.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,28 +25,30 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fake-camera.h"
 
-/* libv4l2's entry points, with libv4l2.h's prototypes (the header is not needed). */
-int v4l2_open(const char *file, int oflag, ...);
-int v4l2_close(int fd);
-int v4l2_ioctl(int fd, unsigned long int request, ...);
-void *v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t offset);
-int v4l2_munmap(void *start, size_t length);
+/*
+ * open() and open64() of the fake's device path are the fake's, so that a program can
+ * open the device itself and hand the fd to v4l2_fd_open(), as with libv4l2 on a real
+ * device; every other path goes to the kernel. They are defined under their symbol names
+ * with asm labels because <fcntl.h> may rename open to open64 (_FILE_OFFSET_BITS=64).
+ */
+int fake_open(const char *file, int oflag, ...) __asm__("open");
+int fake_open64(const char *file, int oflag, ...) __asm__("open64");
 
-#define MAX_FORMATS   16
-#define MAX_SIZES     16
-#define MAX_RATES     8
-#define MAX_HANDLES   16
-#define MAX_BUFFERS   16
-#define MIN_BUFFERS   2
-#define MAX_MAPPINGS  64
-#define SCRIBBLE_SIZE 4096
-#define PAGE          4096u
+#define MAX_FORMATS  16
+#define MAX_SIZES    16
+#define MAX_RATES    8
+#define MAX_HANDLES  16
+#define MAX_BUFFERS  32
+#define MIN_BUFFERS  2
+#define MAX_MAPPINGS 64
+#define PAGE         4096u
 
 enum buffer_state { BUFFER_DEQUEUED, BUFFER_QUEUED, BUFFER_DONE };
 
@@ -76,6 +80,7 @@ struct queue {
 	bool streaming;
 	uint64_t start_ns;
 	uint64_t next_frame; /* first frame not yet produced or lost */
+	uint64_t ticks_seen; /* next_frame when queued buffers were last poisoned */
 };
 
 struct config {
@@ -92,7 +97,12 @@ struct config {
 	bool busy;
 	uint64_t eagain_every, eintr_every, error_every, drop_every;
 	uint64_t unplug_after;
-	int64_t replug_ms; /* -1: never */
+	int64_t replug_ms;                    /* -1: never */
+	uint32_t replug_formats[MAX_FORMATS]; /* offered after a replug, if any */
+	uint32_t replug_format_count;
+	uint32_t min_buffers;     /* REQBUFS grants at least this many */
+	uint32_t sizeimage_extra; /* bytes a raw frame's sizeimage is padded by */
+	bool mjpeg_whole_buffer;  /* MJPEG bytesused is the whole buffer, zeros after the JPEG */
 	bool fill;
 };
 
@@ -100,6 +110,11 @@ struct handle {
 	bool used;
 	int fd; /* a timerfd: readable when a frame may be ready */
 	bool nonblocking;
+	/* Opened with v4l2_open(), or given to v4l2_fd_open() without
+	 * V4L2_DISABLE_CONVERSION: libv4l2 then stands between the program and the
+	 * driver, and refuses every memory type but MMAP. A bare open() or
+	 * V4L2_DISABLE_CONVERSION leaves the program talking to the driver. */
+	bool converting;
 	uint32_t generation; /* the device's generation it was opened on */
 };
 
@@ -159,6 +174,20 @@ static const struct {
 	{ "ENOENT", ENOENT }, { "ENXIO", ENXIO }, { "ENODEV", ENODEV },
 };
 
+/* "YUYV,MJPG" into fourccs. */
+static void parse_formats(const char *text, uint32_t *formats, uint32_t *count)
+{
+	*count = 0;
+	for (const char *p = text; *p && *count < MAX_FORMATS;) {
+		if (strlen(p) >= 4)
+			formats[(*count)++] = v4l2_fourcc(p[0], p[1], p[2], p[3]);
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		p++;
+	}
+}
+
 static void configure(void)
 {
 	struct config *c = &fake.config;
@@ -169,14 +198,17 @@ static void configure(void)
 	const char *formats = getenv("FAKE_CAMERA_FORMATS");
 	if (!formats || !*formats)
 		formats = "YUYV,UYVY,NV12,YU12,RGB3,BGR3,GREY,MJPG";
-	for (const char *p = formats; *p && c->format_count < MAX_FORMATS;) {
-		if (strlen(p) >= 4)
-			c->formats[c->format_count++] = v4l2_fourcc(p[0], p[1], p[2], p[3]);
-		p = strchr(p, ',');
-		if (!p)
-			break;
-		p++;
-	}
+	parse_formats(formats, c->formats, &c->format_count);
+	const char *replug_formats = getenv("FAKE_CAMERA_REPLUG_FORMATS");
+	if (replug_formats && *replug_formats)
+		parse_formats(replug_formats, c->replug_formats, &c->replug_format_count);
+	c->min_buffers = (uint32_t)env_number("FAKE_CAMERA_MIN_BUFFERS", MIN_BUFFERS);
+	if (c->min_buffers < 1)
+		c->min_buffers = 1;
+	if (c->min_buffers > MAX_BUFFERS)
+		c->min_buffers = MAX_BUFFERS;
+	c->sizeimage_extra = (uint32_t)env_number("FAKE_CAMERA_SIZEIMAGE_EXTRA", 0);
+	c->mjpeg_whole_buffer = env_number("FAKE_CAMERA_MJPEG_WHOLE_BUFFER", 0) != 0;
 	const char *sizes = getenv("FAKE_CAMERA_SIZES");
 	if (!sizes || !*sizes)
 		sizes = "640x480,320x240,1280x720,1920x1080";
@@ -463,6 +495,11 @@ static void update_plug_state(void)
 			munmap(fake.queue.pool, fake.queue.pool_size);
 		fake.unplugged = false;
 		fake.generation++;
+		if (c->replug_format_count) {
+			/* Another camera (or another mode of it) came back. */
+			memcpy(c->formats, c->replug_formats, sizeof(c->formats));
+			c->format_count = c->replug_format_count;
+		}
 		reset_device();
 	}
 }
@@ -473,22 +510,18 @@ static bool gone(const struct handle *handle)
 	return fake.unplugged || handle->generation != fake.generation;
 }
 
-int v4l2_open(const char *file, int oflag, ...)
+/* The kernel's open(), for every path but the fake device's. */
+static int real_open(const char *file, int oflag, va_list arguments)
 {
-	if (!fake.configured) {
-		configure();
-		reset_device();
-	}
-	if (strcmp(file, fake.config.device) != 0) {
-		mode_t mode = 0;
-		if (oflag & O_CREAT) {
-			va_list arguments;
-			va_start(arguments, oflag);
-			mode = (mode_t)va_arg(arguments, int);
-			va_end(arguments);
-		}
-		return open(file, oflag, mode);
-	}
+	mode_t mode = 0;
+	if (oflag & (O_CREAT | O_TMPFILE))
+		mode = (mode_t)va_arg(arguments, int);
+	return (int)syscall(SYS_openat, AT_FDCWD, file, oflag, mode);
+}
+
+/* open() of the device node: a new file handle talking to the driver, as in the kernel. */
+static int open_device(int oflag)
+{
 	update_plug_state();
 	if (fake.unplugged)
 		return fail(ENOENT);
@@ -500,13 +533,86 @@ int v4l2_open(const char *file, int oflag, ...)
 			handle = &fake.handles[i];
 	if (!handle)
 		return fail(EMFILE);
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | ((oflag & O_CLOEXEC) ? TFD_CLOEXEC : 0));
 	if (fd < 0)
 		return -1;
 	*handle = (struct handle){ .used = true,
 		                   .fd = fd,
 		                   .nonblocking = (oflag & O_NONBLOCK) != 0,
 		                   .generation = fake.generation };
+	return fd;
+}
+
+static bool is_device(const char *file)
+{
+	if (!fake.configured) {
+		configure();
+		reset_device();
+	}
+	return file && strcmp(file, fake.config.device) == 0;
+}
+
+int fake_open(const char *file, int oflag, ...)
+{
+	if (is_device(file))
+		return open_device(oflag);
+	va_list arguments;
+	va_start(arguments, oflag);
+	int fd = real_open(file, oflag, arguments);
+	va_end(arguments);
+	return fd;
+}
+
+int fake_open64(const char *file, int oflag, ...)
+{
+	if (is_device(file))
+		return open_device(oflag);
+	va_list arguments;
+	va_start(arguments, oflag);
+	int fd = real_open(file, oflag | O_LARGEFILE, arguments);
+	va_end(arguments);
+	return fd;
+}
+
+/*
+ * As libv4l2: an fd of the device is taken over, with its format conversion unless
+ * V4L2_DISABLE_CONVERSION (then v4l2_ioctl() goes straight to the driver). Returns fd,
+ * or -1 for an fd that is not a V4L2 device (left open).
+ */
+int v4l2_fd_open(int fd, int v4l2_flags)
+{
+	struct handle *handle = handle_of(fd);
+	if (!handle) {
+		struct v4l2_capability cap;
+		return ioctl(fd, VIDIOC_QUERYCAP, &cap) < 0 ? -1 : fd;
+	}
+	if (gone(handle))
+		return fail(ENODEV);
+	handle->converting = !(v4l2_flags & V4L2_DISABLE_CONVERSION);
+	return fd;
+}
+
+/* As libv4l2: open() and v4l2_fd_open() with conversion, closing the fd if that fails. */
+int v4l2_open(const char *file, int oflag, ...)
+{
+	int fd;
+	if (is_device(file)) {
+		fd = open_device(oflag);
+	} else {
+		va_list arguments;
+		va_start(arguments, oflag);
+		fd = real_open(file, oflag, arguments);
+		va_end(arguments);
+		return fd; /* a file or another device: the fake does not know it */
+	}
+	if (fd < 0)
+		return -1;
+	if (v4l2_fd_open(fd, 0) < 0) {
+		int error = errno;
+		v4l2_close(fd);
+		return fail(error);
+	}
 	return fd;
 }
 
@@ -626,6 +732,8 @@ static void adjust_format(struct v4l2_pix_format *pix)
 	pix->field = V4L2_FIELD_NONE;
 	pix->bytesperline = fake_camera_bytesperline(pix->pixelformat, pix->width);
 	pix->sizeimage = fake_camera_sizeimage(pix->pixelformat, pix->width, pix->height);
+	if (pix->pixelformat != V4L2_PIX_FMT_MJPEG)
+		pix->sizeimage += fake.config.sizeimage_extra;
 	pix->colorspace =
 	    pix->pixelformat == V4L2_PIX_FMT_MJPEG ? V4L2_COLORSPACE_JPEG : V4L2_COLORSPACE_SRGB;
 	pix->priv = 0;
@@ -657,6 +765,13 @@ static bool owned_by_other(const struct handle *handle)
 
 /* ---- frames ---- */
 
+/* sizeimage of the current format as the driver says it: raw frames maybe padded. */
+static uint32_t driver_sizeimage(void)
+{
+	uint32_t size = fake_camera_sizeimage(fake.pixelformat, fake.width, fake.height);
+	return fake.pixelformat == V4L2_PIX_FMT_MJPEG ? size : size + fake.config.sizeimage_extra;
+}
+
 static uint64_t interval_ns(void)
 {
 	return 1000000000u / fake.rate;
@@ -669,7 +784,7 @@ static void produce(struct buffer *buffer, uint64_t k)
 	/* The end-of-frame time, rounded to microseconds as a timeval carries it. */
 	buffer->timestamp_ns = (fake.queue.start_ns + (k + 1) * interval_ns()) / 1000u * 1000u;
 	buffer->flags = 0;
-	uint32_t size = fake_camera_sizeimage(fake.pixelformat, fake.width, fake.height);
+	uint32_t size = driver_sizeimage();
 	if (c->error_every && (k + 1) % c->error_every == 0) {
 		/* A transfer error: half a frame, then garbage. */
 		memset(buffer->memory, 0xEE, buffer->length);
@@ -683,6 +798,10 @@ static void produce(struct buffer *buffer, uint64_t k)
 		buffer->bytesused = (uint32_t)written;
 		if (!written)
 			buffer->flags = V4L2_BUF_FLAG_ERROR;
+		if (written && c->mjpeg_whole_buffer) {
+			memset(buffer->memory + written, 0, buffer->length - written);
+			buffer->bytesused = buffer->length;
+		}
 		return;
 	}
 	if (c->fill)
@@ -693,6 +812,16 @@ static void produce(struct buffer *buffer, uint64_t k)
 	buffer->bytesused = size;
 }
 
+/*
+ * Garbage over a whole buffer the driver owns: a program that reads or publishes a
+ * queued buffer (one it gave to the driver and did not dequeue) sees wrong pixels.
+ */
+static void poison(struct buffer *buffer)
+{
+	if (fake.config.fill && buffer->memory)
+		memset(buffer->memory, 0x5A, buffer->length);
+}
+
 /* Puts every frame completed by now into queued buffers, oldest first. */
 static void run_camera(void)
 {
@@ -701,6 +830,7 @@ static void run_camera(void)
 		return;
 	uint64_t elapsed = now_ns() - q->start_ns;
 	uint64_t completed = elapsed / interval_ns();
+	uint64_t ticks_seen = q->ticks_seen;
 	while (q->next_frame < completed) {
 		if (q->queued == 0) {
 			/* No buffer to put them in: these frames are lost. */
@@ -717,11 +847,11 @@ static void run_camera(void)
 		buffer->state = BUFFER_DONE;
 		q->done_order[q->done++] = index;
 	}
-	if (q->queued > 0 && fake.config.fill) {
-		/* The next frame is being written into the head buffer right now. */
-		struct buffer *head = &q->buffers[q->order[0]];
-		memset(head->memory, 0x5A,
-		       head->length < SCRIBBLE_SIZE ? head->length : SCRIBBLE_SIZE);
+	if (q->next_frame != ticks_seen) {
+		/* A frame period went by: the DMA engine is writing queued buffers. */
+		q->ticks_seen = q->next_frame;
+		for (uint32_t i = 0; i < q->queued; i++)
+			poison(&q->buffers[q->order[i]]);
 	}
 }
 
@@ -771,6 +901,10 @@ static int request_buffers(struct handle *handle, struct v4l2_requestbuffers *re
 	struct queue *q = &fake.queue;
 	if (!capture_type(request->type))
 		return fail(EINVAL);
+	/* libv4l2.c, VIDIOC_REQBUFS with a converter: "IMPROVEME (maybe?) add support
+	 * for userptr's?" - anything but MMAP is EINVAL before the driver sees it. */
+	if (handle->converting && request->memory != V4L2_MEMORY_MMAP)
+		return fail(EINVAL);
 	if (request->memory != V4L2_MEMORY_MMAP &&
 	    !(request->memory == V4L2_MEMORY_USERPTR && fake.config.userptr))
 		return fail(EINVAL);
@@ -788,11 +922,11 @@ static int request_buffers(struct handle *handle, struct v4l2_requestbuffers *re
 		return 0;
 	}
 	uint32_t count = request->count;
-	if (count < MIN_BUFFERS)
-		count = MIN_BUFFERS;
+	if (count < fake.config.min_buffers)
+		count = fake.config.min_buffers; /* drivers raise the count to what they need */
 	if (count > MAX_BUFFERS)
 		count = MAX_BUFFERS;
-	uint32_t size = fake_camera_sizeimage(fake.pixelformat, fake.width, fake.height);
+	uint32_t size = driver_sizeimage();
 	uint32_t length = (size + PAGE - 1) / PAGE * PAGE;
 	if (request->memory == V4L2_MEMORY_MMAP) {
 		q->pool_size = (size_t)length * count;
@@ -842,7 +976,7 @@ static int queue_buffer(struct handle *handle, struct v4l2_buffer *request)
 	if (buffer->state != BUFFER_DEQUEUED)
 		return fail(EINVAL);
 	if (q->memory == V4L2_MEMORY_USERPTR) {
-		uint32_t size = fake_camera_sizeimage(fake.pixelformat, fake.width, fake.height);
+		uint32_t size = driver_sizeimage();
 		if (request->m.userptr == 0 || request->length < size)
 			return fail(EINVAL);
 		/* The kernel pins the pages: they must be mapped. */
@@ -859,6 +993,7 @@ static int queue_buffer(struct handle *handle, struct v4l2_buffer *request)
 		buffer->length = request->length;
 	}
 	run_camera(); /* frames that completed before this buffer was queued are not its */
+	poison(buffer);
 	buffer->state = BUFFER_QUEUED;
 	q->order[q->queued++] = request->index;
 	describe_buffer(request->index, request);
@@ -1125,9 +1260,19 @@ void *v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t
 			errno = ENOMEM;
 			return MAP_FAILED;
 		}
-		void *address = mmap(start, length, prot, flags, q->memfd, (off_t)offset);
-		if (address == MAP_FAILED)
+		/* An inaccessible page right after the buffer, so that a program reading
+		 * past the end of a buffer (past bytesused = length) faults at once. */
+		size_t rounded = (length + PAGE - 1) / PAGE * PAGE;
+		uint8_t *area = mmap(start, rounded + PAGE, PROT_NONE,
+		                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (area == MAP_FAILED)
 			return MAP_FAILED;
+		void *address =
+		    mmap(area, length, prot, flags | MAP_FIXED, q->memfd, (off_t)offset);
+		if (address == MAP_FAILED) {
+			munmap(area, rounded + PAGE);
+			return MAP_FAILED;
+		}
 		*slot = (struct mapping){ .address = address,
 			                  .length = length,
 			                  .allocation = q->allocation,
@@ -1151,6 +1296,8 @@ int v4l2_munmap(void *start, size_t length)
 		    fake.queue.buffers[mapping->buffer].mappings)
 			fake.queue.buffers[mapping->buffer].mappings--;
 		mapping->used = false;
+		if (length == mapping->length) /* the guard page goes with it */
+			length = (length + PAGE - 1) / PAGE * PAGE + PAGE;
 		break;
 	}
 	return munmap(start, length);

@@ -1,6 +1,15 @@
 /*
- * A fake V4L2 camera behind libv4l2's entry points (v4l2_open, v4l2_ioctl, v4l2_mmap,
- * v4l2_munmap, v4l2_close), for testing vshm-capture's camera source without hardware.
+ * A fake V4L2 camera behind libv4l2's entry points (v4l2_open, v4l2_fd_open, v4l2_ioctl,
+ * v4l2_mmap, v4l2_munmap, v4l2_close), for testing vshm-capture's camera source without
+ * hardware. It also answers open() (and open64()) of its device path, so that a program
+ * can open the device itself and give the fd to v4l2_fd_open(), exactly as on hardware.
+ *
+ * libv4l2's own rule is kept: an fd from v4l2_open(), or given to v4l2_fd_open() without
+ * V4L2_DISABLE_CONVERSION, goes through libv4l2's converter, whose VIDIOC_REQBUFS refuses
+ * every memory type but MMAP (EINVAL; libv4l2.c: "add support for userptr's?"). Only an
+ * fd given to v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION) (or used bare) reaches the
+ * driver, which takes USERPTR unless FAKE_CAMERA_USERPTR=0. Close fds with v4l2_close()
+ * (libv4l2 takes any fd there); the fake does not see a plain close().
  *
  * Two ways to use it: linked into a test program (its v4l2_* functions then take the
  * place of libv4l2's, which the test does not link), or built as libfake-camera.so and
@@ -13,8 +22,10 @@
  * without MAP_SHARED (EINVAL), DQBUF when not streaming (EINVAL), everything after the
  * device vanished (ENODEV). Frames are made when DQBUF looks for them, one per frame
  * period since STREAMON, into the oldest queued buffer; periods with no queued buffer are
- * lost (a gap in the sequence numbers), as with a real driver. The file descriptor is a
- * timerfd that becomes readable when a frame is due, so poll() on it works.
+ * lost (a gap in the sequence numbers), as with a real driver. Every queued buffer is
+ * filled with garbage when it is queued and at every frame period, so a program that
+ * reads or publishes a buffer the driver owns sees wrong pixels. The file descriptor is
+ * a timerfd that becomes readable when a frame is due, so poll() on it works.
  *
  * Environment (read at the first v4l2_open(), and by fake_camera_reset()):
  *   FAKE_CAMERA_DEVICE       device path it answers for (default /dev/video0); other
@@ -33,6 +44,14 @@
  *   FAKE_CAMERA_DROP_EVERY   N: every Nth frame is lost (a gap in the sequence)
  *   FAKE_CAMERA_UNPLUG_AFTER N: the device vanishes after N frames were dequeued (once)
  *   FAKE_CAMERA_REPLUG_MS    M: and comes back M ms later (default: never)
+ *   FAKE_CAMERA_REPLUG_FORMATS  formats it offers once it is back (default: the same)
+ *   FAKE_CAMERA_MIN_BUFFERS  N: REQBUFS grants at least N buffers (default 2), as
+ *                            drivers raise the count to what they need
+ *   FAKE_CAMERA_SIZEIMAGE_EXTRA N: raw frames' sizeimage (and bytesused) is N bytes
+ *                            more than the pixels need, as some drivers pad it
+ *   FAKE_CAMERA_MJPEG_WHOLE_BUFFER 1: MJPEG frames say the whole buffer is used (the
+ *                            JPEG, then zeros), leaving no room after the data
+ * A mapped buffer is followed by an inaccessible page: reading past its end faults.
  *   FAKE_CAMERA_FILL         "none": frames get only their 8-byte stamp, as if a DMA
  *                            engine wrote them at no CPU cost (for benchmarks)
  *

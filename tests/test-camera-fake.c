@@ -23,11 +23,7 @@
 #include "fake-camera.h"
 #include "test-util.h"
 
-int v4l2_open(const char *file, int oflag, ...);
-int v4l2_close(int fd);
-int v4l2_ioctl(int fd, unsigned long int request, ...);
-void *v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t offset);
-int v4l2_munmap(void *start, size_t length);
+#include <libv4l2.h>
 
 #define DEVICE "/dev/video-fake-test"
 #define TYPE   V4L2_BUF_TYPE_VIDEO_CAPTURE
@@ -57,6 +53,15 @@ static int open_camera(void)
 {
 	int fd = v4l2_open(DEVICE, O_RDWR | O_NONBLOCK);
 	assert_true(fd >= 0);
+	return fd;
+}
+
+/* As a program asking for raw access: open(), then libv4l2 without its converter. */
+static int open_camera_direct(void)
+{
+	int fd = open(DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION), fd);
 	return fd;
 }
 
@@ -149,7 +154,10 @@ static void mappings_follow_the_rules(void **state)
 	assert_int_equal(v4l2_munmap(start, b.length), 0);
 	assert_int_equal(request(fd, V4L2_MEMORY_MMAP, 0), 0);
 
-	/* USERPTR: too short or unmapped memory is refused. */
+	/* USERPTR (on an fd libv4l2 does not convert for): too short or unmapped memory is
+	 * refused. */
+	assert_int_equal(v4l2_close(fd), 0);
+	fd = open_camera_direct();
 	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 2), 2);
 	uint32_t size = fake_camera_sizeimage(V4L2_PIX_FMT_YUYV, 640, 480);
 	uint8_t *memory =
@@ -275,14 +283,135 @@ static void frames_are_numbered_stamped_and_filled(void **state)
 		assert_int_equal(qbuf(fd, b.index), 0);
 	}
 	assert_true(gaps >= 5);
-	free(expected);
-	/* Closing with mappings is allowed; the memory stays until unmapped. */
+	/* Closing with mappings is allowed; the memory stays until unmapped: a frame
+	 * dequeued and kept is still there, whole, after close. */
+	struct v4l2_buffer kept = { .type = TYPE, .memory = V4L2_MEMORY_MMAP };
+	do {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		if (v4l2_ioctl(fd, VIDIOC_DQBUF, &kept) < 0) {
+			assert_int_equal(errno, EAGAIN);
+			continue;
+		}
+		if (kept.flags & V4L2_BUF_FLAG_ERROR)
+			assert_int_equal(qbuf(fd, kept.index), 0);
+	} while (kept.bytesused != size || (kept.flags & V4L2_BUF_FLAG_ERROR));
 	assert_int_equal(v4l2_close(fd), 0);
-	assert_int_equal(maps[0][length - 1], maps[0][length - 1]);
+	fake_camera_fill(V4L2_PIX_FMT_YUYV, 320, 240, kept.sequence, expected);
+	assert_memory_equal(maps[kept.index], expected, size);
+	free(expected);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(v4l2_munmap(maps[i], length), 0);
 	unsetenv("FAKE_CAMERA_DROP_EVERY");
 	unsetenv("FAKE_CAMERA_ERROR_EVERY");
+}
+
+/* libv4l2 refuses USERPTR on the fds it converts for; the driver takes it on the others. */
+static void only_unconverted_fds_take_userptr(void **state)
+{
+	(void)state;
+	int fd = open_camera(); /* v4l2_open(): libv4l2's conversion on */
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 4), -EINVAL);
+	assert_int_equal(request(fd, V4L2_MEMORY_MMAP, 4), 4);
+	assert_int_equal(request(fd, V4L2_MEMORY_MMAP, 0), 0);
+	assert_int_equal(v4l2_close(fd), 0);
+
+	fd = open(DEVICE, O_RDWR | O_NONBLOCK);
+	assert_true(fd >= 0);
+	assert_int_equal(v4l2_fd_open(fd, 0), fd); /* conversion on, as v4l2_open() does */
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 4), -EINVAL);
+	assert_int_equal(v4l2_close(fd), 0);
+
+	fd = open_camera_direct();
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 4), 4);
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 0), 0);
+	assert_int_equal(v4l2_close(fd), 0);
+
+	/* The driver itself may still refuse it. */
+	setenv("FAKE_CAMERA_USERPTR", "0", 1);
+	fake_camera_reset();
+	fd = open_camera_direct();
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 4), -EINVAL);
+	assert_int_equal(v4l2_close(fd), 0);
+	unsetenv("FAKE_CAMERA_USERPTR");
+
+	/* Not the fake's path: a real file, which libv4l2 does not take. */
+	fd = open("/dev/null", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION), -1);
+	assert_int_equal(close(fd), 0);
+}
+
+/* Drivers raise the buffer count to their minimum. */
+static void minimum_buffer_count(void **state)
+{
+	(void)state;
+	setenv("FAKE_CAMERA_MIN_BUFFERS", "6", 1);
+	fake_camera_reset();
+	int fd = open_camera_direct();
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 4), 6);
+	assert_int_equal(request(fd, V4L2_MEMORY_USERPTR, 0), 0);
+	assert_int_equal(request(fd, V4L2_MEMORY_MMAP, 8), 8);
+	assert_int_equal(request(fd, V4L2_MEMORY_MMAP, 0), 0);
+	assert_int_equal(v4l2_close(fd), 0);
+	unsetenv("FAKE_CAMERA_MIN_BUFFERS");
+}
+
+/* Every buffer the driver holds is garbage, whole, not only the one being written. */
+static void queued_buffers_are_garbage(void **state)
+{
+	(void)state;
+	int fd = open_camera();
+	assert_int_equal(request(fd, V4L2_MEMORY_MMAP, 4), 4);
+	uint8_t *maps[4];
+	size_t length = 0;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct v4l2_buffer b = { .index = i, .type = TYPE, .memory = V4L2_MEMORY_MMAP };
+		assert_int_equal(v4l2_ioctl(fd, VIDIOC_QUERYBUF, &b), 0);
+		length = b.length;
+		maps[i] =
+		    v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, b.m.offset);
+		assert_true(maps[i] != MAP_FAILED);
+		memset(maps[i], 0x11, length); /* what a program might think is its data */
+		assert_int_equal(qbuf(fd, i), 0);
+	}
+	int type = TYPE;
+	assert_int_equal(v4l2_ioctl(fd, VIDIOC_STREAMON, &type), 0);
+	uint32_t size = fake_camera_sizeimage(V4L2_PIX_FMT_YUYV, 640, 480);
+	uint8_t *expected = malloc(size);
+	assert_non_null(expected);
+	for (int round = 0; round < 6; round++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		struct v4l2_buffer b = { .type = TYPE, .memory = V4L2_MEMORY_MMAP };
+		if (v4l2_ioctl(fd, VIDIOC_DQBUF, &b) < 0) {
+			assert_int_equal(errno, EAGAIN);
+			continue;
+		}
+		/* Every other buffer is queued: none holds a frame or what was left in it. */
+		for (uint32_t i = 0; i < 4; i++) {
+			struct v4l2_buffer q = { .index = i,
+				                 .type = TYPE,
+				                 .memory = V4L2_MEMORY_MMAP };
+			assert_int_equal(v4l2_ioctl(fd, VIDIOC_QUERYBUF, &q), 0);
+			if (!(q.flags & V4L2_BUF_FLAG_QUEUED))
+				continue;
+			for (size_t at = 0; at < size; at += 997)
+				assert_int_equal(maps[i][at], 0x5A);
+			assert_int_equal(maps[i][size - 1], 0x5A);
+		}
+		/* The one dequeued holds its frame, and a program may write it... */
+		fake_camera_fill(V4L2_PIX_FMT_YUYV, 640, 480, b.sequence, expected);
+		assert_memory_equal(maps[b.index], expected, size);
+		memset(maps[b.index], 0x22, size);
+		/* ...but once queued again it is the driver's. */
+		assert_int_equal(qbuf(fd, b.index), 0);
+		assert_int_equal(maps[b.index][size - 1], 0x5A);
+	}
+	free(expected);
+	assert_int_equal(v4l2_close(fd), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(v4l2_munmap(maps[i], length), 0);
 }
 
 static void unplug_and_replug(void **state)
@@ -344,6 +473,9 @@ int main(void)
 		cmocka_unit_test_setup(mappings_follow_the_rules, setup),
 		cmocka_unit_test_setup(formats_sizes_rates, setup),
 		cmocka_unit_test_setup(frames_are_numbered_stamped_and_filled, setup),
+		cmocka_unit_test_setup(only_unconverted_fds_take_userptr, setup),
+		cmocka_unit_test_setup(minimum_buffer_count, setup),
+		cmocka_unit_test_setup(queued_buffers_are_garbage, setup),
 		cmocka_unit_test_setup(unplug_and_replug, setup),
 		cmocka_unit_test_setup(other_paths_are_real_files, setup),
 	};

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <libavcodec/avcodec.h>
+#include <libswscale/swscale.h>
 #include <linux/videodev2.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,28 +38,42 @@ static void configure(const char *formats, const char *sizes, const char *rates)
 	fake_camera_reset();
 }
 
-/* Opens the camera source with stderr captured into stderr_text. */
-static struct capture_source *open_camera(const struct capture_settings *settings,
-                                          struct capture_description *description)
+static FILE *stderr_file;
+static int saved_stderr = -1;
+
+/* From here to stderr_end(), what goes to stderr is kept for stderr_text. */
+static void stderr_begin(void)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/stderr", program_temporary_directory());
 	fflush(stderr);
-	int saved = dup(STDERR_FILENO);
-	FILE *file = fopen(path, "w+");
-	assert_non_null(file);
-	dup2(fileno(file), STDERR_FILENO);
-	struct capture_source *source =
-	    capture_source_v4l2.open("v4l2:" DEVICE, settings, description);
+	saved_stderr = dup(STDERR_FILENO);
+	stderr_file = fopen(path, "w+");
+	assert_non_null(stderr_file);
+	dup2(fileno(stderr_file), STDERR_FILENO);
+}
+
+static void stderr_end(void)
+{
 	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	rewind(file);
-	size_t n = fread(stderr_text, 1, sizeof(stderr_text) - 1, file);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	rewind(stderr_file);
+	size_t n = fread(stderr_text, 1, sizeof(stderr_text) - 1, stderr_file);
 	stderr_text[n] = '\0';
-	fclose(file);
+	fclose(stderr_file);
 	if (stderr_text[0])
 		print_message("camera source said: %s", stderr_text);
+}
+
+/* Opens the camera source with stderr captured into stderr_text. */
+static struct capture_source *open_camera(const struct capture_settings *settings,
+                                          struct capture_description *description)
+{
+	stderr_begin();
+	struct capture_source *source =
+	    capture_source_v4l2.open("v4l2:" DEVICE, settings, description);
+	stderr_end();
 	return source;
 }
 
@@ -85,6 +100,65 @@ static void check_raw_frame(const struct vshm_frame *frame, uint32_t pixelformat
 	free(expected);
 }
 
+/*
+ * Compares an NV12 slot decoded from the fake's MJPEG frame with libswscale's own
+ * conversion of the same JPEG, decoded here: equal give or take the chroma resampling.
+ */
+static void check_nv12_from_jpeg(const struct vshm_frame *frame)
+{
+	uint32_t width = frame->width, height = frame->height;
+	size_t capacity = (size_t)width * height * 2 + 4096;
+	uint8_t *jpeg = malloc(capacity);
+	assert_non_null(jpeg);
+	size_t size = fake_camera_jpeg(width, height, frame->frame_number, jpeg, capacity);
+	assert_true(size > 0);
+	const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_MJPEG);
+	AVCodecContext *decoder = avcodec_alloc_context3(codec);
+	assert_int_equal(avcodec_open2(decoder, codec, NULL), 0);
+	AVPacket *packet = av_packet_alloc();
+	AVFrame *picture = av_frame_alloc();
+	packet->data = jpeg;
+	packet->size = (int)size;
+	assert_int_equal(avcodec_send_packet(decoder, packet), 0);
+	assert_int_equal(avcodec_receive_frame(decoder, picture), 0);
+	assert_int_equal(picture->format, AV_PIX_FMT_YUVJ422P);
+	/* Full-range 4:2:2 to full-range 4:2:0: no level change, only chroma rows merge. */
+	struct SwsContext *scaler =
+	    sws_getContext((int)width, (int)height, AV_PIX_FMT_YUV422P, (int)width, (int)height,
+	                   AV_PIX_FMT_NV12, SWS_BILINEAR, NULL, NULL, NULL);
+	assert_non_null(scaler);
+	uint8_t *nv12 = malloc((size_t)width * height * 3 / 2);
+	assert_non_null(nv12);
+	uint8_t *planes[4] = { nv12, nv12 + (size_t)width * height, NULL, NULL };
+	int strides[4] = { (int)width, (int)width, 0, 0 };
+	sws_scale(scaler, (const uint8_t *const *)picture->data, picture->linesize, 0, (int)height,
+	          planes, strides);
+	uint64_t total = 0, count = 0;
+	int worst = 0;
+	for (uint32_t p = 0; p < 2; p++) {
+		uint32_t rows = p == 0 ? height : height / 2;
+		for (uint32_t y = 0; y < rows; y++)
+			for (uint32_t x = 0; x < width; x++) {
+				int a = frame->plane[p][(size_t)y * frame->stride[p] + x];
+				int b = planes[p][(size_t)y * (size_t)strides[p] + x];
+				int d = a > b ? a - b : b - a;
+				worst = d > worst ? d : worst;
+				total += (uint64_t)d;
+				count++;
+			}
+	}
+	print_message("nv12 from MJPEG frame %llu: worst difference %d, mean %.3f\n",
+	              (unsigned long long)frame->frame_number, worst, (double)total / count);
+	assert_true(worst <= 8);
+	assert_true(total <= count); /* a mean difference of at most one level */
+	sws_freeContext(scaler);
+	free(nv12);
+	av_frame_free(&picture);
+	av_packet_free(&packet);
+	avcodec_free_context(&decoder);
+	free(jpeg);
+}
+
 /* Runs the source for a few frames into a writer; checks each with check(). */
 static void capture_frames(struct capture_source *source,
                            const struct capture_description *description, int count,
@@ -99,6 +173,7 @@ static void capture_frames(struct capture_source *source,
 		.max_format = description->format,
 		.max_width = description->width,
 		.max_height = description->height,
+		.max_frame_bytes = description->max_frame_bytes,
 	};
 	struct vshm_writer *writer = vshm_writer_create(name, &options);
 	assert_non_null(writer);
@@ -113,6 +188,8 @@ static void capture_frames(struct capture_source *source,
 		if (pixelformat != V4L2_PIX_FMT_MJPEG) {
 			assert_int_equal(frame.format, pixelformat);
 			check_raw_frame(&frame, pixelformat, frame.frame_number);
+		} else if (frame.format == VSHM_FORMAT_NV12) {
+			check_nv12_from_jpeg(&frame);
 		}
 		assert_int_equal(vshm_writer_publish(writer, &frame), 0);
 	}
@@ -174,6 +251,59 @@ static void userptr_only_where_the_layout_is_the_rings(void **state)
 	assert_non_null(strstr(stderr_text, "does not take user memory"));
 	capture_frames(source, &description, 3, V4L2_PIX_FMT_YUYV);
 	unsetenv("FAKE_CAMERA_USERPTR");
+}
+
+/* Drivers raise the buffer count: the slots lent are as many as the driver grants. */
+static void userptr_takes_the_buffers_the_driver_grants(void **state)
+{
+	(void)state;
+	setenv("FAKE_CAMERA_MIN_BUFFERS", "6", 1);
+	configure("YUYV", "640x480", "100");
+	struct capture_settings settings = { .io = CAPTURE_IO_AUTO };
+	struct capture_description description = { 0 };
+	struct capture_source *source = open_camera(&settings, &description);
+	assert_non_null(source);
+	assert_int_equal(description.frames_in_flight, 6);
+	assert_non_null(strstr(description.summary, "USERPTR: no copy"));
+	capture_frames(source, &description, 8, V4L2_PIX_FMT_YUYV);
+
+	/* The most vshm-capture lends. */
+	setenv("FAKE_CAMERA_MIN_BUFFERS", "16", 1);
+	configure("YUYV", "640x480", "100");
+	source = open_camera(&settings, &description);
+	assert_non_null(source);
+	assert_int_equal(description.frames_in_flight, 16);
+	capture_frames(source, &description, 20, V4L2_PIX_FMT_YUYV);
+
+	/* More than that: no USERPTR, and said. */
+	setenv("FAKE_CAMERA_MIN_BUFFERS", "20", 1);
+	configure("YUYV", "640x480", "100");
+	settings.io = CAPTURE_IO_USERPTR;
+	source = open_camera(&settings, &description);
+	assert_non_null(source);
+	assert_int_equal(description.frames_in_flight, 1);
+	assert_non_null(strstr(stderr_text, "wants more buffers"));
+	capture_source_v4l2.close(source);
+	unsetenv("FAKE_CAMERA_MIN_BUFFERS");
+}
+
+/* A driver whose sizeimage is padded beyond the pixels: the slots are made to hold it. */
+static void userptr_with_a_padded_sizeimage(void **state)
+{
+	(void)state;
+	setenv("FAKE_CAMERA_SIZEIMAGE_EXTRA", "8192", 1);
+	configure("YUYV", "640x480", "100");
+	struct capture_settings settings = { .io = CAPTURE_IO_USERPTR };
+	struct capture_description description = { 0 };
+	struct capture_source *source = open_camera(&settings, &description);
+	assert_non_null(source);
+	assert_int_equal(description.frames_in_flight, 4);
+	assert_int_equal(description.max_frame_bytes, 640 * 480 * 2 + 8192);
+	stderr_begin();
+	capture_frames(source, &description, 5, V4L2_PIX_FMT_YUYV);
+	stderr_end();
+	assert_null(strstr(stderr_text, "no longer takes")); /* the first start lent slots */
+	unsetenv("FAKE_CAMERA_SIZEIMAGE_EXTRA");
 }
 
 static void nearest_size_and_rate_and_said_so(void **state)
@@ -303,6 +433,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_native_format_with_mmap_and_userptr),
 		cmocka_unit_test(userptr_only_where_the_layout_is_the_rings),
+		cmocka_unit_test(userptr_takes_the_buffers_the_driver_grants),
+		cmocka_unit_test(userptr_with_a_padded_sizeimage),
 		cmocka_unit_test(nearest_size_and_rate_and_said_so),
 		cmocka_unit_test(formats_the_camera_lacks),
 		cmocka_unit_test(mjpeg_decoded_into_the_slot),
