@@ -322,7 +322,8 @@ static int grow(struct vshm_writer *writer, uint64_t slot_bytes)
 	vshm_segment_unlink(&old);
 	int result = make_segment(writer, slot_bytes);
 	if (result < 0) {
-		/* Keep streaming into the old segment; its readers still have it mapped. */
+		/* The old segment stays mapped, so nothing its readers hold goes away, but
+		 * its name is gone: the caller is told, and should stop (see writer.h). */
 		writer->segment = old;
 		return result;
 	}
