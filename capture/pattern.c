@@ -326,8 +326,3 @@ void pattern_draw_kind(struct vshm_frame *frame, uint64_t n, enum pattern_kind k
 	frame->color_matrix = yuv ? VSHM_COLOR_MATRIX_BT601 : VSHM_COLOR_MATRIX_UNSPECIFIED;
 	frame->color_range = yuv ? VSHM_COLOR_RANGE_LIMITED : VSHM_COLOR_RANGE_FULL;
 }
-
-void pattern_draw(struct vshm_frame *frame, uint64_t n)
-{
-	pattern_draw_kind(frame, n, PATTERN_BARS);
-}

@@ -45,9 +45,6 @@ struct pattern_rgb pattern_color_at(uint64_t n, uint32_t x, uint32_t y, uint32_t
  */
 void pattern_draw_kind(struct vshm_frame *frame, uint64_t n, enum pattern_kind kind);
 
-/* pattern_draw_kind() with the colour bars. */
-void pattern_draw(struct vshm_frame *frame, uint64_t n);
-
 /* BT.601 limited-range conversion used for every YUV format (integer, exact). */
 uint8_t pattern_luma(struct pattern_rgb color);
 uint8_t pattern_chroma_u(struct pattern_rgb color);

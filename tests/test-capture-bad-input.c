@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,36 @@ static void fails_with(const char *location, const char *message)
 	print_message("%s\n", strtok(errors, "\n"));
 }
 
+/* As fails_with(), run as the unprivileged uid 65534: how root tests a file it could read. */
+static void fails_as_nobody(const char *location, const char *message)
+{
+	char errors_path[512], errors[2048];
+	snprintf(errors_path, sizeof(errors_path), "%s/nobody.err", program_temporary_directory());
+	/* Let uid 65534 reach files in the temporary directory (not read its listing). */
+	chmod(program_temporary_directory(), 0711);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(errors_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(126);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(126);
+		execl(program_path("VSHM_CAPTURE"), "vshm-capture", location, "--fast", "--quiet",
+		      "--name", "test-nobody", (char *)NULL);
+		_exit(127);
+	}
+	int status = test_wait(pid, RUN_TIMEOUT_MS);
+	size_t size = 0;
+	char *text = (char *)program_read_file(errors_path, &size);
+	snprintf(errors, sizeof(errors), "%.*s", (int)size, text ? text : "");
+	free(text);
+	if (status != 1 || !strstr(errors, message))
+		fail_msg("'%s' as uid 65534: status %d, stderr \"%s\"; expected 1 and \"%s\"",
+		         location, status, errors, message);
+	print_message("%s", errors);
+}
+
 static void write_file(const char *path, const void *data, size_t size)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -111,8 +142,10 @@ static void bad_files_get_one_clear_line(void **state)
 	snprintf(path, sizeof(path), "%s/unreadable.mp4", directory);
 	write_file(path, "x", 1);
 	chmod(path, 0);
-	if (geteuid() != 0) /* root reads it anyway */
+	if (geteuid() != 0)
 		fails_with(path, "Permission denied");
+	else
+		fails_as_nobody(path, "Permission denied"); /* root would read it anyway */
 
 	snprintf(path, sizeof(path), "%s/notes.mp4", directory);
 	const char text[] = "These are not the frames you are looking for.\n";
