@@ -1,6 +1,7 @@
 /*
- * The pixel format table. Every rule about planes, subsampling and strides lives in
- * the table below; everything else is computed from it.
+ * The pixel format table. Every rule about planes, subsampling, strides and where each
+ * component lies lives in the table below; everything else, here and in the programs,
+ * is computed from it.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -8,36 +9,71 @@
 
 #include "vshm/format.h"
 
-struct format_description {
-	uint32_t format;
-	const char *name;
-	uint32_t plane_count;
-	struct vshm_format_plane planes[3];
-};
+/* Shorthands that keep each row of the table on a few lines. */
+#define PLANE(bytes, horizontal, vertical)                                                         \
+	{                                                                                          \
+		(bytes), (horizontal), (vertical)                                                  \
+	}
+#define COMPONENT(plane, step, offset)                                                             \
+	{                                                                                          \
+		(plane), (step), (offset)                                                          \
+	}
+#define YUV  VSHM_FORMAT_FAMILY_YUV
+#define RGB  VSHM_FORMAT_FAMILY_RGB
+#define GRAY VSHM_FORMAT_FAMILY_GRAY
 
-static const struct format_description formats[] = {
-	{ VSHM_FORMAT_NV12, "nv12", 2, { { 1, 1, 1 }, { 2, 2, 2 } } },
-	{ VSHM_FORMAT_I420, "i420", 3, { { 1, 1, 1 }, { 1, 2, 2 }, { 1, 2, 2 } } },
-	/* Packed 4:2:2: one sample is a pair of pixels, four bytes. */
-	{ VSHM_FORMAT_YUYV, "yuyv", 1, { { 4, 2, 1 } } },
-	{ VSHM_FORMAT_UYVY, "uyvy", 1, { { 4, 2, 1 } } },
-	{ VSHM_FORMAT_RGB24, "rgb24", 1, { { 3, 1, 1 } } },
-	{ VSHM_FORMAT_BGR24, "bgr24", 1, { { 3, 1, 1 } } },
-	{ VSHM_FORMAT_RGBA, "rgba", 1, { { 4, 1, 1 } } },
-	{ VSHM_FORMAT_BGRA, "bgra", 1, { { 4, 1, 1 } } },
-	{ VSHM_FORMAT_XRGB8888, "xrgb8888", 1, { { 4, 1, 1 } } },
-	{ VSHM_FORMAT_GRAY8, "gray8", 1, { { 1, 1, 1 } } },
+/* clang-format off */
+static const struct vshm_format_description formats[] = {
+	{ VSHM_FORMAT_NV12, "nv12", "nv12", "NV12", VSHM_FOURCC('N', 'V', '1', '2'),
+	  YUV, 2, 3, 1, 1, { PLANE(1, 1, 1), PLANE(2, 2, 2) },
+	  { COMPONENT(0, 1, 0), COMPONENT(1, 2, 0), COMPONENT(1, 2, 1) } },
+	{ VSHM_FORMAT_I420, "i420", "yuv420p", "I420", VSHM_FOURCC('Y', 'U', '1', '2'),
+	  YUV, 3, 3, 1, 1, { PLANE(1, 1, 1), PLANE(1, 2, 2), PLANE(1, 2, 2) },
+	  { COMPONENT(0, 1, 0), COMPONENT(1, 1, 0), COMPONENT(2, 1, 0) } },
+	/* Packed 4:2:2: one plane sample is a pair of pixels, four bytes. */
+	{ VSHM_FORMAT_YUYV, "yuyv", "yuyv422", "YUY2", VSHM_FOURCC('Y', 'U', 'Y', 'V'),
+	  YUV, 1, 3, 1, 0, { PLANE(4, 2, 1) },
+	  { COMPONENT(0, 2, 0), COMPONENT(0, 4, 1), COMPONENT(0, 4, 3) } },
+	{ VSHM_FORMAT_UYVY, "uyvy", "uyvy422", "UYVY", VSHM_FOURCC('U', 'Y', 'V', 'Y'),
+	  YUV, 1, 3, 1, 0, { PLANE(4, 2, 1) },
+	  { COMPONENT(0, 2, 1), COMPONENT(0, 4, 0), COMPONENT(0, 4, 2) } },
+	{ VSHM_FORMAT_RGB24, "rgb24", "rgb24", "RGB", VSHM_FOURCC('R', 'G', 'B', '3'),
+	  RGB, 1, 3, 0, 0, { PLANE(3, 1, 1) },
+	  { COMPONENT(0, 3, 0), COMPONENT(0, 3, 1), COMPONENT(0, 3, 2) } },
+	{ VSHM_FORMAT_BGR24, "bgr24", "bgr24", "BGR", VSHM_FOURCC('B', 'G', 'R', '3'),
+	  RGB, 1, 3, 0, 0, { PLANE(3, 1, 1) },
+	  { COMPONENT(0, 3, 2), COMPONENT(0, 3, 1), COMPONENT(0, 3, 0) } },
+	/* V4L2 names 32-bit formats by their word, so its "ABGR32" is R G B A in memory. */
+	{ VSHM_FORMAT_RGBA, "rgba", "rgba", "RGBA", VSHM_FOURCC('A', 'B', '2', '4'),
+	  RGB, 1, 4, 0, 0, { PLANE(4, 1, 1) },
+	  { COMPONENT(0, 4, 0), COMPONENT(0, 4, 1), COMPONENT(0, 4, 2), COMPONENT(0, 4, 3) } },
+	{ VSHM_FORMAT_BGRA, "bgra", "bgra", "BGRA", VSHM_FOURCC('A', 'R', '2', '4'),
+	  RGB, 1, 4, 0, 0, { PLANE(4, 1, 1) },
+	  { COMPONENT(0, 4, 2), COMPONENT(0, 4, 1), COMPONENT(0, 4, 0), COMPONENT(0, 4, 3) } },
+	/* B G R and a padding byte: three components, no alpha. */
+	{ VSHM_FORMAT_XRGB8888, "xrgb8888", "bgr0", "BGRx", VSHM_FOURCC('X', 'R', '2', '4'),
+	  RGB, 1, 3, 0, 0, { PLANE(4, 1, 1) },
+	  { COMPONENT(0, 4, 2), COMPONENT(0, 4, 1), COMPONENT(0, 4, 0) } },
+	{ VSHM_FORMAT_GRAY8, "gray8", "gray", "GRAY8", VSHM_FOURCC('G', 'R', 'E', 'Y'),
+	  GRAY, 1, 1, 0, 0, { PLANE(1, 1, 1) },
+	  { COMPONENT(0, 1, 0) } },
 };
+/* clang-format on */
 
 #define FORMAT_COUNT (sizeof(formats) / sizeof(formats[0]))
 
-static const struct format_description *find(uint32_t format)
+static const struct vshm_format_description *find(uint32_t format)
 {
 	for (unsigned i = 0; i < FORMAT_COUNT; i++) {
 		if (formats[i].format == format)
 			return &formats[i];
 	}
 	return NULL;
+}
+
+const struct vshm_format_description *vshm_format_describe(uint32_t format)
+{
+	return find(format);
 }
 
 bool vshm_format_is_valid(uint32_t format)
@@ -47,7 +83,7 @@ bool vshm_format_is_valid(uint32_t format)
 
 const char *vshm_format_name(uint32_t format)
 {
-	const struct format_description *description = find(format);
+	const struct vshm_format_description *description = find(format);
 	return description ? description->name : NULL;
 }
 
@@ -69,13 +105,13 @@ uint32_t vshm_format_at(unsigned index)
 
 uint32_t vshm_format_plane_count(uint32_t format)
 {
-	const struct format_description *description = find(format);
+	const struct vshm_format_description *description = find(format);
 	return description ? description->plane_count : 0;
 }
 
 int vshm_format_plane(uint32_t format, uint32_t index, struct vshm_format_plane *plane)
 {
-	const struct format_description *description = find(format);
+	const struct vshm_format_description *description = find(format);
 	if (!description || index >= description->plane_count)
 		return -EINVAL;
 	*plane = description->planes[index];
@@ -103,10 +139,21 @@ static bool size_is_valid(uint32_t width, uint32_t height)
 	       height <= VSHM_FORMAT_DIMENSION_MAX;
 }
 
+int vshm_format_plane_extent(uint32_t format, uint32_t index, uint32_t width, uint32_t height,
+                             uint64_t *row_bytes_out, uint32_t *rows_out)
+{
+	const struct vshm_format_description *description = find(format);
+	if (!description || index >= description->plane_count || !size_is_valid(width, height))
+		return -EINVAL;
+	*row_bytes_out = row_bytes(&description->planes[index], width);
+	*rows_out = (uint32_t)row_count(&description->planes[index], height);
+	return 0;
+}
+
 int vshm_format_layout(uint32_t format, uint32_t width, uint32_t height,
                        struct vshm_format_layout *layout)
 {
-	const struct format_description *description = find(format);
+	const struct vshm_format_description *description = find(format);
 	if (!description || !size_is_valid(width, height))
 		return -EINVAL;
 
@@ -131,7 +178,7 @@ int vshm_format_layout(uint32_t format, uint32_t width, uint32_t height,
 int vshm_format_check_layout(uint32_t format, uint32_t width, uint32_t height,
                              const struct vshm_format_layout *layout, uint64_t capacity)
 {
-	const struct format_description *description = find(format);
+	const struct vshm_format_description *description = find(format);
 	if (!description || !size_is_valid(width, height) ||
 	    layout->plane_count != description->plane_count)
 		return -EINVAL;

@@ -12,6 +12,7 @@
  * Release: acquire fence, re-load the sequence (relaxed), compare with 2n, clear
  * held_slot. Equal means no byte of the frame changed while we held it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "racy-copy.h"
 #include "segment.h"
+#include "seqcount.h"
 #include "vshm/reader.h"
 
 #define NO_ENTRY UINT32_MAX
@@ -279,11 +281,11 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 			reader->frames_invalid++;
 			return -EBADMSG;
 		}
-		/* seq_cst store then seq_cst load: Dekker with the writer's odd store and
-		 * re-check of held_slot in claim_slot(). */
+		/* seq_cst store, then the seq_cst load in seqcount_read_begin(): Dekker with
+		 * the writer's odd store and re-check of held_slot in claim_slot(). */
 		atomic_store_explicit(&entry->held_slot, slot + 1, memory_order_seq_cst);
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
-		uint64_t before = atomic_load_explicit(sequence, memory_order_seq_cst);
+		uint64_t before = seqcount_read_begin(sequence);
 		if (before != 2 * n) {
 			/* Already rewritten for a newer frame; latest has moved on. */
 			atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
@@ -292,11 +294,7 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 		}
 		struct vshm_shm_frame_info info;
 		vshm_racy_copy(&info, &segment->slots[slot].info, sizeof(info));
-		/* Pairs with the writer's release fence after its odd store in
-		 * vshm_writer_begin(): if the copy read anything the writer wrote after it,
-		 * the re-load below sees a count other than before. */
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(sequence, memory_order_relaxed) != before) {
+		if (seqcount_read_retry(sequence, before)) {
 			atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
 			reader->acquire_retries++;
 			continue;
@@ -335,14 +333,14 @@ int vshm_reader_release(struct vshm_reader *reader)
 {
 	if (!reader->holding)
 		return -EINVAL;
+	/* Set by acquire from an index it checked against our own slot count. */
+	assert(reader->held_slot < reader->segment.geometry.slot_count);
 	struct vshm_segment *segment = &reader->segment;
 	struct vshm_shm_reader *entry = own_entry(reader);
-	/* Pairs with the writer's release fence after its odd store: if any pixel we read
-	 * was written after that store, the re-load below sees the odd or a later count. */
-	atomic_thread_fence(memory_order_acquire);
-	uint64_t after =
-	    atomic_load_explicit(&segment->slots[reader->held_slot].sequence, memory_order_relaxed);
-	bool intact = after == reader->held_sequence;
+	/* If any pixel the caller read was written after the writer began rewriting the
+	 * slot, the count has moved on from the one we took it with. */
+	bool intact = !seqcount_read_retry(&segment->slots[reader->held_slot].sequence,
+	                                   reader->held_sequence);
 	/* Release: our reads of the slot happen before the writer can see it free. */
 	atomic_store_explicit(&entry->held_slot, 0, memory_order_release);
 	reader->holding = false;

@@ -15,8 +15,20 @@
 #include <sys/types.h>
 
 #include "layout.h"
+#include "vshm/format.h"
 #include "vshm/reader.h"
 #include "vshm/util.h"
+#include "vshm/writer.h"
+
+/* The public limits are the layout's own, written twice only so that the public
+ * headers need not include the private layout. */
+_Static_assert(VSHM_SLOT_COUNT_MIN == VSHM_SLOTS_MIN, "public and layout slot minimum");
+_Static_assert(VSHM_SLOT_COUNT_MAX == VSHM_SLOTS_MAX, "public and layout slot maximum");
+_Static_assert(VSHM_FORMAT_PLANES_MAX == VSHM_PLANES_MAX, "public and layout plane count");
+_Static_assert(VSHM_NAME_MAX == sizeof(((struct vshm_shm_header *)0)->name),
+               "a stream name fills the header's name field at most");
+_Static_assert(VSHM_SLOTS_MAX <= 64, "the writer keeps slot sets in 64-bit masks");
+_Static_assert(VSHM_SLOTS_MAX <= VSHM_LATEST_SLOT_MASK + 1, "latest packs the slot index");
 
 struct vshm_segment_geometry {
 	uint32_t slot_count;
@@ -96,6 +108,21 @@ bool vshm_segment_name_replaced(const struct vshm_segment *segment);
  */
 int vshm_segment_lock(int fd, uint64_t offset);
 void vshm_segment_unlock(int fd, uint64_t offset);
+
+/*
+ * One past the highest reader entry ever claimed, clamped to the reader capacity we
+ * validated (any reader may scribble on the shared word): the bound of every scan of
+ * the reader table. order is memory_order_acquire for scans that need the entries'
+ * state (pairs with the release CAS in raise_high_water(), reader.c), and
+ * memory_order_seq_cst where the scan is one half of a Dekker pair.
+ */
+static inline uint32_t vshm_segment_reader_limit(const struct vshm_segment *segment,
+                                                 memory_order order)
+{
+	uint32_t limit = atomic_load_explicit(&segment->header->reader_high_water, order);
+	return limit < segment->geometry.reader_capacity ? limit
+	                                                 : segment->geometry.reader_capacity;
+}
 
 static inline uint64_t vshm_segment_reader_lock_offset(const struct vshm_segment *segment,
                                                        uint32_t index)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "racy-copy.h"
 #include "segment.h"
+#include "seqcount.h"
 #include "vshm/stream.h"
 
 /* Reads the latest frame's metadata as a reader would, without holding the slot. */
@@ -29,15 +30,12 @@ static void read_latest_frame(const struct vshm_segment *segment, struct vshm_st
 		if (latest == 0 || slot >= segment->geometry.slot_count)
 			return;
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
-		/* Pairs with the writer's release store of the even count. */
-		uint64_t before = atomic_load_explicit(sequence, memory_order_acquire);
+		uint64_t before = seqcount_read_begin(sequence);
 		if (before != 2 * n)
 			continue;
 		struct vshm_shm_frame_info frame;
 		vshm_racy_copy(&frame, &segment->slots[slot].info, sizeof(frame));
-		/* Pairs with the writer's release fence after its odd store. */
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(sequence, memory_order_relaxed) != before)
+		if (seqcount_read_retry(sequence, before))
 			continue;
 		info->has_frame = true;
 		info->format = frame.format;
@@ -69,9 +67,7 @@ static void fill_from_segment(const struct vshm_segment *segment, struct vshm_st
 	info->frames_dropped = atomic_load_explicit(&header->frames_dropped, memory_order_relaxed);
 	info->frame_interval_ns = header->nominal_frame_interval_ns;
 	info->created_realtime_ns = header->created_realtime_ns;
-	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
-	if (limit > geometry->reader_capacity)
-		limit = geometry->reader_capacity;
+	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_acquire);
 	for (uint32_t i = 0; i < limit; i++)
 		info->readers_alive += vshm_segment_reader_alive(segment, i);
 	read_latest_frame(segment, info);

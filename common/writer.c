@@ -28,6 +28,7 @@
  * only ever compare a slot's count with the 2n that latest names, and a count is never
  * 2n before the slot's frame n is complete.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 #include "futex.h"
 #include "log.h"
 #include "segment.h"
+#include "seqcount.h"
 #include "vshm/writer.h"
 
 #define NO_SLOT UINT32_MAX
@@ -63,6 +65,22 @@ struct vshm_writer {
 	uint64_t last_scan_ns;
 	uint64_t segments_created;
 };
+
+/*
+ * What the writer's own records must always agree on; checked after every change to
+ * them. Only our own memory is read: nothing here depends on shared memory.
+ */
+static void check_invariants(const struct vshm_writer *writer)
+{
+	(void)writer; /* without assertions (NDEBUG) nothing is checked */
+	assert(writer->begun_count == (uint32_t)__builtin_popcountll(writer->begun_slots));
+	assert(writer->begun_count <= writer->options.frames_in_flight);
+	assert(writer->latest_slot == NO_SLOT ||
+	       (writer->latest_slot < writer->segment.geometry.slot_count &&
+	        !(writer->begun_slots & (UINT64_C(1) << writer->latest_slot))));
+	assert(writer->segment.geometry.slot_count == 64 ||
+	       writer->begun_slots >> writer->segment.geometry.slot_count == 0);
+}
 
 static uint64_t frame_bytes_for(uint32_t format, uint32_t width, uint32_t height)
 {
@@ -198,9 +216,7 @@ int vshm_writer_scan_readers(struct vshm_writer *writer)
 {
 	struct vshm_segment *segment = &writer->segment;
 	struct vshm_shm_header *header = segment->header;
-	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
-	if (limit > segment->geometry.reader_capacity)
-		limit = segment->geometry.reader_capacity;
+	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_acquire);
 	uint32_t alive = 0;
 	for (uint32_t i = 0; i < limit; i++) {
 		struct vshm_shm_reader *entry = &segment->readers[i];
@@ -228,10 +244,7 @@ static uint64_t held_slots(const struct vshm_writer *writer)
 	const struct vshm_segment *segment = &writer->segment;
 	/* seq_cst, like the held_slot loads that follow: a reader that raised the mark
 	 * before announcing its hold must not be skipped (Dekker in claim_slot()). */
-	uint32_t limit =
-	    atomic_load_explicit(&segment->header->reader_high_water, memory_order_seq_cst);
-	if (limit > segment->geometry.reader_capacity)
-		limit = segment->geometry.reader_capacity;
+	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_seq_cst);
 	uint64_t held = 0;
 	for (uint32_t i = 0; i < limit; i++) {
 		/* seq_cst: pairs with the reader's seq_cst store of held_slot in
@@ -298,15 +311,13 @@ static uint32_t claim_slot(struct vshm_writer *writer)
 			                          memory_order_relaxed);
 		}
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
+		/* Only we store this word, so a relaxed load reads our own last store. */
 		uint64_t previous_sequence = atomic_load_explicit(sequence, memory_order_relaxed);
-		/* seq_cst: ordered before the re-check of held_slot below (Dekker with the
-		 * reader's seq_cst store of held_slot, then load of the sequence). */
-		atomic_store_explicit(sequence, odd, memory_order_seq_cst);
+		seqcount_write_begin(sequence, odd);
 		if (overwrite || !(held_slots(writer) & (UINT64_C(1) << slot)))
 			return slot;
-		/* A reader took it in the meantime; nothing was written, so the old even
-		 * count is true again. Pairs with the reader's acquire load of the sequence. */
-		atomic_store_explicit(sequence, previous_sequence, memory_order_release);
+		/* A reader took it in the meantime, before it could see the odd count. */
+		seqcount_write_abort(sequence, previous_sequence);
 		tried |= UINT64_C(1) << slot;
 	}
 }
@@ -362,14 +373,15 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 			return result;
 	}
 
+	/* The slot's count is odd from here on (seqcount_write_begin()), so a reader that
+	 * sees any byte written next also learns that its frame is torn. */
 	uint32_t slot = claim_slot(writer);
-	/* Pairs with the reader's acquire fence before its re-load of the sequence in
-	 * vshm_reader_release(): a reader that sees any byte we write next also sees the
-	 * odd count, and knows its frame is torn. */
-	atomic_thread_fence(memory_order_release);
 
+	assert(slot < writer->segment.geometry.slot_count &&
+	       !(writer->begun_slots & (UINT64_C(1) << slot)));
 	writer->begun_slots |= UINT64_C(1) << slot;
 	writer->begun_count++;
+	check_invariants(writer);
 	writer->begun[slot] = (struct begun_frame){
 		.layout = layout, .format = format, .width = width, .height = height
 	};
@@ -402,12 +414,12 @@ int vshm_writer_cancel(struct vshm_writer *writer)
 		 * with its old count. 2n (n = the number not yet published) is even, so it
 		 * does not block anyone, and no reader accepts it: latest never says n for
 		 * this slot unless a later begin claims it again (odd first) and publishes n. */
-		atomic_store_explicit(&writer->segment.slots[slot].sequence,
-		                      2 * writer->next_publish, memory_order_release);
+		seqcount_write_end(&writer->segment.slots[slot].sequence, 2 * writer->next_publish);
 		writer->slot_publish[slot] = 0;
 	}
 	writer->begun_slots = 0;
 	writer->begun_count = 0;
+	check_invariants(writer);
 	return 0;
 }
 
@@ -460,9 +472,8 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	}
 	descriptor->info = info;
 
-	/* Pairs with the reader's acquire load of the sequence in vshm_reader_acquire():
-	 * pixels and metadata written above are visible to a reader that sees 2n. */
-	atomic_store_explicit(&descriptor->sequence, 2 * n, memory_order_release);
+	/* Pixels and metadata written above are visible to a reader that sees 2n. */
+	seqcount_write_end(&descriptor->sequence, 2 * n);
 	/* Pairs with the reader's acquire load of latest. */
 	atomic_store_explicit(&header->latest, n << VSHM_LATEST_SLOT_BITS | slot,
 	                      memory_order_release);
@@ -472,9 +483,7 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	 * we see that it may sleep and wake it, or it sees the new value and does not sleep. */
 	atomic_store_explicit(&header->publish_futex, (uint32_t)n, memory_order_seq_cst);
 	/* seq_cst: part of the Dekker pair with vshm_reader_wait(), as the loads below. */
-	uint32_t limit = atomic_load_explicit(&header->reader_high_water, memory_order_seq_cst);
-	if (limit > segment->geometry.reader_capacity)
-		limit = segment->geometry.reader_capacity;
+	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_seq_cst);
 	for (uint32_t i = 0; i < limit; i++) {
 		if (atomic_load_explicit(&segment->readers[i].waiting, memory_order_seq_cst)) {
 			vshm_futex_wake_all(&header->publish_futex);
@@ -487,6 +496,7 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	writer->next_publish = n + 1;
 	writer->begun_slots &= ~(UINT64_C(1) << slot);
 	writer->begun_count--;
+	check_invariants(writer);
 	frame->sequence = n;
 	frame->publish_ns = now;
 	frame->slot = slot;

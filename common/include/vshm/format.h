@@ -59,6 +59,51 @@ struct vshm_format_plane {
 	uint8_t vertical_subsampling;
 };
 
+/*
+ * Where the samples of one component (Y, U, V or R, G, B, A) lie, the way FFmpeg's
+ * AVComponentDescriptor says it: in plane `plane`, the sample of pixel column x (after
+ * subsampling, see below) starts `offset + x * step` bytes into its row. Every sample
+ * is one byte.
+ */
+struct vshm_format_component {
+	uint8_t plane;
+	uint8_t step;
+	uint8_t offset;
+};
+
+enum vshm_format_family {
+	VSHM_FORMAT_FAMILY_YUV = 1,  /* components Y, U (Cb), V (Cr) */
+	VSHM_FORMAT_FAMILY_RGB = 2,  /* components R, G, B, and A when there are four */
+	VSHM_FORMAT_FAMILY_GRAY = 3, /* component Y only, full range */
+};
+
+/*
+ * Everything known about a format, in one table (format.c): adding a format is one row
+ * there, and the short list of places in docs/formats.md that no table can drive.
+ *
+ * Sample (x, y) of component c is at
+ *     plane[c.plane] + (y >> shift_y) * stride[c.plane] + c.offset + (x >> shift_x) * c.step
+ * where shift_x and shift_y are chroma_shift_x/y for U and V of a YUV format and 0
+ * otherwise.
+ */
+struct vshm_format_description {
+	uint32_t format;            /* enum vshm_format */
+	const char *name;           /* vshm's name, as options take it: "nv12" */
+	const char *ffmpeg_name;    /* FFmpeg's pixel format of the same layout: "yuv420p" */
+	const char *gstreamer_name; /* GStreamer's video format of the same layout: "I420" */
+	uint32_t v4l2_fourcc;       /* V4L2's pixel format of the same layout, 0 if none */
+	uint8_t family;             /* enum vshm_format_family */
+	uint8_t plane_count;
+	uint8_t component_count; /* 1 (gray), 3, or 4 with alpha */
+	uint8_t chroma_shift_x;  /* log2 of the horizontal subsampling of U and V */
+	uint8_t chroma_shift_y;  /* log2 of the vertical subsampling of U and V */
+	struct vshm_format_plane planes[VSHM_FORMAT_PLANES_MAX];
+	struct vshm_format_component components[4];
+};
+
+/* The description of format, or NULL for an unknown code. */
+VSHM_EXPORT const struct vshm_format_description *vshm_format_describe(uint32_t format);
+
 /* Returns true for the formats listed in enum vshm_format (not INVALID). */
 VSHM_EXPORT bool vshm_format_is_valid(uint32_t format);
 
@@ -76,6 +121,16 @@ VSHM_EXPORT uint32_t vshm_format_plane_count(uint32_t format);
 
 /* Fills *plane for plane index of format. Returns 0 or -EINVAL. */
 VSHM_EXPORT int vshm_format_plane(uint32_t format, uint32_t index, struct vshm_format_plane *plane);
+
+/*
+ * The extent of plane index of a width x height frame: the bytes one row of it holds
+ * (without padding) and its number of rows. This is the area a filter reads or writes;
+ * the plane's stride may be larger. Returns 0, or -EINVAL for an unknown format, plane
+ * or a size outside 1..VSHM_FORMAT_DIMENSION_MAX (then *row_bytes and *rows are left
+ * untouched).
+ */
+VSHM_EXPORT int vshm_format_plane_extent(uint32_t format, uint32_t index, uint32_t width,
+                                         uint32_t height, uint64_t *row_bytes, uint32_t *rows);
 
 /*
  * Computes the layout of a width x height frame with the smallest strides that are

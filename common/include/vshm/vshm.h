@@ -8,8 +8,7 @@
 #include <vshm/reader.h>
 #include <vshm/stream.h>
 #include <vshm/util.h>
+#include <vshm/version.h>
 #include <vshm/writer.h>
-
-#define VSHM_VERSION_STRING "0.1.0"
 
 #endif
