@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "shutdown.h"
 
 static cpu_set_t allowed_cpus;
 static pid_t benchmark_pid;
@@ -27,7 +28,7 @@ int bench_process_init(void)
 		/* Without the set we cannot pin; every CPU counts as one. */
 		CPU_ZERO(&allowed_cpus);
 	}
-	int result = vshm_shutdown_install();
+	int result = program_shutdown_install();
 	if (result < 0) {
 		fprintf(stderr, "vshm-bench: cannot install signal handlers: %s\n",
 		        strerror(-result));
@@ -38,7 +39,7 @@ int bench_process_init(void)
 
 bool bench_stopping(void)
 {
-	return vshm_shutdown_requested();
+	return program_shutdown_requested();
 }
 
 int bench_cpu_count(void)

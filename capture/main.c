@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "options.h"
+#include "shutdown.h"
 #include "source.h"
+#include "status.h"
 
 #define STATUS_INTERVAL_NS 1000000000u
 /* Falling this far behind the clock (the process was stopped, say) re-anchors pacing. */
@@ -59,9 +62,8 @@ static void usage(FILE *out)
 	    "                      play at this rate instead of by timestamps; for a camera,\n"
 	    "                      the rate it offers nearest to this (default: its fastest)\n"
 	    "  -f, --format FMT    pixel format in the ring (default: the source's own when\n"
-	    "                      the ring carries it): nv12 i420 yuyv uyvy rgb24 bgr24\n"
-	    "                      rgba bgra xrgb8888 gray8\n"
-	    "      --slots N       slots in the ring, 3..64 (default 3; at least 7 when a\n"
+	    "                      the ring carries it): %s\n"
+	    "      --slots N       slots in the ring, %d..%d (default %d; at least 7 when a\n"
 	    "                      camera writes straight into them)\n"
 	    "  -l, --loop          start files over at the end, forever\n"
 	    "      --frames N      stop after N frames (the last carries end-of-stream)\n"
@@ -78,44 +80,15 @@ static void usage(FILE *out)
 	    "                      userptr: ask for USERPTR (falls back to mmap, and says so)\n"
 	    "      --no-reconnect  exit when the camera vanishes, instead of reopening it\n"
 	    "                      every second while readers keep the last frame\n"
-	    "  Formats the ring carries (yuyv uyvy nv12 i420 rgb24 bgr24 gray8) come as they\n"
-	    "  are; MJPEG is decoded into the slot (yuyv or i420, or --format).\n"
+	    "  Formats the ring carries come as they are; MJPEG is decoded into the slot\n"
+	    "  (yuyv or i420, or --format).\n"
 	    "\n"
-	    "Other options:\n"
-	    "  -q, --quiet         no status line\n"
-	    "  -h, --help          this text\n"
-	    "  -V, --version       the version\n"
-	    "\n"
+	    "Other options:\n" PROGRAM_COMMON_HELP "\n"
 	    "Prints a status line every second (fps, frames, skipped, overwrites, readers).\n"
 	    "Ctrl-C, SIGTERM or the end of the source stop it; the stream is removed.\n"
-	    "Exit status: 0 done, 1 the source or the stream failed, 2 bad usage.\n");
-}
-
-static int parse_size(const char *text, uint32_t *width, uint32_t *height)
-{
-	char *end;
-	unsigned long w = strtoul(text, &end, 10);
-	if (end == text || (*end != 'x' && *end != 'X'))
-		return -1;
-	const char *rest = end + 1;
-	unsigned long h = strtoul(rest, &end, 10);
-	if (end == rest || *end || w < 1 || h < 1 || w > VSHM_FORMAT_DIMENSION_MAX ||
-	    h > VSHM_FORMAT_DIMENSION_MAX)
-		return -1;
-	*width = (uint32_t)w;
-	*height = (uint32_t)h;
-	return 0;
-}
-
-static int parse_count(const char *text, uint64_t minimum, uint64_t maximum, uint64_t *value)
-{
-	char *end;
-	errno = 0;
-	unsigned long long parsed = strtoull(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || parsed < minimum || parsed > maximum)
-		return -1;
-	*value = parsed;
-	return 0;
+	    "Exit status: 0 done, 1 the source or the stream failed, 2 bad usage.\n",
+	    program_format_names(), VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX,
+	    VSHM_SLOT_COUNT_DEFAULT);
 }
 
 /* "path/to/My Clip.final.mp4" -> "My-Clip.final": a valid stream name from a file. */
@@ -165,85 +138,51 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "frames", required_argument, NULL, 'F' },
 		{ "fast", no_argument, NULL, 'x' },
 		{ "group", no_argument, NULL, 'g' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ "list-devices", no_argument, NULL, 'D' },
 		{ "list-formats", required_argument, NULL, 'L' },
 		{ "io", required_argument, NULL, 'I' },
 		{ "no-reconnect", no_argument, NULL, 'R' },
+		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
 	const char *name = NULL;
-	uint64_t value;
 	int option;
-	while ((option = getopt_long(argc, argv, "n:s:r:f:lqhV", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "n:s:r:f:l" PROGRAM_COMMON_SHORT_OPTIONS,
+	                             long_options, NULL)) != -1) {
 		switch (option) {
 		case 'n':
 			name = optarg;
 			break;
 		case 's':
-			if (parse_size(optarg, &options->settings.width,
-			               &options->settings.height)) {
-				fprintf(stderr,
-				        "vshm-capture: --size '%s' is not WIDTHxHEIGHT with sizes "
-				        "1..%d (e.g. 1280x720)\n",
-				        optarg, VSHM_FORMAT_DIMENSION_MAX);
+			if (program_parse_size("--size", optarg, &options->settings.width,
+			                       &options->settings.height) < 0)
 				return -1;
-			}
 			break;
-		case 'r': {
-			char *end;
-			double fps = strtod(optarg, &end);
-			if (end == optarg || *end || !(fps > 0 && fps <= 1000)) {
-				fprintf(
-				    stderr,
-				    "vshm-capture: --fps '%s' is not a rate between 0 and 1000\n",
-				    optarg);
+		case 'r':
+			if (program_parse_rate("--fps", optarg, &options->settings.fps) < 0)
 				return -1;
-			}
-			options->settings.fps = fps;
 			break;
-		}
 		case 'f':
-			options->settings.format = vshm_format_from_name(optarg);
-			if (!options->settings.format) {
-				fprintf(
-				    stderr,
-				    "vshm-capture: unknown pixel format '%s'; the ring carries "
-				    "nv12 i420 yuyv uyvy rgb24 bgr24 rgba bgra xrgb8888 gray8\n",
-				    optarg);
+			if (program_parse_format("--format", optarg, &options->settings.format) < 0)
 				return -1;
-			}
 			break;
 		case 'S':
-			if (parse_count(optarg, VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX, &value)) {
-				fprintf(stderr,
-				        "vshm-capture: --slots '%s' is not a number %d..%d\n",
-				        optarg, VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX);
+			if (program_parse_slots("--slots", optarg, &options->slot_count) < 0)
 				return -1;
-			}
-			options->slot_count = (uint32_t)value;
 			break;
 		case 'l':
 			options->settings.loop = true;
 			break;
 		case 'F':
-			if (parse_count(optarg, 1, UINT64_MAX, &options->frame_limit)) {
-				fprintf(stderr,
-				        "vshm-capture: --frames '%s' is not a positive number\n",
-				        optarg);
+			if (program_parse_count("--frames", optarg, 1, UINT64_MAX,
+			                        &options->frame_limit) < 0)
 				return -1;
-			}
 			break;
 		case 'x':
 			options->fast = true;
 			break;
 		case 'g':
 			options->group_access = true;
-			break;
-		case 'q':
-			options->quiet = true;
 			break;
 		case 'D':
 			options->list_devices = true;
@@ -259,39 +198,35 @@ static int parse_options(int argc, char **argv, struct options *options)
 			} else if (strcmp(optarg, "userptr") == 0) {
 				options->settings.io = CAPTURE_IO_USERPTR;
 			} else {
-				fprintf(stderr,
-				        "vshm-capture: --io '%s' is not auto, mmap or userptr\n",
-				        optarg);
+				program_say("--io '%s' is not auto, mmap or userptr", optarg);
 				return -1;
 			}
 			break;
 		case 'R':
 			options->settings.no_reconnect = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("vshm-capture %s\n", VSHM_VERSION_STRING);
-			exit(0);
-		default:
-			fprintf(stderr, "Try 'vshm-capture --help'.\n");
-			return -1;
+		default: {
+			int common = program_common_option(option, &options->quiet, usage);
+			if (common > 0)
+				exit(0);
+			if (common < 0)
+				return -1;
+		}
 		}
 	}
 	if ((options->list_devices || options->list_formats) && optind == argc)
 		return 0;
 	if (optind != argc - 1) {
-		fprintf(stderr, "vshm-capture: %s; try 'vshm-capture --help'\n",
-		        optind == argc
-		            ? "say what to capture: test, a video file, a URL or a camera"
-		            : "give exactly one SOURCE");
+		program_say("%s; try 'vshm-capture --help'",
+		            optind == argc
+		                ? "say what to capture: test, a video file, a URL or a camera"
+		                : "give exactly one SOURCE");
 		return -1;
 	}
 	options->source = argv[optind];
 	if (name) {
 		if (vshm_name_check(name) < 0) {
-			fprintf(stderr, "vshm-capture: %s\n", vshm_error());
+			program_say("%s", vshm_error());
 			return -1;
 		}
 		snprintf(options->name, sizeof(options->name), "%s", name);
@@ -310,21 +245,19 @@ static const struct capture_source_ops *source_for(const char *location)
 		return &capture_source_v4l2;
 #else
 	if (strncmp(location, "v4l2:", 5) == 0 || strncmp(location, "/dev/video", 10) == 0) {
-		fprintf(stderr,
-		        "vshm-capture: '%s': this vshm-capture was built without libv4l2, so it "
-		        "has no camera source; install libv4l-dev and rebuild\n",
-		        location);
+		program_say("'%s': this vshm-capture was built without libv4l2, so it has no "
+		            "camera source; install libv4l-dev and rebuild",
+		            location);
 		return NULL;
 	}
 #endif
 #ifdef VSHM_HAVE_FFMPEG
 	return &capture_source_file;
 #else
-	fprintf(stderr,
-	        "vshm-capture: '%s': this vshm-capture was built without FFmpeg, so it only "
-	        "has the 'test' source; install libavformat-dev libavcodec-dev libswscale-dev "
-	        "and rebuild\n",
-	        location);
+	program_say("'%s': this vshm-capture was built without FFmpeg, so it only has the "
+	            "'test' source; install libavformat-dev libavcodec-dev libswscale-dev and "
+	            "rebuild",
+	            location);
 	return NULL;
 #endif
 }
@@ -337,62 +270,151 @@ static void sleep_until(uint64_t deadline_ns)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
 }
 
-struct status {
+/* A running capture: the source, the stream it feeds, and what the status line shows. */
+struct capture {
+	const struct options *options;
+	const struct capture_source_ops *ops;
+	struct capture_source *source;
+	struct capture_description description;
+	struct vshm_writer *writer;
+	struct program_status status;
 	uint64_t start_ns;
-	uint64_t last_ns;
-	uint64_t last_published;
-	double fps;
-	bool tty;
-	bool printed;
+	uint64_t status_published; /* frames published at the previous status */
+	uint64_t published;
+	uint64_t anchor_ns; /* CLOCK_MONOTONIC time of media time 0 */
 };
 
-static void print_status(const struct options *options, struct vshm_writer *writer,
-                         const struct capture_source_ops *ops, struct capture_source *source,
-                         struct status *status, const struct vshm_frame *frame, bool final)
+static void print_status(struct capture *capture, const struct vshm_frame *frame, bool final,
+                         uint64_t elapsed_ns)
 {
 	struct vshm_writer_stats stats;
-	vshm_writer_get_stats(writer, &stats);
+	vshm_writer_get_stats(capture->writer, &stats);
 	struct capture_source_stats source_stats;
-	ops->get_stats(source, &source_stats);
+	capture->ops->get_stats(capture->source, &source_stats);
+	uint64_t frames = stats.frames_published - capture->status_published;
+	if (final) {
+		frames = stats.frames_published;
+		elapsed_ns = vshm_now_ns() - capture->start_ns;
+	}
+	capture->status_published = stats.frames_published;
+	const char *format = vshm_format_name(frame->format);
+	program_status_print(
+	    &capture->status, final,
+	    "%s'%s' %ux%u %s | %5.1f fps | %llu frames | %llu skipped | %llu "
+	    "overwrites | %u reader%s",
+	    final ? "done: " : "", capture->options->name, frame->width, frame->height,
+	    format ? format : "?", (double)frames * 1e9 / (double)(elapsed_ns + 1),
+	    (unsigned long long)stats.frames_published,
+	    (unsigned long long)source_stats.frames_skipped, (unsigned long long)stats.overwrites,
+	    stats.readers_attached, stats.readers_attached == 1 ? "" : "s");
+}
+
+/*
+ * Waits until the frame at media_ns is due, unless the source paces itself (a camera)
+ * or --fast. Returns false if a signal asked to stop meanwhile.
+ */
+static bool wait_until_due(struct capture *capture, struct vshm_frame *frame, uint64_t media_ns)
+{
+	if (capture->description.live)
+		return true; /* it stamped frame->capture_ns when the camera took the frame */
 	uint64_t now = vshm_now_ns();
-	if (now > status->last_ns)
-		status->fps = (double)(stats.frames_published - status->last_published) * 1e9 /
-		              (double)(now - status->last_ns);
-	status->last_ns = now;
-	status->last_published = stats.frames_published;
-	if (options->quiet)
-		return;
-	fprintf(stderr,
-	        "%s%s '%s' %ux%u %s | %5.1f fps | %llu frames | %llu skipped | %llu overwrites | "
-	        "%u reader%s%s",
-	        status->tty ? "\r\033[K" : "",
-	        final ? "vshm-capture: done:" : "vshm-capture:", options->name, frame->width,
-	        frame->height,
-	        vshm_format_name(frame->format) ? vshm_format_name(frame->format) : "?",
-	        final ? (double)stats.frames_published * 1e9 / (double)(now - status->start_ns + 1)
-	              : status->fps,
-	        (unsigned long long)stats.frames_published,
-	        (unsigned long long)source_stats.frames_skipped,
-	        (unsigned long long)stats.overwrites, stats.readers_attached,
-	        stats.readers_attached == 1 ? "" : "s", status->tty && !final ? "" : "\n");
-	status->printed = true;
+	if (capture->published == 0 || now > capture->anchor_ns + media_ns + RESYNC_THRESHOLD_NS)
+		capture->anchor_ns = now - (capture->published == 0 ? 0 : media_ns);
+	uint64_t due = capture->anchor_ns + media_ns;
+	if (!capture->options->fast && due > now)
+		sleep_until(due);
+	frame->capture_ns = capture->options->fast ? vshm_now_ns() : due;
+	return !program_shutdown_requested();
 }
 
 /*
  * Publishes the frame the source produced. A refusal means the source handed over a frame
  * the writer did not begin (a bug): said once, and capture stops. Returns 0 or -errno.
  */
-static int publish(struct vshm_writer *writer, struct vshm_frame *frame)
+static int publish(struct capture *capture, struct vshm_frame *frame)
 {
-	int result = vshm_writer_publish(writer, frame);
-	if (result < 0)
-		fprintf(stderr, "vshm-capture: cannot publish a frame into '%s': %s (slot %u)\n",
-		        vshm_writer_name(writer), strerror(-result), frame->slot);
-	return result;
+	const struct options *options = capture->options;
+	if (options->frame_limit && capture->published + 1 >= options->frame_limit)
+		frame->flags |= VSHM_FRAME_END_OF_STREAM;
+	int result = vshm_writer_publish(capture->writer, frame);
+	if (result < 0) {
+		program_say("cannot publish a frame into '%s': %s (slot %u)",
+		            vshm_writer_name(capture->writer), strerror(-result), frame->slot);
+		return result;
+	}
+	capture->published++;
+	return 0;
+}
+
+/* Frames from the source into the stream until the end, an error or a signal. */
+static int run(struct capture *capture)
+{
+	struct vshm_frame frame = { .format = capture->description.format,
+		                    .width = capture->description.width,
+		                    .height = capture->description.height };
+	int exit_code = 0;
+	while (!program_shutdown_requested()) {
+		uint64_t media_ns = 0;
+		int result =
+		    capture->ops->next(capture->source, capture->writer, &frame, &media_ns);
+		if (result < 0) {
+			exit_code = 1;
+			break;
+		}
+		if (result == CAPTURE_END)
+			break;
+		if (!wait_until_due(capture, &frame, media_ns)) {
+			vshm_writer_cancel(capture->writer);
+			break;
+		}
+		if (publish(capture, &frame) < 0) {
+			exit_code = 1;
+			break;
+		}
+		if (frame.flags & VSHM_FRAME_END_OF_STREAM)
+			break;
+		uint64_t elapsed_ns;
+		if (program_status_due(&capture->status, &elapsed_ns))
+			print_status(capture, &frame, false, elapsed_ns);
+	}
+	if (program_shutdown_requested() && !capture->options->quiet) {
+		program_status_break(&capture->status);
+		program_say("stopped by %s", strsignal(program_shutdown_signal()));
+	}
+	print_status(capture, &frame, true, 0);
+	return exit_code;
+}
+
+/* Creates the stream, sized for what the source said it will produce. */
+static struct vshm_writer *create_stream(const struct options *options,
+                                         const struct capture_description *description)
+{
+	/* Frames in flight (camera buffers lent to the driver) each hold a slot; keep the
+	 * latest, one to turn over and one for a reader to hold besides them. */
+	uint32_t in_flight = description->frames_in_flight ? description->frames_in_flight : 1;
+	uint32_t slot_count = options->slot_count ? options->slot_count : VSHM_SLOT_COUNT_DEFAULT;
+	if (in_flight > 1 && slot_count < in_flight + 3)
+		slot_count = in_flight + 3;
+	struct vshm_writer_options writer_options = {
+		.slot_count = slot_count,
+		.frames_in_flight = in_flight,
+		.max_format = description->format,
+		.max_width = description->width,
+		.max_height = description->height,
+		.max_frame_bytes = description->max_frame_bytes,
+		.frame_interval_ns = description->frame_interval_ns,
+		.group_access = options->group_access,
+	};
+	struct vshm_writer *writer = vshm_writer_create(options->name, &writer_options);
+	if (!writer)
+		program_say("cannot create stream '%s': %s%s", options->name, vshm_error(),
+		            errno == EBUSY ? " (or pass --name)" : "");
+	return writer;
 }
 
 int main(int argc, char **argv)
 {
+	program_set_name("vshm-capture");
 	struct options options = { 0 };
 	if (parse_options(argc, argv, &options) < 0)
 		return 2;
@@ -402,127 +424,36 @@ int main(int argc, char **argv)
 			return capture_v4l2_list_devices();
 		return capture_v4l2_list_formats(options.list_formats);
 #else
-		fprintf(stderr, "vshm-capture: built without libv4l2, so it knows no cameras; "
-		                "install libv4l-dev and rebuild\n");
+		program_say("built without libv4l2, so it knows no cameras; install libv4l-dev "
+		            "and rebuild");
 		return 1;
 #endif
 	}
-	const struct capture_source_ops *ops = source_for(options.source);
-	if (!ops)
+	struct capture capture = { .options = &options };
+	capture.ops = source_for(options.source);
+	if (!capture.ops)
 		return 2;
-	vshm_shutdown_install();
+	program_shutdown_install();
 
-	struct capture_description description = { 0 };
-	struct capture_source *source = ops->open(options.source, &options.settings, &description);
-	if (!source)
-		return vshm_shutdown_requested() ? 0 : 1; /* Ctrl-C while opening: a quiet stop */
-
-	/* Frames in flight (camera buffers lent to the driver) each hold a slot; keep the
-	 * latest, one to turn over and one for a reader to hold besides them. */
-	uint32_t in_flight = description.frames_in_flight ? description.frames_in_flight : 1;
-	uint32_t slot_count = options.slot_count ? options.slot_count : VSHM_SLOT_COUNT_DEFAULT;
-	if (in_flight > 1 && slot_count < in_flight + 3)
-		slot_count = in_flight + 3;
-	struct vshm_writer_options writer_options = {
-		.slot_count = slot_count,
-		.frames_in_flight = in_flight,
-		.max_format = description.format,
-		.max_width = description.width,
-		.max_height = description.height,
-		.max_frame_bytes = description.max_frame_bytes,
-		.frame_interval_ns = description.frame_interval_ns,
-		.group_access = options.group_access,
-	};
-	struct vshm_writer *writer = vshm_writer_create(options.name, &writer_options);
-	if (!writer) {
-		fprintf(stderr, "vshm-capture: cannot create stream '%s': %s%s\n", options.name,
-		        vshm_error(), errno == EBUSY ? " (or pass --name)" : "");
-		ops->close(source);
+	capture.source = capture.ops->open(options.source, &options.settings, &capture.description);
+	if (!capture.source)
+		return program_shutdown_requested() ? 0 : 1; /* Ctrl-C while opening: quiet stop */
+	capture.writer = create_stream(&options, &capture.description);
+	if (!capture.writer) {
+		capture.ops->close(capture.source);
 		return 1;
 	}
 	if (!options.quiet)
-		fprintf(stderr,
-		        "vshm-capture: streaming %s into '%s' (%ux%u %s); watch it with: vshm-view "
-		        "%s\n",
-		        description.summary, options.name, description.width, description.height,
-		        vshm_format_name(description.format), options.name);
-
-	struct status status = { .last_ns = vshm_now_ns(), .tty = isatty(STDERR_FILENO) };
-	status.start_ns = status.last_ns;
-	uint64_t anchor_ns = 0; /* CLOCK_MONOTONIC time of media time 0 */
-	uint64_t next_status_ns = status.last_ns + STATUS_INTERVAL_NS;
-	uint64_t published = 0;
-	uint64_t fixed_interval =
-	    options.settings.fps > 0 ? (uint64_t)(1e9 / options.settings.fps) : 0;
-	struct vshm_frame frame = { .format = description.format,
-		                    .width = description.width,
-		                    .height = description.height };
-	int exit_code = 0;
-
-	while (!vshm_shutdown_requested()) {
-		uint64_t media_ns = 0;
-		int result = ops->next(source, writer, &frame, &media_ns);
-		if (result < 0) {
-			exit_code = 1;
-			break;
-		}
-		if (result == CAPTURE_END)
-			break;
-		if (description.live) {
-			/* A camera paces itself and stamped the frame when it was captured. */
-			if (options.frame_limit && published + 1 >= options.frame_limit)
-				frame.flags |= VSHM_FRAME_END_OF_STREAM;
-			if (publish(writer, &frame) < 0) {
-				exit_code = 1;
-				break;
-			}
-			published++;
-			if (frame.flags & VSHM_FRAME_END_OF_STREAM)
-				break;
-			uint64_t now = vshm_now_ns();
-			if (now >= next_status_ns) {
-				print_status(&options, writer, ops, source, &status, &frame, false);
-				next_status_ns = now + STATUS_INTERVAL_NS;
-			}
-			continue;
-		}
-		/* A file played at a forced rate ignores its own timestamps. */
-		if (fixed_interval && ops != &capture_source_test)
-			media_ns = published * fixed_interval;
-		uint64_t now = vshm_now_ns();
-		if (published == 0 || (now > anchor_ns + media_ns + RESYNC_THRESHOLD_NS))
-			anchor_ns = now - (published == 0 ? 0 : media_ns);
-		uint64_t due = anchor_ns + media_ns;
-		if (!options.fast && due > now)
-			sleep_until(due);
-		if (vshm_shutdown_requested()) {
-			vshm_writer_cancel(writer);
-			break;
-		}
-		frame.capture_ns = options.fast ? vshm_now_ns() : due;
-		if (options.frame_limit && published + 1 >= options.frame_limit)
-			frame.flags |= VSHM_FRAME_END_OF_STREAM;
-		if (publish(writer, &frame) < 0) {
-			exit_code = 1;
-			break;
-		}
-		published++;
-		if (frame.flags & VSHM_FRAME_END_OF_STREAM)
-			break;
-		now = vshm_now_ns();
-		if (now >= next_status_ns) {
-			print_status(&options, writer, ops, source, &status, &frame, false);
-			next_status_ns = now + STATUS_INTERVAL_NS;
-		}
-	}
-
-	if (vshm_shutdown_requested() && !options.quiet)
-		fprintf(stderr, "%svshm-capture: stopped by %s\n", status.tty ? "\r\033[K" : "",
-		        strsignal(vshm_shutdown_signal()));
-	print_status(&options, writer, ops, source, &status, &frame, true);
+		program_say("streaming %s into '%s' (%ux%u %s); watch it with: vshm-view %s",
+		            capture.description.summary, options.name, capture.description.width,
+		            capture.description.height,
+		            vshm_format_name(capture.description.format), options.name);
+	program_status_init(&capture.status, options.quiet, STATUS_INTERVAL_NS);
+	capture.start_ns = vshm_now_ns();
+	int exit_code = run(&capture);
 	/* The source first: a camera must stop writing into slots lent to it before the
 	 * segment goes. Destroying marks the stream closed and removes the segment. */
-	ops->close(source);
-	vshm_writer_destroy(writer);
+	capture.ops->close(capture.source);
+	vshm_writer_destroy(capture.writer);
 	return exit_code;
 }

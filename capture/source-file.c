@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shutdown.h"
 #include "source.h"
 
 /* This many undecodable packets in a row means the file is not worth going on with. */
@@ -142,7 +143,7 @@ static const char *error_text(int error)
 static int interrupted(void *opaque)
 {
 	const struct capture_source *source = opaque;
-	return vshm_shutdown_requested() ||
+	return program_shutdown_requested() ||
 	       (source->io_deadline_ns && vshm_now_ns() > source->io_deadline_ns);
 }
 
@@ -241,7 +242,7 @@ static int decode_picture(struct capture_source *source)
 		result = av_read_frame(source->format_context, source->packet);
 		bool timed_out = io_timed_out(source);
 		if (result < 0) {
-			if (vshm_shutdown_requested())
+			if (program_shutdown_requested())
 				return 0;
 			if (timed_out)
 				fprintf(stderr, "vshm-capture: '%s': no data for %u s; ending\n",
@@ -303,7 +304,7 @@ static int decode_ahead(struct capture_source *source)
 {
 	int result = decode_picture(source);
 	if (result == 0 && source->settings.loop && source->pictures_this_pass > 0 &&
-	    !vshm_shutdown_requested()) {
+	    !program_shutdown_requested()) {
 		result = rewind_input(source);
 		if (result < 0) {
 			fprintf(stderr, "vshm-capture: '%s': cannot start over for --loop: %s\n",
@@ -427,7 +428,7 @@ static struct capture_source *file_open(const char *location,
 	if (result < 0) {
 		/* avformat_open_input() frees the context on failure. */
 		source->format_context = NULL;
-		if (vshm_shutdown_requested())
+		if (program_shutdown_requested())
 			; /* stopped by the user: nothing to report */
 		else if (timed_out)
 			fprintf(stderr, "vshm-capture: '%s': no answer within %u s\n", location,
@@ -446,8 +447,8 @@ static struct capture_source *file_open(const char *location,
 	arm_io_deadline(source);
 	result = avformat_find_stream_info(source->format_context, NULL);
 	timed_out = io_timed_out(source);
-	if (result < 0 || vshm_shutdown_requested()) {
-		if (!vshm_shutdown_requested())
+	if (result < 0 || program_shutdown_requested()) {
+		if (!program_shutdown_requested())
 			fprintf(stderr, "vshm-capture: '%s': cannot read its streams: %s\n",
 			        location, timed_out ? "no answer in time" : error_text(result));
 		goto error;
@@ -459,7 +460,7 @@ static struct capture_source *file_open(const char *location,
 	 * here, before any stream is created. */
 	result = decode_ahead(source);
 	if (result <= 0) {
-		if (!vshm_shutdown_requested())
+		if (!program_shutdown_requested())
 			fprintf(stderr, "vshm-capture: '%s': no video frame could be decoded%s%s\n",
 			        location, result < 0 ? ": " : " (corrupt or empty video stream)",
 			        result < 0 ? error_text(result) : "");
@@ -594,8 +595,11 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 		frame->color_range = VSHM_COLOR_RANGE_LIMITED;
 	else
 		frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
+	/* --fps plays the pictures at that rate, whatever their own timestamps say. */
+	*media_ns = source->settings.fps > 0
+	                ? (uint64_t)((double)source->next_frame_number * 1e9 / source->settings.fps)
+	                : source->pending_media_ns;
 	frame->frame_number = source->next_frame_number++;
-	*media_ns = source->pending_media_ns;
 	if (source->pending_discontinuity)
 		frame->flags |= VSHM_FRAME_DISCONTINUITY;
 	av_frame_unref(picture);

@@ -54,6 +54,7 @@
 #include <libswscale/swscale.h>
 #endif
 
+#include "shutdown.h"
 #include "source.h"
 
 #define BUFFER_COUNT     4  /* driver buffers asked for: mmap, or slots lent with USERPTR */
@@ -157,7 +158,7 @@ static int xioctl(int fd, unsigned long request, void *argument)
 	int result;
 	do
 		result = v4l2_ioctl(fd, request, argument);
-	while (result < 0 && errno == EINTR && !vshm_shutdown_requested());
+	while (result < 0 && errno == EINTR && !program_shutdown_requested());
 	return result;
 }
 
@@ -1229,9 +1230,9 @@ static int reconnect(struct capture_source *source)
 	        "to reopen it every second (Ctrl-C to stop)\n",
 	        source->path);
 	ask_for_the_same(source);
-	while (!vshm_shutdown_requested()) {
+	while (!program_shutdown_requested()) {
 		sleep_ns(REOPEN_PERIOD_NS);
-		if (vshm_shutdown_requested())
+		if (program_shutdown_requested())
 			break;
 		if (negotiate(source, false) == 0) {
 			/* The old format may be gone and MJPEG the one left: decode it then. */
@@ -1275,7 +1276,7 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 {
 	int result;
 	for (;;) {
-		if (vshm_shutdown_requested())
+		if (program_shutdown_requested())
 			return CAPTURE_END;
 		if (source->fd < 0 && (result = reconnect(source)) < 0)
 			return result;

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "options.h"
+#include "shutdown.h"
+#include "status.h"
 #include "vshm/filter.h"
 #include "vshm/reader.h"
 #include "vshm/util.h"
@@ -22,44 +25,50 @@
 
 struct filter_run {
 	const struct vshm_filter *filter;
-	const char *program;
 	const char *input_name;
 	char output_name[VSHM_NAME_MAX + 1];
 	uint32_t requested_format;
 	uint32_t slot_count;
-	double timeout_seconds; /* < 0: wait for the input for ever */
+	int timeout_ms; /* < 0: wait for the input for ever */
 	bool group_access;
 	bool quiet;
 	struct vshm_reader *reader;
 	struct vshm_writer *writer;
 	uint64_t frames, torn, invalid, process_ns;
-	uint64_t status_frames, status_since_ns;
+	uint64_t status_frames;
+	struct program_status status;
 	bool ended;
 };
 
-static void usage(const struct filter_run *run, FILE *out)
+/* getopt_long() calls usage with the output only; the filter it describes is this one. */
+static const struct vshm_filter *described_filter;
+
+static void usage(FILE *out)
 {
+	const struct vshm_filter *filter = described_filter;
+	char formats[256];
+	program_format_list(filter->input_formats, formats, sizeof(formats));
 	fprintf(out,
 	        "Usage: %s [options] INPUT [OUTPUT]\n"
 	        "\n"
 	        "%s%s"
 	        "Reads the vshm stream INPUT, applies the %s filter to each new frame, and\n"
 	        "publishes the result as the stream OUTPUT (default: INPUT.%s).\n"
+	        "Input formats: %s.\n"
 	        "\n"
 	        "Options:\n"
 	        "  -f, --format FMT    pixel format of the output, if the filter can make it\n"
-	        "      --slots N       slots in the output ring, 3..64 (default 3)\n"
+	        "      --slots N       slots in the output ring, %d..%d (default %d)\n"
 	        "      --timeout SEC   give up if INPUT does not appear in time (default: wait)\n"
-	        "      --group         let the owner's group read the output (mode 0660)\n"
-	        "  -q, --quiet         no status lines\n"
-	        "  -h, --help          this text\n"
-	        "  -V, --version       the version\n"
-	        "\n"
+	        "      --group         let the owner's group read the output (mode "
+	        "0660)\n" PROGRAM_COMMON_HELP "\n"
 	        "Follows INPUT when its writer restarts; stops after passing on INPUT's end of\n"
 	        "stream, or on Ctrl-C or SIGTERM, and then removes OUTPUT.\n"
 	        "Exit status: 0 stopped, 1 stream or format error, 2 bad usage.\n",
-	        run->program, run->filter->description ? run->filter->description : "",
-	        run->filter->description ? "\n\n" : "", run->filter->name, run->filter->name);
+	        program_name(), filter->description ? filter->description : "",
+	        filter->description ? "\n\n" : "", filter->name, filter->name,
+	        filter->input_formats ? formats : "all", VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX,
+	        VSHM_SLOT_COUNT_DEFAULT);
 }
 
 static int parse_options(struct filter_run *run, int argc, char **argv)
@@ -69,79 +78,54 @@ static int parse_options(struct filter_run *run, int argc, char **argv)
 		{ "slots", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "group", no_argument, NULL, 'g' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
-	const char *program = strrchr(argv[0], '/');
-	run->program = program ? program + 1 : argv[0];
-	run->timeout_seconds = -1;
+	program_set_name(argv[0]);
+	described_filter = run->filter;
+	run->timeout_ms = -1;
 	optind = 1;
 	int option;
-	char *end;
-	while ((option = getopt_long(argc, argv, "f:qhV", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "f:" PROGRAM_COMMON_SHORT_OPTIONS, options,
+	                             NULL)) != -1) {
 		switch (option) {
 		case 'f':
-			run->requested_format = vshm_format_from_name(optarg);
-			if (!run->requested_format) {
-				fprintf(stderr, "%s: unknown pixel format '%s'\n", run->program,
-				        optarg);
+			if (program_parse_format("--format", optarg, &run->requested_format) < 0)
 				return -1;
-			}
 			if (!run->filter->output_format) {
-				fprintf(stderr,
-				        "%s: --format: this filter writes frames in its input's "
-				        "format\n",
-				        run->program);
+				program_say("--format: this filter writes frames in its input's "
+				            "format");
 				return -1;
 			}
 			break;
 		case 'S':
-			run->slot_count = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || run->slot_count < VSHM_SLOT_COUNT_MIN ||
-			    run->slot_count > VSHM_SLOT_COUNT_MAX) {
-				fprintf(stderr, "%s: --slots '%s' is not a number %d..%d\n",
-				        run->program, optarg, VSHM_SLOT_COUNT_MIN,
-				        VSHM_SLOT_COUNT_MAX);
+			if (program_parse_slots("--slots", optarg, &run->slot_count) < 0)
 				return -1;
-			}
 			break;
 		case 't':
-			run->timeout_seconds = strtod(optarg, &end);
-			if (*end || !(run->timeout_seconds >= 0)) {
-				fprintf(stderr, "%s: --timeout '%s' is not a number of seconds\n",
-				        run->program, optarg);
+			if (program_parse_timeout("--timeout", optarg, &run->timeout_ms) < 0)
 				return -1;
-			}
 			break;
 		case 'g':
 			run->group_access = true;
 			break;
-		case 'q':
-			run->quiet = true;
-			break;
-		case 'h':
-			usage(run, stdout);
-			return 1;
-		case 'V':
-			printf("%s (vshm %s)\n", run->program, VSHM_VERSION_STRING);
-			return 1;
-		default:
-			fprintf(stderr, "Try '%s --help'.\n", run->program);
-			return -1;
+		default: {
+			int common = program_common_option(option, &run->quiet, usage);
+			if (common != 0)
+				return common;
+		}
 		}
 	}
 	int positional = argc - optind;
 	if (positional < 1 || positional > 2) {
-		fprintf(stderr, "%s: %s; try '%s --help'\n", run->program,
-		        positional < 1 ? "name the INPUT stream" : "give INPUT and OUTPUT only",
-		        run->program);
+		program_say("%s; try '%s --help'",
+		            positional < 1 ? "name the INPUT stream" : "give INPUT and OUTPUT only",
+		            program_name());
 		return -1;
 	}
 	run->input_name = argv[optind];
 	if (vshm_name_check(run->input_name) < 0) {
-		fprintf(stderr, "%s: input: %s\n", run->program, vshm_error());
+		program_say("input: %s", vshm_error());
 		return -1;
 	}
 	if (positional == 2) {
@@ -154,12 +138,11 @@ static int parse_options(struct filter_run *run, int argc, char **argv)
 		         run->input_name, run->filter->name);
 	}
 	if (vshm_name_check(run->output_name) < 0) {
-		fprintf(stderr, "%s: output: %s\n", run->program, vshm_error());
+		program_say("output: %s", vshm_error());
 		return -1;
 	}
 	if (strcmp(run->output_name, run->input_name) == 0) {
-		fprintf(stderr, "%s: INPUT and OUTPUT are both '%s': they must differ\n",
-		        run->program, run->input_name);
+		program_say("INPUT and OUTPUT are both '%s': they must differ", run->input_name);
 		return -1;
 	}
 	return 0;
@@ -171,23 +154,24 @@ static void sleep_ns(long nanoseconds)
 	nanosleep(&duration, NULL);
 }
 
-static void say_waiting(const char *name, void *data)
+/* Says once that the input is awaited; stops waiting when the filter is asked to stop. */
+static bool keep_waiting(const char *name, unsigned attempt, void *data)
 {
 	const struct filter_run *run = data;
-	if (!run->quiet)
-		fprintf(stderr, "%s: waiting for input stream '%s'\n", run->program, name);
+	if (attempt == 0 && !run->quiet)
+		program_say("waiting for input stream '%s'", name);
+	return !program_shutdown_requested();
 }
 
 /* Attaches to the input, waiting for it to appear. Returns 0 (attached, or stopped by a
  * signal first: run->reader is NULL then), or 1 after saying why. */
 static int attach_input(struct filter_run *run)
 {
-	int timeout_ms = run->timeout_seconds < 0 ? -1 : (int)(run->timeout_seconds * 1000);
-	run->reader = vshm_reader_attach_wait(run->input_name, NULL, timeout_ms, say_waiting, run);
+	run->reader =
+	    vshm_reader_attach_wait(run->input_name, NULL, run->timeout_ms, keep_waiting, run);
 	if (run->reader || errno == EINTR)
 		return 0;
-	fprintf(stderr, "%s: cannot read input stream '%s': %s\n", run->program, run->input_name,
-	        vshm_error());
+	program_say("cannot read input stream '%s': %s", run->input_name, vshm_error());
 	return 1;
 }
 
@@ -200,16 +184,6 @@ static bool takes(const struct vshm_filter *filter, uint32_t format)
 			return true;
 	}
 	return false;
-}
-
-static void list_formats(const struct vshm_filter *filter, char *out, size_t size)
-{
-	out[0] = '\0';
-	for (const uint32_t *f = filter->input_formats; f && *f; f++) {
-		size_t length = strlen(out);
-		snprintf(out + length, size - length, "%s%s", length ? " " : "",
-		         vshm_format_name(*f));
-	}
 }
 
 /* Creates the output stream, sized for the first output frame. Returns 0 or 1. */
@@ -227,14 +201,13 @@ static int create_output(struct filter_run *run, uint32_t format, const struct v
 	};
 	run->writer = vshm_writer_create(run->output_name, &options);
 	if (!run->writer) {
-		fprintf(stderr, "%s: cannot create output stream '%s': %s\n", run->program,
-		        run->output_name, vshm_error());
+		program_say("cannot create output stream '%s': %s", run->output_name, vshm_error());
 		return 1;
 	}
 	if (!run->quiet)
-		fprintf(stderr, "%s: '%s' (%s) -> '%s' (%s), %ux%u\n", run->program,
-		        run->input_name, vshm_format_name(input->format), run->output_name,
-		        vshm_format_name(format), input->width, input->height);
+		program_say("'%s' (%s) -> '%s' (%s), %ux%u", run->input_name,
+		            vshm_format_name(input->format), run->output_name,
+		            vshm_format_name(format), input->width, input->height);
 	return 0;
 }
 
@@ -250,9 +223,9 @@ static int process_one(struct filter_run *run)
 		return 0;
 	if (!takes(filter, input.format)) {
 		char formats[256];
-		list_formats(filter, formats, sizeof(formats));
-		fprintf(stderr, "%s: input '%s' carries %s frames; this filter takes %s\n",
-		        run->program, run->input_name, vshm_format_name(input.format), formats);
+		program_format_list(filter->input_formats, formats, sizeof(formats));
+		program_say("input '%s' carries %s frames; this filter takes %s", run->input_name,
+		            vshm_format_name(input.format), formats);
 		vshm_reader_release(run->reader);
 		return 1;
 	}
@@ -261,17 +234,16 @@ static int process_one(struct filter_run *run)
 	        ? filter->output_format(input.format, run->requested_format, filter->data)
 	        : input.format;
 	if (!format) {
-		fprintf(stderr, "%s: cannot make %s frames from %s input\n", run->program,
-		        run->requested_format ? vshm_format_name(run->requested_format) : "any",
-		        vshm_format_name(input.format));
+		program_say("cannot make %s frames from %s input",
+		            run->requested_format ? vshm_format_name(run->requested_format) : "any",
+		            vshm_format_name(input.format));
 		vshm_reader_release(run->reader);
 		return 1;
 	}
 	if ((!run->writer && create_output(run, format, &input)) ||
 	    vshm_writer_begin(run->writer, format, input.width, input.height, &output) < 0) {
 		if (run->writer)
-			fprintf(stderr, "%s: output '%s': %s\n", run->program, run->output_name,
-			        vshm_error());
+			program_say("output '%s': %s", run->output_name, vshm_error());
 		vshm_reader_release(run->reader);
 		return 1;
 	}
@@ -304,31 +276,29 @@ static int process_one(struct filter_run *run)
 	return 0;
 }
 
-static void print_status(struct filter_run *run, bool final)
+/* The status line, and with final the summary: frames, drops and the work per frame. */
+static void print_status(struct filter_run *run, bool final, uint64_t elapsed_ns)
 {
-	uint64_t now = vshm_now_ns();
-	double fps = (double)(run->frames - run->status_frames) * 1e9 /
-	             (double)(now - run->status_since_ns + 1);
-	run->status_frames = run->frames;
-	run->status_since_ns = now;
 	char rate[32] = "";
 	if (!final)
-		snprintf(rate, sizeof(rate), ", %.1f fps", fps);
-	fprintf(stderr,
-	        "%s: %s'%s' -> '%s': %llu frames, %llu torn inputs dropped, %llu invalid, "
-	        "%.1f us per frame%s\n",
-	        run->program, final ? "done: " : "", run->input_name, run->output_name,
-	        (unsigned long long)run->frames, (unsigned long long)run->torn,
-	        (unsigned long long)run->invalid,
-	        run->frames ? (double)run->process_ns / 1e3 / (double)run->frames : 0.0, rate);
+		snprintf(rate, sizeof(rate), ", %.1f fps",
+		         (double)(run->frames - run->status_frames) * 1e9 /
+		             (double)(elapsed_ns + 1));
+	run->status_frames = run->frames;
+	program_status_print(
+	    &run->status, final,
+	    "%s'%s' -> '%s': %llu frames, %llu torn inputs dropped, %llu invalid, "
+	    "%.1f us per frame%s",
+	    final ? "done: " : "", run->input_name, run->output_name,
+	    (unsigned long long)run->frames, (unsigned long long)run->torn,
+	    (unsigned long long)run->invalid,
+	    run->frames ? (double)run->process_ns / 1e3 / (double)run->frames : 0.0, rate);
 }
 
 static int run_loop(struct filter_run *run)
 {
 	bool lost = false;
-	uint64_t next_status = vshm_now_ns() + STATUS_INTERVAL_NS;
-	run->status_since_ns = vshm_now_ns();
-	while (!vshm_shutdown_requested() && !run->ended) {
+	while (!program_shutdown_requested() && !run->ended) {
 		int result = vshm_reader_wait(run->reader, WAIT_MS);
 		if (result == 0) {
 			lost = false;
@@ -336,19 +306,19 @@ static int run_loop(struct filter_run *run)
 				return 1;
 		} else if (result == -EPIPE && !lost) {
 			lost = true;
-			if (!run->quiet)
-				fprintf(stderr,
-				        "%s: input '%s' lost its writer; waiting for a new one\n",
-				        run->program, run->input_name);
+			if (!run->quiet) {
+				program_status_break(&run->status);
+				program_say("input '%s' lost its writer; waiting for a new one",
+				            run->input_name);
+			}
 		} else if (result == -ESTALE) {
 			/* A new writer has the input's name: follow it. */
 			if (vshm_reader_reattach(run->reader) < 0)
 				sleep_ns(RETRY_NS);
 		}
-		if (!run->quiet && vshm_now_ns() >= next_status) {
-			print_status(run, false);
-			next_status = vshm_now_ns() + STATUS_INTERVAL_NS;
-		}
+		uint64_t elapsed_ns;
+		if (program_status_due(&run->status, &elapsed_ns))
+			print_status(run, false, elapsed_ns);
 	}
 	return 0;
 }
@@ -359,12 +329,14 @@ int vshm_filter_main(int argc, char **argv, const struct vshm_filter *filter)
 	int parsed = parse_options(&run, argc, argv);
 	if (parsed != 0)
 		return parsed > 0 ? 0 : 2;
-	vshm_shutdown_install();
+	program_shutdown_install();
+	program_status_init(&run.status, run.quiet, STATUS_INTERVAL_NS);
 	int status = attach_input(&run);
 	if (status == 0 && run.reader)
 		status = run_loop(&run);
-	if (!run.quiet || status != 0)
-		print_status(&run, true);
+	/* The summary, also after a failure: it says how far the filter got. */
+	run.status.quiet = run.quiet && status == 0;
+	print_status(&run, true, 0);
 	/* Removes the output stream; its readers keep their last frame. */
 	vshm_writer_destroy(run.writer);
 	vshm_reader_detach(run.reader);

@@ -177,20 +177,19 @@ struct vshm_reader *vshm_reader_attach(const char *name, const struct vshm_reade
 	return reader;
 }
 
-struct vshm_reader *
-vshm_reader_attach_wait(const char *name, const struct vshm_reader_options *options, int timeout_ms,
-                        void (*waiting)(const char *name, void *data), void *data)
+struct vshm_reader *vshm_reader_attach_wait(const char *name,
+                                            const struct vshm_reader_options *options,
+                                            int timeout_ms, vshm_attach_wait_callback keep_waiting,
+                                            void *data)
 {
 	uint64_t start = vshm_now_ns();
-	for (bool first = true;; first = false) {
+	for (unsigned attempt = 0;; attempt++) {
 		struct vshm_reader *reader = vshm_reader_attach(name, options);
 		if (reader)
 			return reader;
 		if (errno != ENOENT && errno != EAGAIN && errno != ENODATA)
 			return NULL; /* final: the caller reports vshm_error() */
-		if (first && waiting)
-			waiting(name, data);
-		if (vshm_shutdown_requested()) {
+		if (keep_waiting && !keep_waiting(name, attempt, data)) {
 			errno = EINTR;
 			return NULL;
 		}

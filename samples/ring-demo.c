@@ -24,6 +24,14 @@
 #define WIDTH  640
 #define HEIGHT 360
 
+/* Set by SIGINT or SIGTERM: the writer stops, and destroying it removes the stream. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int signal_number)
+{
+	stop_requested = signal_number;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -164,7 +172,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	vshm_shutdown_install();
+	struct sigaction stop = { .sa_handler = on_stop_signal };
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
 	struct vshm_writer_options writer_options = {
 		.max_format = VSHM_FORMAT_RGBA,
 		.max_width = WIDTH,
@@ -189,7 +199,7 @@ int main(int argc, char **argv)
 	uint64_t start = vshm_now_ns();
 	uint64_t total = (uint64_t)(seconds * fps);
 	uint64_t n;
-	for (n = 1; n <= total && !vshm_shutdown_requested(); n++) {
+	for (n = 1; n <= total && !stop_requested; n++) {
 		/* Absolute deadlines: no drift however long it runs. */
 		uint64_t deadline = start + n * interval;
 		struct timespec until = { (time_t)(deadline / 1000000000u),

@@ -1,7 +1,7 @@
 /*
  * Cleanup (issue 2, test 6): a writer process leaves no /dev/shm/vshm.<name> behind
  * when it exits normally, or on SIGINT, SIGTERM or SIGHUP (through
- * vshm_shutdown_install() and a loop that stops on vshm_shutdown_requested()). A
+ * program_shutdown_install() and a loop that stops on program_shutdown_requested()). A
  * SIGKILLed writer cannot clean up: its segment stays, and the next writer of that
  * name replaces it (a new inode), which a reader of the old one learns (-ESTALE) and
  * follows (vshm_reader_reattach()).
@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "shutdown.h"
 #include "test-util.h"
 
 #define READY_TIMEOUT_NS (10 * UINT64_C(1000000000))
@@ -26,7 +27,7 @@
 struct shared {
 	_Atomic int ready;       /* the writer has published its first frame */
 	_Atomic int may_exit;    /* the parent lets a normally exiting writer go */
-	_Atomic int signal_seen; /* vshm_shutdown_signal() when the loop stopped */
+	_Atomic int signal_seen; /* program_shutdown_signal() when the loop stopped */
 	_Atomic int error;
 	uint64_t first_frame; /* frame numbers this writer uses start here */
 };
@@ -40,7 +41,7 @@ struct fixture {
 
 enum ending {
 	END_NORMALLY,  /* when the parent says so, through vshm_writer_destroy() */
-	END_ON_SIGNAL, /* loop until vshm_shutdown_requested(), then destroy */
+	END_ON_SIGNAL, /* loop until program_shutdown_requested(), then destroy */
 	END_NEVER,     /* publish until killed */
 };
 
@@ -53,7 +54,7 @@ static int writer_main(void *argument)
 {
 	struct writer_context *context = argument;
 	struct shared *shared = context->fixture->shared;
-	if (context->ending == END_ON_SIGNAL && vshm_shutdown_install() < 0) {
+	if (context->ending == END_ON_SIGNAL && program_shutdown_install() < 0) {
 		atomic_store(&shared->error, 1);
 		return 1;
 	}
@@ -83,8 +84,8 @@ static int writer_main(void *argument)
 		atomic_store(&shared->ready, 1);
 		if (context->ending == END_NORMALLY && atomic_load(&shared->may_exit))
 			break;
-		if (context->ending == END_ON_SIGNAL && vshm_shutdown_requested()) {
-			atomic_store(&shared->signal_seen, vshm_shutdown_signal());
+		if (context->ending == END_ON_SIGNAL && program_shutdown_requested()) {
+			atomic_store(&shared->signal_seen, program_shutdown_signal());
 			break;
 		}
 		test_sleep_us(1000);

@@ -12,7 +12,12 @@
 
 #include <vshm/vshm.h>
 
+#include "options.h"
+#include "shutdown.h"
+
 #define MAX_TRACKED 256
+/* Refreshing faster than this would only measure the listing itself. */
+#define WATCH_SECONDS_MIN 0.1
 
 struct options {
 	bool json;
@@ -53,9 +58,7 @@ static void usage(FILE *out)
 	        "  -w, --watch[=SEC]   refresh every SEC seconds (default 1), like top\n"
 	        "  -j, --json          one JSON array, for scripts\n"
 	        "      --clean         remove stale streams (never a live one, never a foreign\n"
-	        "                      file), saying which\n"
-	        "  -h, --help          this text\n"
-	        "  -V, --version       the version\n");
+	        "                      file), saying which\n" PROGRAM_INFO_HELP);
 }
 
 static const char *state_name(enum vshm_stream_status status)
@@ -203,7 +206,7 @@ static int visit(const struct vshm_stream_info *info, void *data)
 			       info->writer_pid);
 			listing->removed++;
 		} else if (result != -ENOENT && result != -EBUSY) { /* live: never removed */
-			fprintf(stderr, "vshm-ls: left '%s': %s\n", info->name, vshm_error());
+			program_say("left '%s': %s", info->name, vshm_error());
 			listing->failures++;
 		}
 		return 0;
@@ -230,7 +233,7 @@ static int list_once(struct listing *listing)
 	if (listing->options->json)
 		printf("%s]\n", listing->shown ? "\n" : "");
 	if (result < 0) {
-		fprintf(stderr, "vshm-ls: %s\n", vshm_error());
+		program_say("%s", vshm_error());
 		return 1;
 	}
 	if (!listing->options->json && !listing->options->clean && listing->shown == 0)
@@ -244,57 +247,50 @@ static int list_once(struct listing *listing)
 int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{ "watch", optional_argument, NULL, 'w' }, { "json", no_argument, NULL, 'j' },
-		{ "clean", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },     { 0 },
+		{ "watch", optional_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "clean", no_argument, NULL, 'c' },
+		PROGRAM_INFO_LONG_OPTIONS,
+		{ 0 },
 	};
+	program_set_name("vshm-ls");
 	struct options options = { 0 };
 	int option;
-	while ((option = getopt_long(argc, argv, "w::jhV", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "w::j" PROGRAM_INFO_SHORT_OPTIONS, long_options,
+	                             NULL)) != -1) {
 		switch (option) {
-		case 'w': {
-			char *end = NULL;
-			options.watch_seconds = optarg ? strtod(optarg, &end) : 1.0;
-			if ((optarg && *end) || !(options.watch_seconds >= 0.1)) {
-				fprintf(stderr, "vshm-ls: --watch=%s: give seconds, 0.1 or more\n",
-				        optarg);
+		case 'w':
+			options.watch_seconds = 1.0;
+			if (optarg && program_parse_seconds("--watch", optarg, WATCH_SECONDS_MIN,
+			                                    &options.watch_seconds) < 0)
 				return 2;
-			}
 			break;
-		}
 		case 'j':
 			options.json = true;
 			break;
 		case 'c':
 			options.clean = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("vshm-ls %s\n", VSHM_VERSION_STRING);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'vshm-ls --help'.\n");
-			return 2;
+		default: {
+			int common = program_common_option(option, NULL, usage);
+			return common > 0 ? 0 : 2;
+		}
 		}
 	}
 	/* `-w 2` as well as `-w2`: a number right after --watch is its interval. */
-	if (options.watch_seconds > 0 && optind < argc) {
-		char *end;
-		double seconds = strtod(argv[optind], &end);
-		if (!*end && seconds >= 0.1) {
-			options.watch_seconds = seconds;
-			optind++;
-		}
+	if (options.watch_seconds > 0 && optind < argc &&
+	    strspn(argv[optind], "0123456789.") == strlen(argv[optind])) {
+		if (program_parse_seconds("--watch", argv[optind], WATCH_SECONDS_MIN,
+		                          &options.watch_seconds) < 0)
+			return 2;
+		optind++;
 	}
 	if (optind != argc) {
-		fprintf(stderr, "vshm-ls: unexpected argument '%s'; try 'vshm-ls --help'\n",
-		        argv[optind]);
+		program_say("unexpected argument '%s'; try 'vshm-ls --help'", argv[optind]);
 		return 2;
 	}
 	if (options.clean && (options.json || options.watch_seconds > 0)) {
-		fprintf(stderr, "vshm-ls: --clean goes alone, without --json or --watch\n");
+		program_say("--clean goes alone, without --json or --watch");
 		return 2;
 	}
 	static struct listing listing;
@@ -302,9 +298,9 @@ int main(int argc, char **argv)
 	if (options.watch_seconds <= 0)
 		return list_once(&listing);
 
-	vshm_shutdown_install();
+	program_shutdown_install();
 	bool tty = isatty(STDOUT_FILENO);
-	while (!vshm_shutdown_requested()) {
+	while (!program_shutdown_requested()) {
 		if (tty && !options.json)
 			printf("\033[H\033[2J"); /* home and clear, like top */
 		if (list_once(&listing))

@@ -23,6 +23,10 @@
 
 #include <vshm/vshm.h>
 
+#include "options.h"
+#include "run-paths.h"
+#include "shutdown.h"
+
 #define STAGES_MAX    16
 #define ARGUMENTS_MAX 64
 #define STOP_GRACE_MS 3000
@@ -74,10 +78,7 @@ static void usage(FILE *out)
 	    "      --restart       restart a stage that dies (up to %d times) instead of\n"
 	    "                      stopping the pipeline\n"
 	    "      --dry-run       print the commands and stop\n"
-	    "  -v, --verbose       let the stages print their status lines\n"
-	    "  -h, --help          this text\n"
-	    "  -V, --version       the version\n"
-	    "\n"
+	    "  -v, --verbose       let the stages print their status lines\n" PROGRAM_INFO_HELP "\n"
 	    "Ctrl-C or SIGTERM stop every stage. The pipeline also ends when its last stage\n"
 	    "does (a closed viewer, or a finite source's end passed down the chain: a\n"
 	    "filter whose input ended is stopped after %d s), or when a stage fails.\n"
@@ -87,7 +88,23 @@ static void usage(FILE *out)
 	    RESTARTS_MAX, UPSTREAM_GONE_GRACE_MS / 1000);
 }
 
-/* Directories to look for programs in, most specific first. */
+/* True if this vshm-run is the one the build tree made (it is run from there). */
+static bool running_from_build_tree(void)
+{
+	char self[PATH_MAX];
+	ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (length <= 0)
+		return false;
+	self[length] = '\0';
+	return strcmp(dirname(self), RUN_BUILD_TOOLS_DIRECTORY) == 0;
+}
+
+/*
+ * Finds a stage's program. Looks in $VSHM_PATH, then beside vshm-run (installed, all
+ * programs share one directory), then, for the vshm-run of a build tree, where that
+ * build put each program (run-paths.h, generated from the build's own targets, so it
+ * follows any folder a program moves to), then in $PATH.
+ */
 static void find_program(const char *name, char *out)
 {
 	out[0] = '\0';
@@ -96,7 +113,7 @@ static void find_program(const char *name, char *out)
 			snprintf(out, PATH_MAX, "%s", name);
 		return;
 	}
-	char directories[4096] = "";
+	char directories[8192] = "";
 	const char *path = getenv("VSHM_PATH");
 	if (path)
 		snprintf(directories, sizeof(directories), "%s:", path);
@@ -104,12 +121,13 @@ static void find_program(const char *name, char *out)
 	ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (length > 0) {
 		self[length] = '\0';
-		char *here = dirname(self);
 		size_t used = strlen(directories);
-		/* Installed, everything is in one directory; in the build tree, in siblings. */
+		snprintf(directories + used, sizeof(directories) - used, "%s:", dirname(self));
+	}
+	if (running_from_build_tree()) {
+		size_t used = strlen(directories);
 		snprintf(directories + used, sizeof(directories) - used,
-		         "%s:%s/../capture:%s/../viewer:%s/../samples/filters:", here, here, here,
-		         here);
+		         "%s:", RUN_BUILD_STAGE_DIRECTORIES);
 	}
 	const char *system_path = getenv("PATH");
 	size_t used = strlen(directories);
@@ -130,7 +148,7 @@ static void find_program(const char *name, char *out)
 static int add_argument(struct stage *stage, const char *argument)
 {
 	if (stage->argument_count + 1 >= ARGUMENTS_MAX) {
-		fprintf(stderr, "vshm-run: stage %s has too many arguments\n", stage->label);
+		program_say("stage %s has too many arguments", stage->label);
 		return -1;
 	}
 	stage->arguments[stage->argument_count++] = strdup(argument);
@@ -144,9 +162,7 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 	int first = 0;
 	for (int i = 0; i < token_count; i++) {
 		if (strchr(tokens[i], '!') && strcmp(tokens[i], "!") != 0) {
-			fprintf(stderr,
-			        "vshm-run: '%s': put spaces around each '!' between stages\n",
-			        tokens[i]);
+			program_say("'%s': put spaces around each '!' between stages", tokens[i]);
 			return -1;
 		}
 	}
@@ -155,13 +171,12 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 			continue;
 		int length = i - first;
 		if (length == 0) {
-			fprintf(stderr,
-			        "vshm-run: empty stage %s: two '!' in a row, or one at an end\n",
-			        pipeline->count == 0 ? "at the start" : "after a '!'");
+			program_say("empty stage %s: two '!' in a row, or one at an end",
+			            pipeline->count == 0 ? "at the start" : "after a '!'");
 			return -1;
 		}
 		if (pipeline->count == STAGES_MAX) {
-			fprintf(stderr, "vshm-run: more than %d stages\n", STAGES_MAX);
+			program_say("more than %d stages", STAGES_MAX);
 			return -1;
 		}
 		struct stage *stage = &pipeline->stages[pipeline->count];
@@ -176,16 +191,14 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 			program = "vshm-capture";
 			options_from = first; /* every token is the source and its options */
 			if (strcmp(word, "view") == 0) {
-				fprintf(stderr,
-				        "vshm-run: the pipeline starts with a source (test, a "
-				        "file, a URL), not 'view'\n");
+				program_say("the pipeline starts with a source (test, a "
+				            "file, a URL), not 'view'");
 				return -1;
 			}
 		} else if (strcmp(word, "view") == 0) {
 			if (!last) {
-				fprintf(stderr,
-				        "vshm-run: 'view' shows a stream; it can only be the "
-				        "last stage\n");
+				program_say("'view' shows a stream; it can only be the "
+				            "last stage");
 				return -1;
 			}
 			program = "vshm-view";
@@ -198,15 +211,12 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 		find_program(program, stage->program);
 		if (!stage->program[0]) {
 			if (program == filter_name)
-				fprintf(
-				    stderr,
-				    "vshm-run: unknown stage '%s': no program %s beside vshm-run, "
-				    "in $VSHM_PATH or in $PATH\n",
-				    word, filter_name);
+				program_say("unknown stage '%s': no program %s beside vshm-run, in "
+				            "$VSHM_PATH or in $PATH",
+				            word, filter_name);
 			else
-				fprintf(stderr,
-				        "vshm-run: cannot find the program %s for stage %s\n",
-				        program, stage->label);
+				program_say("cannot find the program %s for stage %s", program,
+				            stage->label);
 			return -1;
 		}
 		add_argument(stage, stage->program);
@@ -245,8 +255,7 @@ static pid_t start_stage(struct stage *stage)
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "vshm-run: cannot start stage %s: %s\n", stage->label,
-		        strerror(errno));
+		program_say("cannot start stage %s: %s", stage->label, strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
@@ -259,7 +268,7 @@ static pid_t start_stage(struct stage *stage)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		execv(stage->program, stage->arguments);
-		fprintf(stderr, "vshm-run: cannot run %s: %s\n", stage->program, strerror(errno));
+		program_say("cannot run %s: %s", stage->program, strerror(errno));
 		_exit(127);
 	}
 	stage->pid = pid;
@@ -318,9 +327,8 @@ static void stop_all(struct pipeline *pipeline)
 			for (int i = 0; i < pipeline->count; i++) {
 				struct stage *stage = &pipeline->stages[i];
 				if (stage->pid > 0) {
-					fprintf(stderr,
-					        "vshm-run: stage %s did not stop; killing it\n",
-					        stage->label);
+					program_say("stage %s did not stop; killing it",
+					            stage->label);
 					kill(stage->pid, SIGKILL);
 				}
 			}
@@ -337,8 +345,8 @@ static void remove_leftovers(struct pipeline *pipeline)
 	for (int i = 0; i < pipeline->count; i++) {
 		const char *name = pipeline->stages[i].output;
 		if (name[0] && vshm_stream_remove_stale(name) == 0 && pipeline->verbose)
-			fprintf(stderr, "vshm-run: removed stream '%s' left by stage %s\n", name,
-			        pipeline->stages[i].label);
+			program_say("removed stream '%s' left by stage %s", name,
+			            pipeline->stages[i].label);
 	}
 }
 
@@ -363,12 +371,12 @@ static int run(struct pipeline *pipeline)
 			return 1;
 		}
 	}
-	fprintf(stderr, "vshm-run: %d stage%s running, streams %s.0 .. %s.%d; Ctrl-C stops\n",
-	        pipeline->count, pipeline->count == 1 ? "" : "s", pipeline->prefix,
-	        pipeline->prefix, pipeline->count - 1);
+	program_say("%d stage%s running, streams %s.0 .. %s.%d; Ctrl-C stops", pipeline->count,
+	            pipeline->count == 1 ? "" : "s", pipeline->prefix, pipeline->prefix,
+	            pipeline->count - 1);
 	int exit_code = 0;
 	bool done = false;
-	while (!done && !vshm_shutdown_requested()) {
+	while (!done && !program_shutdown_requested()) {
 		int status;
 		/* Polled, not blocking: a signal that lands between the check above and a
 		 * blocking wait would otherwise go unnoticed until some stage exits. */
@@ -396,7 +404,7 @@ static int run(struct pipeline *pipeline)
 			/* A source at its end, a filter passing the end on, a closed viewer: the
 			 * pipeline is done when its last stage is. */
 			if (!last && pipeline->verbose)
-				fprintf(stderr, "vshm-run: stage %s finished\n", stage->label);
+				program_say("stage %s finished", stage->label);
 			/* A filter that had not attached yet never sees the end: give it a
 			 * moment, then stop it. A viewer keeps showing the last frame. */
 			struct stage *next = last ? NULL : stage + 1;
@@ -406,22 +414,21 @@ static int run(struct pipeline *pipeline)
 			done = last;
 			continue;
 		}
-		fprintf(stderr, "vshm-run: stage %s (pid %d) %s\n", stage->label, (int)pid, how);
+		program_say("stage %s (pid %d) %s", stage->label, (int)pid, how);
 		if (pipeline->restart && stage->restarts < RESTARTS_MAX) {
 			stage->restarts++;
 			struct timespec pause = { 0, 300000000 };
 			nanosleep(&pause, NULL);
-			fprintf(stderr, "vshm-run: restarting stage %s (%d of %d)\n", stage->label,
-			        stage->restarts, RESTARTS_MAX);
+			program_say("restarting stage %s (%d of %d)", stage->label, stage->restarts,
+			            RESTARTS_MAX);
 			if (start_stage(stage) > 0)
 				continue;
 		}
 		exit_code = 1;
 		break;
 	}
-	if (vshm_shutdown_requested())
-		fprintf(stderr, "vshm-run: %s: stopping the pipeline\n",
-		        strsignal(vshm_shutdown_signal()));
+	if (program_shutdown_requested())
+		program_say("%s: stopping the pipeline", strsignal(program_shutdown_signal()));
 	stop_all(pipeline);
 	remove_leftovers(pipeline);
 	return exit_code;
@@ -434,21 +441,22 @@ int main(int argc, char **argv)
 		{ "restart", no_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		PROGRAM_INFO_LONG_OPTIONS,
 		{ 0 },
 	};
+	program_set_name("vshm-run");
 	static struct pipeline pipeline;
 	snprintf(pipeline.prefix, sizeof(pipeline.prefix), "run-%d", (int)getpid());
 	int option;
 	/* '+': stop at the first non-option, so stage options stay with their stage. */
-	while ((option = getopt_long(argc, argv, "+n:vhV", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "+n:v" PROGRAM_INFO_SHORT_OPTIONS, long_options,
+	                             NULL)) != -1) {
 		switch (option) {
 		case 'n':
 			if (vshm_name_check(optarg) < 0 || strlen(optarg) > VSHM_NAME_MAX - 3) {
-				fprintf(stderr, "vshm-run: --name: %s\n",
-				        vshm_name_check(optarg) < 0 ? vshm_error()
-				                                    : "at most 61 characters");
+				program_say("--name: %s", vshm_name_check(optarg) < 0
+				                              ? vshm_error()
+				                              : "at most 61 characters");
 				return 2;
 			}
 			snprintf(pipeline.prefix, sizeof(pipeline.prefix), "%s", optarg);
@@ -462,20 +470,12 @@ int main(int argc, char **argv)
 		case 'v':
 			pipeline.verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("vshm-run %s\n", VSHM_VERSION_STRING);
-			return 0;
 		default:
-			fprintf(stderr, "Try 'vshm-run --help'.\n");
-			return 2;
+			return program_common_option(option, NULL, usage) > 0 ? 0 : 2;
 		}
 	}
 	if (optind == argc) {
-		fprintf(stderr,
-		        "vshm-run: give a pipeline, e.g. vshm-run 'test ! invert ! view'\n");
+		program_say("give a pipeline, e.g. vshm-run 'test ! invert ! view'");
 		return 2;
 	}
 	/* One argument holding the whole pipeline is split at white space. */
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
 		          *token = split ? strtok_r(argv[i], " \t\n", &save) : argv[i];
 		     token; token = split ? strtok_r(NULL, " \t\n", &save) : NULL) {
 			if (token_count == (int)(sizeof(tokens) / sizeof(tokens[0]))) {
-				fprintf(stderr, "vshm-run: the pipeline is too long\n");
+				program_say("the pipeline is too long");
 				return 2;
 			}
 			tokens[token_count++] = token;
@@ -503,6 +503,6 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	vshm_shutdown_install();
+	program_shutdown_install();
 	return run(&pipeline);
 }

@@ -15,6 +15,8 @@
 #include <vshm/vshm.h>
 
 #include "display.h"
+#include "options.h"
+#include "shutdown.h"
 #include "snapshot.h"
 
 /* Capture-to-present latencies are counted in 0.1 ms buckets up to 1 s, for p50/p99. */
@@ -29,7 +31,7 @@ struct options {
 	const char *name;
 	const char *snapshot_path;
 	uint64_t snapshot_after; /* frames shown before the snapshot is taken */
-	double timeout_seconds;  /* < 0: wait for ever */
+	int timeout_ms;          /* < 0: wait for ever */
 	uint32_t width, height;
 	bool fullscreen;
 	bool overlay;
@@ -68,17 +70,14 @@ static void usage(FILE *out)
 	        "its writer goes away, and picks it up again when a writer comes back.\n"
 	        "\n"
 	        "Options:\n"
-	        "      --fullscreen        start full screen\n"
-	        "      --size WxH          window size (default: the frame's)\n"
-	        "      --overlay           start with the info overlay shown\n"
-	        "      --snapshot FILE     save the frame as displayed as a PNG after --after\n"
-	        "                          frames, then exit; works without a display too\n"
-	        "      --after N           frames to show before --snapshot (default 1)\n"
-	        "      --timeout SECONDS   give up if no frame arrives in time (default: wait)\n"
-	        "      --allow-foreign     accept a stream owned by another user\n"
-	        "  -q, --quiet             no summary on exit\n"
-	        "  -h, --help              this text\n"
-	        "  -V, --version           the version\n"
+	        "      --fullscreen    start full screen\n"
+	        "      --size WxH      window size (default: the frame's)\n"
+	        "      --overlay       start with the info overlay shown\n"
+	        "      --snapshot FILE save the frame as displayed as a PNG after --after\n"
+	        "                      frames, then exit; works without a display too\n"
+	        "      --after N       frames to show before --snapshot (default 1)\n"
+	        "      --timeout SEC   give up if no frame arrives in time (default: wait)\n"
+	        "      --allow-foreign accept a stream owned by another user\n" PROGRAM_COMMON_HELP
 	        "\n"
 	        "Keys: q or Esc quit, f full screen, space pause, s save a snapshot (PNG in the\n"
 	        "current directory), i toggle the info overlay.\n"
@@ -95,34 +94,23 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "after", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "allow-foreign", no_argument, NULL, 'A' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
 	options->snapshot_after = 1;
-	options->timeout_seconds = -1;
+	options->timeout_ms = -1;
 	int option;
-	char *end;
-	while ((option = getopt_long(argc, argv, "qhV", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, PROGRAM_COMMON_SHORT_OPTIONS, long_options,
+	                             NULL)) != -1) {
 		switch (option) {
 		case 'F':
 			options->fullscreen = true;
 			break;
-		case 's': {
-			unsigned long w = strtoul(optarg, &end, 10), h = 0;
-			if (*end == 'x')
-				h = strtoul(end + 1, &end, 10);
-			if (*end || w < 16 || h < 16 || w > 16384 || h > 16384) {
-				fprintf(stderr,
-				        "vshm-view: --size '%s' is not WIDTHxHEIGHT (16..16384)\n",
-				        optarg);
+		case 's':
+			if (program_parse_size("--size", optarg, &options->width,
+			                       &options->height) < 0)
 				return -1;
-			}
-			options->width = (uint32_t)w;
-			options->height = (uint32_t)h;
 			break;
-		}
 		case 'o':
 			options->overlay = true;
 			break;
@@ -130,49 +118,35 @@ static int parse_options(int argc, char **argv, struct options *options)
 			options->snapshot_path = optarg;
 			break;
 		case 'a':
-			options->snapshot_after = strtoull(optarg, &end, 10);
-			if (*end || optarg[0] == '-' || options->snapshot_after < 1) {
-				fprintf(stderr,
-				        "vshm-view: --after '%s' is not a positive number\n",
-				        optarg);
+			if (program_parse_count("--after", optarg, 1, UINT64_MAX,
+			                        &options->snapshot_after) < 0)
 				return -1;
-			}
 			break;
 		case 't':
-			options->timeout_seconds = strtod(optarg, &end);
-			if (*end || !(options->timeout_seconds >= 0)) {
-				fprintf(stderr,
-				        "vshm-view: --timeout '%s' is not a number of seconds\n",
-				        optarg);
+			if (program_parse_timeout("--timeout", optarg, &options->timeout_ms) < 0)
 				return -1;
-			}
 			break;
 		case 'A':
 			options->reader_options.allow_foreign_owner = true;
 			break;
-		case 'q':
-			options->quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("vshm-view %s\n", VSHM_VERSION_STRING);
-			exit(0);
-		default:
-			fprintf(stderr, "Try 'vshm-view --help'.\n");
-			return -1;
+		default: {
+			int common = program_common_option(option, &options->quiet, usage);
+			if (common > 0)
+				exit(0);
+			if (common < 0)
+				return -1;
+		}
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "vshm-view: %s; try 'vshm-view --help'\n",
-		        optind == argc ? "say which stream to show (its NAME)"
-		                       : "give exactly one stream NAME");
+		program_say("%s; try 'vshm-view --help'",
+		            optind == argc ? "say which stream to show (its NAME)"
+		                           : "give exactly one stream NAME");
 		return -1;
 	}
 	options->name = argv[optind];
 	if (vshm_name_check(options->name) < 0) {
-		fprintf(stderr, "vshm-view: %s\n", vshm_error());
+		program_say("%s", vshm_error());
 		return -1;
 	}
 	return 0;
@@ -180,29 +154,30 @@ static int parse_options(int argc, char **argv, struct options *options)
 
 static bool timed_out(const struct options *options, uint64_t start_ns)
 {
-	return options->timeout_seconds >= 0 &&
-	       (double)(vshm_now_ns() - start_ns) / 1e9 > options->timeout_seconds;
+	return options->timeout_ms >= 0 &&
+	       vshm_now_ns() - start_ns > (uint64_t)options->timeout_ms * 1000000u;
 }
 
-static void say_waiting(const char *name, void *data)
+/* Says once what is awaited; stops waiting when the viewer is asked to stop. */
+static bool keep_waiting(const char *name, unsigned attempt, void *data)
 {
 	const struct options *options = data;
-	if (!options->quiet)
-		fprintf(stderr,
-		        "vshm-view: waiting for stream '%s' (start its writer, e.g. vshm-capture "
-		        "--name %s test)\n",
-		        name, name);
+	if (attempt == 0 && !options->quiet)
+		program_say(
+		    "waiting for stream '%s' (start its writer, e.g. vshm-capture --name %s "
+		    "test)",
+		    name, name);
+	return !program_shutdown_requested();
 }
 
 /* Attaches, waiting for the stream to appear. Returns NULL after saying why. */
 static struct vshm_reader *attach_waiting(const struct options *options)
 {
-	int timeout_ms = options->timeout_seconds < 0 ? -1 : (int)(options->timeout_seconds * 1000);
-	struct vshm_reader *reader = vshm_reader_attach_wait(
-	    options->name, &options->reader_options, timeout_ms, say_waiting, (void *)options);
+	struct vshm_reader *reader =
+	    vshm_reader_attach_wait(options->name, &options->reader_options, options->timeout_ms,
+	                            keep_waiting, (void *)options);
 	if (!reader && errno != EINTR)
-		fprintf(stderr, "vshm-view: cannot show stream '%s': %s\n", options->name,
-		        vshm_error());
+		program_say("cannot show stream '%s': %s", options->name, vshm_error());
 	return reader;
 }
 
@@ -325,9 +300,9 @@ static void save_snapshot(struct viewer *viewer, const char *path)
 	}
 	if (snapshot_save_png(path, picture.rgb, picture.width, picture.height) == 0) {
 		if (!viewer->options.quiet)
-			fprintf(stderr, "vshm-view: saved %dx%d snapshot of frame %llu to %s\n",
-			        picture.width, picture.height,
-			        (unsigned long long)viewer->shown.frame_number, path);
+			program_say("saved %dx%d snapshot of frame %llu to %s", picture.width,
+			            picture.height, (unsigned long long)viewer->shown.frame_number,
+			            path);
 	} else {
 		viewer->exit_code = 1;
 	}
@@ -408,6 +383,7 @@ static void step(struct viewer *viewer)
 
 int main(int argc, char **argv)
 {
+	program_set_name("vshm-view");
 	struct viewer viewer = { 0 };
 	if (parse_options(argc, argv, &viewer.options) < 0)
 		return 2;
@@ -416,20 +392,18 @@ int main(int argc, char **argv)
 	bool has_display = getenv("DISPLAY") || getenv("WAYLAND_DISPLAY");
 	if (!has_display && !getenv("SDL_VIDEODRIVER")) {
 		if (!options->snapshot_path) {
-			fprintf(
-			    stderr,
-			    "vshm-view: no display (DISPLAY is not set): run it on a desktop, "
-			    "under Xvfb, or with --snapshot FILE to save a frame without one\n");
+			program_say("no display (DISPLAY is not set): run it on a desktop, under "
+			            "Xvfb, or with --snapshot FILE to save a frame without one");
 			return 1;
 		}
 		/* SDL's offscreen driver renders without any display, for snapshots. */
 		setenv("SDL_VIDEODRIVER", "offscreen", 1);
 	}
-	vshm_shutdown_install();
+	program_shutdown_install();
 	uint64_t start = vshm_now_ns();
 	viewer.reader = attach_waiting(options);
 	if (!viewer.reader)
-		return vshm_shutdown_requested() ? 0 : 1;
+		return program_shutdown_requested() ? 0 : 1;
 
 	char title[128];
 	snprintf(title, sizeof(title), "%s - vshm-view", options->name);
@@ -448,7 +422,7 @@ int main(int argc, char **argv)
 	/* The first rate is shown after a whole interval, not after one frame. */
 	viewer.next_title_ns = viewer.fps_since_ns + TITLE_INTERVAL_NS;
 
-	while (!viewer.quit && !vshm_shutdown_requested()) {
+	while (!viewer.quit && !program_shutdown_requested()) {
 		step(&viewer);
 		handle_events(&viewer);
 		if (viewer.redraw)
@@ -467,27 +441,24 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (options->snapshot_path && timed_out(options, start)) {
-			fprintf(stderr,
-			        "vshm-view: only %llu of %llu frames arrived within %g s; no "
-			        "snapshot\n",
-			        (unsigned long long)viewer.frames_shown,
-			        (unsigned long long)options->snapshot_after,
-			        options->timeout_seconds);
+			program_say("only %llu of %llu frames arrived within %g s; no snapshot",
+			            (unsigned long long)viewer.frames_shown,
+			            (unsigned long long)options->snapshot_after,
+			            options->timeout_ms / 1000.0);
 			viewer.exit_code = 1;
 			break;
 		}
 	}
 
 	if (!options->quiet)
-		fprintf(
-		    stderr,
-		    "vshm-view: '%s': %llu frames shown, %llu torn frames dropped, %llu invalid; "
-		    "capture-to-present latency p50 %.1f ms, p99 %.1f ms; renderer %s, %s\n",
-		    options->name, (unsigned long long)viewer.frames_shown,
-		    (unsigned long long)viewer.frames_torn,
-		    (unsigned long long)viewer.frames_invalid, latency_percentile(&viewer, 0.5),
-		    latency_percentile(&viewer, 0.99), display_renderer_name(viewer.display),
-		    display_upload_method(viewer.display));
+		program_say("'%s': %llu frames shown, %llu torn frames dropped, %llu invalid; "
+		            "capture-to-present latency p50 %.1f ms, p99 %.1f ms; renderer %s, %s",
+		            options->name, (unsigned long long)viewer.frames_shown,
+		            (unsigned long long)viewer.frames_torn,
+		            (unsigned long long)viewer.frames_invalid,
+		            latency_percentile(&viewer, 0.5), latency_percentile(&viewer, 0.99),
+		            display_renderer_name(viewer.display),
+		            display_upload_method(viewer.display));
 	display_destroy(viewer.display);
 	vshm_reader_detach(viewer.reader);
 	return viewer.exit_code;

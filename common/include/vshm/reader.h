@@ -42,17 +42,25 @@ VSHM_EXPORT struct vshm_reader *vshm_reader_attach(const char *name,
                                                    const struct vshm_reader_options *options);
 
 /*
+ * Called by vshm_reader_attach_wait() before each pause while the stream is not there:
+ * attempt counts from 0, so attempt 0 is the place to tell the user what is awaited.
+ * Returning false stops the wait, as a program asked to shut down does.
+ */
+typedef bool (*vshm_attach_wait_callback)(const char *name, unsigned attempt, void *data);
+
+/*
  * Attaches like vshm_reader_attach(), but waits while the stream is missing, being
  * created or replaced, or left unfinished (ENOENT, EAGAIN, ENODATA): the usual case for
  * a viewer or filter started before its writer. Polls every 50 ms for up to timeout_ms
- * (negative: no limit), and stops early once vshm_shutdown_requested(). waiting, if
- * not NULL, is called once, when the stream is not there at the first try.
- * Returns NULL and sets errno: ETIMEDOUT, EINTR (shutdown), or a final error of
- * vshm_reader_attach() (EPROTO, EPERM, EUSERS, EINVAL ...) with vshm_error() set.
+ * (negative: no limit). keep_waiting, if not NULL, is called before each pause (see
+ * vshm_attach_wait_callback) with data.
+ * Returns NULL and sets errno: ETIMEDOUT, EINTR (keep_waiting said stop), or a final
+ * error of vshm_reader_attach() (EPROTO, EPERM, EUSERS, EINVAL ...) with vshm_error()
+ * set.
  */
 VSHM_EXPORT struct vshm_reader *
 vshm_reader_attach_wait(const char *name, const struct vshm_reader_options *options, int timeout_ms,
-                        void (*waiting)(const char *name, void *data), void *data);
+                        vshm_attach_wait_callback keep_waiting, void *data);
 
 /* Releases a held frame, frees the reader table entry and unmaps. Accepts NULL. */
 VSHM_EXPORT void vshm_reader_detach(struct vshm_reader *reader);

@@ -1,6 +1,5 @@
 /*
- * Small things every vshm program needs: stream names, errors, logging, the clock,
- * and shutdown on SIGINT/SIGTERM.
+ * Small things every user of libvshm needs: stream names, errors, logging, the clock.
  */
 #ifndef VSHM_UTIL_H
 #define VSHM_UTIL_H
@@ -54,20 +53,5 @@ VSHM_EXPORT void vshm_log_set_handler(vshm_log_handler handler, void *data);
 
 /* CLOCK_MONOTONIC in nanoseconds, the clock of every vshm timestamp. */
 VSHM_EXPORT uint64_t vshm_now_ns(void);
-
-/*
- * Installs SIGINT, SIGTERM and SIGHUP handlers that only set a flag (no SA_RESTART,
- * so a blocking wait returns -EINTR); a second signal of the same kind then ends the
- * program the default way. For programs whose main loop checks
- * vshm_shutdown_requested() and then destroys its writer, which removes the segment.
- * Returns 0 or a negative errno.
- */
-VSHM_EXPORT int vshm_shutdown_install(void);
-
-/* True once SIGINT, SIGTERM or SIGHUP arrived after vshm_shutdown_install(). */
-VSHM_EXPORT bool vshm_shutdown_requested(void);
-
-/* The signal that asked for shutdown, or 0. */
-VSHM_EXPORT int vshm_shutdown_signal(void);
 
 #endif

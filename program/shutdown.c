@@ -1,13 +1,12 @@
 /*
- * Shutdown on SIGINT, SIGTERM and SIGHUP for programs that own a writer: the handler
- * only records the signal; the program's loop notices it and destroys its writer,
- * which removes the segment. Nothing unsafe happens in the handler itself.
+ * Shutdown on signals (see shutdown.h): the handler only records the signal; the
+ * program's loop notices it and cleans up. Nothing unsafe happens in the handler.
  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 
-#include "vshm/util.h"
+#include "shutdown.h"
 
 static volatile sig_atomic_t requested_signal;
 
@@ -18,7 +17,7 @@ static void on_signal(int signal_number)
 	signal(signal_number, SIG_DFL);
 }
 
-int vshm_shutdown_install(void)
+int program_shutdown_install(void)
 {
 	struct sigaction action;
 	memset(&action, 0, sizeof(action));
@@ -34,12 +33,12 @@ int vshm_shutdown_install(void)
 	return 0;
 }
 
-bool vshm_shutdown_requested(void)
+bool program_shutdown_requested(void)
 {
 	return requested_signal != 0;
 }
 
-int vshm_shutdown_signal(void)
+int program_shutdown_signal(void)
 {
 	return requested_signal;
 }

@@ -1,0 +1,24 @@
+/*
+ * Program scaffolding, not part of libvshm: shutdown on SIGINT, SIGTERM and SIGHUP
+ * for programs whose loop checks program_shutdown_requested() and then cleans up
+ * (destroying a writer removes its segment). The handler only records the signal.
+ */
+#ifndef VSHM_PROGRAM_SHUTDOWN_H
+#define VSHM_PROGRAM_SHUTDOWN_H
+
+#include <stdbool.h>
+
+/*
+ * Installs the handlers, without SA_RESTART so that a blocking wait returns EINTR and
+ * the loop can stop; a second signal of the same kind ends the program the default way.
+ * Returns 0 or a negative errno.
+ */
+int program_shutdown_install(void);
+
+/* True once SIGINT, SIGTERM or SIGHUP arrived after program_shutdown_install(). */
+bool program_shutdown_requested(void);
+
+/* The signal that asked for shutdown, or 0. */
+int program_shutdown_signal(void);
+
+#endif
