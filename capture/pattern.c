@@ -181,80 +181,67 @@ uint8_t pattern_gray(struct pattern_rgb c)
 	return (uint8_t)((77 * c.r + 150 * c.g + 29 * c.b + 128) >> 8);
 }
 
+/*
+ * Writes value into component c's samples for pixels [x0, x1) of row y, where the
+ * format's description says they lie. A subsampled chroma sample k covers pixels
+ * k << shift ... and takes the colour of its first pixel: it is written from the top
+ * row of its block, for the spans that hold that first pixel.
+ */
+static void fill_component(struct vshm_frame *frame, const struct vshm_format_description *format,
+                           const struct vshm_format_component *component, bool chroma, uint32_t y,
+                           uint32_t x0, uint32_t x1, uint8_t value)
+{
+	uint32_t shift_x = chroma ? format->chroma_shift_x : 0;
+	uint32_t shift_y = chroma ? format->chroma_shift_y : 0;
+	if (y & ((1u << shift_y) - 1))
+		return;
+	uint32_t first = (x0 + (1u << shift_x) - 1) >> shift_x;
+	uint32_t end = (x1 + (1u << shift_x) - 1) >> shift_x;
+	uint8_t *samples = frame->plane[component->plane] +
+	                   (uint64_t)(y >> shift_y) * frame->stride[component->plane] +
+	                   component->offset + (uint64_t)first * component->step;
+	if (component->step == 1) {
+		memset(samples, value, end - first);
+		return;
+	}
+	for (uint32_t k = first; k < end; k++, samples += component->step)
+		*samples = value;
+}
+
 /* Writes pixels [x0, x1) of row y in colour c, in every plane the format has. */
 static void fill_span(struct vshm_frame *frame, uint32_t y, uint32_t x0, uint32_t x1,
                       struct pattern_rgb c)
 {
 	if (x0 >= x1)
 		return;
-	uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
-	uint32_t count = x1 - x0;
-	switch (frame->format) {
-	case VSHM_FORMAT_GRAY8:
-		memset(row + x0, pattern_gray(c), count);
-		return;
-	case VSHM_FORMAT_NV12:
-	case VSHM_FORMAT_I420: {
-		memset(row + x0, pattern_luma(c), count);
-		if (y % 2)
-			return;
-		/* Chroma sample k covers pixels 2k and 2k+1 and takes pixel 2k's colour. */
-		uint32_t first = (x0 + 1) / 2, end = (x1 + 1) / 2;
-		uint8_t u = pattern_chroma_u(c), v = pattern_chroma_v(c);
-		if (frame->format == VSHM_FORMAT_I420) {
-			memset(frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1] + first, u,
-			       end - first);
-			memset(frame->plane[2] + (uint64_t)(y / 2) * frame->stride[2] + first, v,
-			       end - first);
-		} else {
-			uint8_t *chroma = frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1];
-			for (uint32_t k = first; k < end; k++) {
-				chroma[2 * k] = u;
-				chroma[2 * k + 1] = v;
-			}
+	const struct vshm_format_description *format = vshm_format_describe(frame->format);
+	/* Each component's value: BT.601 limited YUV, full-range gray, or RGB with opaque
+	 * alpha. */
+	uint8_t values[4] = { c.r, c.g, c.b, 255 };
+	if (format->family == VSHM_FORMAT_FAMILY_YUV) {
+		values[0] = pattern_luma(c);
+		values[1] = pattern_chroma_u(c);
+		values[2] = pattern_chroma_v(c);
+	} else if (format->family == VSHM_FORMAT_FAMILY_GRAY) {
+		values[0] = pattern_gray(c);
+	}
+	for (uint32_t i = 0; i < format->component_count; i++)
+		fill_component(frame, format, &format->components[i],
+		               format->family == VSHM_FORMAT_FAMILY_YUV && i > 0, y, x0, x1,
+		               values[i]);
+	/* Padding bytes of packed RGB (XRGB8888's X) are 255, like an opaque alpha. */
+	const struct vshm_format_component *first = &format->components[0];
+	if (format->family == VSHM_FORMAT_FAMILY_RGB && first->step > format->component_count) {
+		uint32_t taken = 0;
+		for (uint32_t i = 0; i < format->component_count; i++)
+			taken |= 1u << format->components[i].offset;
+		for (uint8_t offset = 0; offset < first->step; offset++) {
+			struct vshm_format_component padding = { first->plane, first->step,
+				                                 offset };
+			if (!(taken & (1u << offset)))
+				fill_component(frame, format, &padding, false, y, x0, x1, 255);
 		}
-		return;
 	}
-	case VSHM_FORMAT_YUYV:
-	case VSHM_FORMAT_UYVY: {
-		int yuyv = frame->format == VSHM_FORMAT_YUYV;
-		uint8_t luma = pattern_luma(c), u = pattern_chroma_u(c), v = pattern_chroma_v(c);
-		for (uint32_t x = x0; x < x1; x++) {
-			uint8_t *pair = row + (x / 2) * 4;
-			pair[yuyv ? (x % 2) * 2 : (x % 2) * 2 + 1] = luma;
-			if (x % 2 == 0) {
-				pair[yuyv ? 1 : 0] = u;
-				pair[yuyv ? 3 : 2] = v;
-			}
-		}
-		return;
-	}
-	default:
-		break;
-	}
-	/* Packed RGB: the byte order of each format, alpha or padding 255. */
-	uint8_t pixel[4] = { 0, 0, 0, 255 };
-	unsigned size = 4;
-	switch (frame->format) {
-	case VSHM_FORMAT_RGB24:
-		size = 3;
-		/* fall through */
-	case VSHM_FORMAT_RGBA:
-		pixel[0] = c.r, pixel[1] = c.g, pixel[2] = c.b;
-		break;
-	case VSHM_FORMAT_BGR24:
-		size = 3;
-		/* fall through */
-	case VSHM_FORMAT_BGRA:
-	case VSHM_FORMAT_XRGB8888:
-		pixel[0] = c.b, pixel[1] = c.g, pixel[2] = c.r;
-		break;
-	default:
-		return;
-	}
-	uint8_t *out = row + (uint64_t)x0 * size;
-	for (uint32_t i = 0; i < count; i++, out += size)
-		memcpy(out, pixel, size);
 }
 
 /* The runs of one colour in a top row; at most one per checker square (side >= 4). */
@@ -321,8 +308,7 @@ void pattern_draw_kind(struct vshm_frame *frame, uint64_t n, enum pattern_kind k
 			x = end;
 		}
 	}
-	int yuv = frame->format == VSHM_FORMAT_NV12 || frame->format == VSHM_FORMAT_I420 ||
-	          frame->format == VSHM_FORMAT_YUYV || frame->format == VSHM_FORMAT_UYVY;
+	int yuv = vshm_format_describe(frame->format)->family == VSHM_FORMAT_FAMILY_YUV;
 	frame->color_matrix = yuv ? VSHM_COLOR_MATRIX_BT601 : VSHM_COLOR_MATRIX_UNSPECIFIED;
 	frame->color_range = yuv ? VSHM_COLOR_RANGE_LIMITED : VSHM_COLOR_RANGE_FULL;
 }

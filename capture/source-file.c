@@ -57,37 +57,21 @@ struct capture_source {
 	uint64_t io_deadline_ns; /* 0, or when blocking I/O gives up */
 };
 
-struct format_pair {
-	enum AVPixelFormat av;
-	uint32_t vshm;
-};
-
-/* Pixel formats the ring carries as they are; YUVJ ones are the same bytes in full range. */
-static const struct format_pair carried[] = {
-	{ AV_PIX_FMT_NV12, VSHM_FORMAT_NV12 },     { AV_PIX_FMT_YUV420P, VSHM_FORMAT_I420 },
-	{ AV_PIX_FMT_YUVJ420P, VSHM_FORMAT_I420 }, { AV_PIX_FMT_YUYV422, VSHM_FORMAT_YUYV },
-	{ AV_PIX_FMT_UYVY422, VSHM_FORMAT_UYVY },  { AV_PIX_FMT_RGB24, VSHM_FORMAT_RGB24 },
-	{ AV_PIX_FMT_BGR24, VSHM_FORMAT_BGR24 },   { AV_PIX_FMT_RGBA, VSHM_FORMAT_RGBA },
-	{ AV_PIX_FMT_BGRA, VSHM_FORMAT_BGRA },     { AV_PIX_FMT_BGR0, VSHM_FORMAT_XRGB8888 },
-	{ AV_PIX_FMT_GRAY8, VSHM_FORMAT_GRAY8 },
-};
-
-static uint32_t vshm_format_of(enum AVPixelFormat format)
-{
-	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
-		if (carried[i].av == format)
-			return carried[i].vshm;
-	}
-	return VSHM_FORMAT_INVALID;
-}
-
+/* FFmpeg's pixel format with the same bytes as a ring format, from the format table. */
 static enum AVPixelFormat av_format_of(uint32_t format)
 {
-	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
-		if (carried[i].vshm == format)
-			return carried[i].av;
+	const struct vshm_format_description *description = vshm_format_describe(format);
+	return description ? av_get_pix_fmt(description->ffmpeg_name) : AV_PIX_FMT_NONE;
+}
+
+/* The ring format with the same bytes as an FFmpeg pixel format, or INVALID. */
+static uint32_t vshm_format_of(enum AVPixelFormat format)
+{
+	for (unsigned i = 0; vshm_format_at(i); i++) {
+		if (av_format_of(vshm_format_at(i)) == format)
+			return vshm_format_at(i);
 	}
-	return AV_PIX_FMT_NONE;
+	return VSHM_FORMAT_INVALID;
 }
 
 /* The full-range (JPEG) formats, and the same layout in the usual range. */
@@ -111,10 +95,12 @@ static enum AVPixelFormat without_jpeg_range(enum AVPixelFormat format, bool *fu
 	}
 }
 
-/* The ring format for a decoded format: its own if carried, else the closest family. */
+/* The ring format for a decoded format: its own if carried (YUVJ ones are the same bytes
+ * in full range), else the closest family. */
 static uint32_t ring_format_for(enum AVPixelFormat format)
 {
-	uint32_t own = vshm_format_of(format);
+	bool full_range;
+	uint32_t own = vshm_format_of(without_jpeg_range(format, &full_range));
 	if (own)
 		return own;
 	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);

@@ -120,27 +120,45 @@ struct capture_source {
 #endif
 };
 
-/* Formats the ring carries as they are, in the order we prefer them. */
+/* Formats the ring carries as they are, in the order we prefer them (V4L2 codes). */
 static const uint32_t native_formats[] = {
 	V4L2_PIX_FMT_YUYV,  V4L2_PIX_FMT_UYVY,  V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420,
 	V4L2_PIX_FMT_RGB24, V4L2_PIX_FMT_BGR24, V4L2_PIX_FMT_GREY,
 };
 
-/* The vshm format codes of the native formats are V4L2's own fourccs (format.h). */
-_Static_assert(VSHM_FORMAT_YUYV == V4L2_PIX_FMT_YUYV && VSHM_FORMAT_UYVY == V4L2_PIX_FMT_UYVY &&
-                   VSHM_FORMAT_NV12 == V4L2_PIX_FMT_NV12 &&
-                   VSHM_FORMAT_I420 == V4L2_PIX_FMT_YUV420 &&
-                   VSHM_FORMAT_RGB24 == V4L2_PIX_FMT_RGB24 &&
-                   VSHM_FORMAT_BGR24 == V4L2_PIX_FMT_BGR24 &&
-                   VSHM_FORMAT_GRAY8 == V4L2_PIX_FMT_GREY,
-               "vshm formats reuse V4L2 fourccs");
+/* The ring format with the same layout as a V4L2 pixel format (the format table's
+ * v4l2_fourcc), or VSHM_FORMAT_INVALID. */
+static uint32_t ring_format_of(uint32_t pixelformat)
+{
+	for (unsigned i = 0; vshm_format_at(i); i++) {
+		if (pixelformat &&
+		    vshm_format_describe(vshm_format_at(i))->v4l2_fourcc == pixelformat)
+			return vshm_format_at(i);
+	}
+	return VSHM_FORMAT_INVALID;
+}
+
+/* The V4L2 pixel format of a ring format, or 0 if V4L2 has none. */
+static uint32_t v4l2_format_of(uint32_t format)
+{
+	const struct vshm_format_description *description = vshm_format_describe(format);
+	return description ? description->v4l2_fourcc : 0;
+}
 
 static bool is_native(uint32_t pixelformat)
 {
 	for (size_t i = 0; i < sizeof(native_formats) / sizeof(native_formats[0]); i++)
 		if (native_formats[i] == pixelformat)
-			return true;
+			return ring_format_of(pixelformat) != VSHM_FORMAT_INVALID;
 	return false;
+}
+
+/* The colour matrix of raw camera frames: V4L2 YUV is BT.601 unless told otherwise. */
+static uint8_t raw_matrix_of(uint32_t ring_format)
+{
+	return vshm_format_describe(ring_format)->family == VSHM_FORMAT_FAMILY_YUV
+	           ? VSHM_COLOR_MATRIX_BT601
+	           : VSHM_COLOR_MATRIX_UNSPECIFIED;
 }
 
 static void fourcc_text(uint32_t fourcc, char text[5])
@@ -394,7 +412,8 @@ static uint32_t choose_format(int fd, const struct camera_format *formats, uint3
 	if (wanted && (index = find_format(formats, count, wanted, false)) != UINT32_MAX)
 		return index;
 	if (settings->format) {
-		if ((index = find_format(formats, count, settings->format, false)) != UINT32_MAX)
+		if ((index = find_format(formats, count, v4l2_format_of(settings->format),
+		                         false)) != UINT32_MAX)
 			return index;
 	} else {
 		for (size_t i = 0; i < sizeof(native_formats) / sizeof(native_formats[0]); i++)
@@ -407,7 +426,8 @@ static uint32_t choose_format(int fd, const struct camera_format *formats, uint3
 		candidates[candidate_count++] = index;
 #endif
 	if (settings->format) {
-		if ((index = find_format(formats, count, settings->format, true)) != UINT32_MAX)
+		if ((index = find_format(formats, count, v4l2_format_of(settings->format), true)) !=
+		    UINT32_MAX)
 			candidates[candidate_count++] = index;
 	} else {
 		for (size_t i = 0; i < sizeof(native_formats) / sizeof(native_formats[0]); i++)
@@ -436,29 +456,29 @@ static uint32_t choose_format(int fd, const struct camera_format *formats, uint3
 	return best;
 }
 
-/* Where each plane of a V4L2 single-buffer frame lies. Returns the plane count. */
-static uint32_t v4l2_planes(uint32_t pixelformat, uint32_t height, uint32_t bytesperline,
+/*
+ * Where each plane of a V4L2 single-buffer frame lies: planes one after another, each
+ * with bytesperline scaled as the plane's bytes per pixel are to the first plane's (so
+ * NV12's chroma rows are as long as its luma rows and I420's half as long), as V4L2
+ * lays out its single-planar formats. Returns the plane count.
+ */
+static uint32_t v4l2_planes(uint32_t ring_format, uint32_t height, uint32_t bytesperline,
                             uint64_t offsets[VSHM_FORMAT_PLANES_MAX],
                             uint32_t strides[VSHM_FORMAT_PLANES_MAX])
 {
-	uint64_t luma = (uint64_t)bytesperline * height;
-	uint32_t chroma_rows = (height + 1) / 2;
-	offsets[0] = 0;
-	strides[0] = bytesperline;
-	switch (pixelformat) {
-	case V4L2_PIX_FMT_NV12:
-		offsets[1] = luma;
-		strides[1] = bytesperline;
-		return 2;
-	case V4L2_PIX_FMT_YUV420:
-		offsets[1] = luma;
-		strides[1] = bytesperline / 2;
-		offsets[2] = luma + (uint64_t)(bytesperline / 2) * chroma_rows;
-		strides[2] = bytesperline / 2;
-		return 3;
-	default:
-		return 1;
+	const struct vshm_format_description *format = vshm_format_describe(ring_format);
+	const struct vshm_format_plane *first = &format->planes[0];
+	uint64_t offset = 0;
+	for (uint32_t p = 0; p < format->plane_count; p++) {
+		const struct vshm_format_plane *plane = &format->planes[p];
+		strides[p] = (uint32_t)((uint64_t)bytesperline * plane->bytes_per_sample *
+		                        first->horizontal_subsampling /
+		                        (plane->horizontal_subsampling * first->bytes_per_sample));
+		offsets[p] = offset;
+		offset += (uint64_t)strides[p] * ((height + plane->vertical_subsampling - 1) /
+		                                  plane->vertical_subsampling);
 	}
+	return format->plane_count;
 }
 
 /* True when the driver's layout of a frame is exactly the ring's: a slot can be lent. */
@@ -470,7 +490,7 @@ static bool layout_matches_ring(const struct capture_source *source, uint64_t sl
 		return false;
 	uint64_t offsets[VSHM_FORMAT_PLANES_MAX];
 	uint32_t strides[VSHM_FORMAT_PLANES_MAX];
-	uint32_t planes = v4l2_planes(source->pixelformat, source->height, source->bytesperline,
+	uint32_t planes = v4l2_planes(source->ring_format, source->height, source->bytesperline,
 	                              offsets, strides);
 	if (planes != layout.plane_count)
 		return false;
@@ -650,22 +670,31 @@ static int negotiate(struct capture_source *source, bool verbose)
 	if (source->compressed)
 		source->ring_format = settings->format ? settings->format : VSHM_FORMAT_YUYV;
 	else
-		source->ring_format = pix->pixelformat;
+		source->ring_format = ring_format_of(pix->pixelformat);
+	if (!source->ring_format) {
+		char code[5];
+		fourcc_text(pix->pixelformat, code);
+		fprintf(stderr, "vshm-capture: '%s' delivers %s, which the ring cannot carry\n",
+		        source->path, code);
+		v4l2_close(fd);
+		source->fd = -1;
+		return -EINVAL;
+	}
 	if (!source->compressed) {
-		struct vshm_format_plane plane;
-		vshm_format_plane(source->ring_format, 0, &plane);
-		uint32_t minimum = (source->width + plane.horizontal_subsampling - 1) /
-		                   plane.horizontal_subsampling * plane.bytes_per_sample;
+		uint64_t minimum, last_row_bytes;
+		uint32_t rows, last_rows;
+		vshm_format_plane_extent(source->ring_format, 0, source->width, source->height,
+		                         &minimum, &rows);
 		/* A driver that leaves bytesperline at 0 packs its rows. */
 		if (source->bytesperline == 0)
-			source->bytesperline = minimum;
+			source->bytesperline = (uint32_t)minimum;
 		uint64_t offsets[VSHM_FORMAT_PLANES_MAX];
 		uint32_t strides[VSHM_FORMAT_PLANES_MAX];
-		uint32_t planes = v4l2_planes(source->pixelformat, source->height,
+		uint32_t planes = v4l2_planes(source->ring_format, source->height,
 		                              source->bytesperline, offsets, strides);
-		uint64_t needed = offsets[planes - 1] +
-		                  (uint64_t)strides[planes - 1] *
-		                      (planes > 1 ? (source->height + 1) / 2 : source->height);
+		vshm_format_plane_extent(source->ring_format, planes - 1, source->width,
+		                         source->height, &last_row_bytes, &last_rows);
+		uint64_t needed = offsets[planes - 1] + (uint64_t)strides[planes - 1] * last_rows;
 		if (source->bytesperline < minimum || source->sizeimage < needed) {
 			if (verbose)
 				fprintf(stderr,
@@ -1039,15 +1068,13 @@ static void copy_raw(const struct capture_source *source, const uint8_t *data,
 {
 	uint64_t offsets[VSHM_FORMAT_PLANES_MAX];
 	uint32_t strides[VSHM_FORMAT_PLANES_MAX];
-	uint32_t planes = v4l2_planes(source->pixelformat, source->height, source->bytesperline,
+	uint32_t planes = v4l2_planes(source->ring_format, source->height, source->bytesperline,
 	                              offsets, strides);
 	for (uint32_t p = 0; p < planes && p < frame->plane_count; p++) {
-		struct vshm_format_plane plane;
-		vshm_format_plane(frame->format, p, &plane);
-		uint32_t row_bytes = (frame->width + plane.horizontal_subsampling - 1) /
-		                     plane.horizontal_subsampling * plane.bytes_per_sample;
-		uint32_t rows =
-		    (frame->height + plane.vertical_subsampling - 1) / plane.vertical_subsampling;
+		uint64_t row_bytes;
+		uint32_t rows;
+		vshm_format_plane_extent(frame->format, p, frame->width, frame->height, &row_bytes,
+		                         &rows);
 		if (strides[p] == frame->stride[p]) {
 			memcpy(frame->plane[p], data + offsets[p], (size_t)strides[p] * rows);
 			continue;
@@ -1163,22 +1190,8 @@ static int decode_into_slot(struct capture_source *source, uint8_t *data, uint32
 		}
 	} else {
 		/* Anything else is converted by swscale, straight into the slot. */
-		static const enum AVPixelFormat outputs[][2] = {
-			{ VSHM_FORMAT_NV12, AV_PIX_FMT_NV12 },
-			{ VSHM_FORMAT_I420, AV_PIX_FMT_YUV420P },
-			{ VSHM_FORMAT_YUYV, AV_PIX_FMT_YUYV422 },
-			{ VSHM_FORMAT_UYVY, AV_PIX_FMT_UYVY422 },
-			{ VSHM_FORMAT_RGB24, AV_PIX_FMT_RGB24 },
-			{ VSHM_FORMAT_BGR24, AV_PIX_FMT_BGR24 },
-			{ VSHM_FORMAT_RGBA, AV_PIX_FMT_RGBA },
-			{ VSHM_FORMAT_BGRA, AV_PIX_FMT_BGRA },
-			{ VSHM_FORMAT_XRGB8888, AV_PIX_FMT_BGR0 },
-			{ VSHM_FORMAT_GRAY8, AV_PIX_FMT_GRAY8 },
-		};
-		enum AVPixelFormat output = AV_PIX_FMT_NONE;
-		for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
-			if ((uint32_t)outputs[i][0] == format)
-				output = outputs[i][1];
+		enum AVPixelFormat output =
+		    av_get_pix_fmt(vshm_format_describe(format)->ffmpeg_name);
 		enum AVPixelFormat plain = input == AV_PIX_FMT_YUVJ420P   ? AV_PIX_FMT_YUV420P
 		                           : input == AV_PIX_FMT_YUVJ422P ? AV_PIX_FMT_YUV422P
 		                           : input == AV_PIX_FMT_YUVJ444P ? AV_PIX_FMT_YUV444P
@@ -1202,7 +1215,7 @@ static int decode_into_slot(struct capture_source *source, uint8_t *data, uint32
 		          0, picture->height, frame->plane, strides);
 		full_range = full_range || rgb;
 	}
-	frame->color_matrix = format == VSHM_FORMAT_GRAY8 ? 0 : VSHM_COLOR_MATRIX_BT601;
+	frame->color_matrix = raw_matrix_of(format);
 	frame->color_range = full_range ? VSHM_COLOR_RANGE_FULL : VSHM_COLOR_RANGE_LIMITED;
 	av_frame_unref(picture);
 	return 1;
@@ -1402,11 +1415,7 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 			/* The driver is done with this slot: hand it over to be published. */
 			*frame = source->lent[buffer.index];
 			source->is_lent[buffer.index] = false;
-			frame->color_matrix = source->ring_format == VSHM_FORMAT_GRAY8 ||
-			                              source->ring_format == VSHM_FORMAT_RGB24 ||
-			                              source->ring_format == VSHM_FORMAT_BGR24
-			                          ? 0
-			                          : VSHM_COLOR_MATRIX_BT601;
+			frame->color_matrix = raw_matrix_of(source->ring_format);
 			frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
 		} else {
 			uint8_t *data = source->maps[buffer.index].start;
@@ -1429,12 +1438,7 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 					begun = 1;
 				if (begun == 1) {
 					copy_raw(source, data, frame);
-					frame->color_matrix =
-					    source->ring_format == VSHM_FORMAT_GRAY8 ||
-					            source->ring_format == VSHM_FORMAT_RGB24 ||
-					            source->ring_format == VSHM_FORMAT_BGR24
-					        ? 0
-					        : VSHM_COLOR_MATRIX_BT601;
+					frame->color_matrix = raw_matrix_of(source->ring_format);
 				}
 			}
 			int queued = give_back(source, buffer.index);

@@ -50,56 +50,49 @@ static void put_xrgb(uint8_t *pixel, const struct yuv_coefficients *c, int luma,
 	pixel[3] = 255;
 }
 
+/* The start of component c's samples in row y of the frame (see vshm/format.h). */
+static const uint8_t *component_row(const struct vshm_frame *frame,
+                                    const struct vshm_format_description *format, int c, uint32_t y)
+{
+	const struct vshm_format_component *component = &format->components[c];
+	bool chroma = format->family == VSHM_FORMAT_FAMILY_YUV && c > 0;
+	uint32_t row = chroma ? y >> format->chroma_shift_y : y;
+	return frame->plane[component->plane] + (uint64_t)row * frame->stride[component->plane] +
+	       component->offset;
+}
+
 void convert_yuv_to_xrgb(const struct vshm_frame *frame, const struct yuv_coefficients *c,
                          uint8_t *destination, int pitch)
 {
+	const struct vshm_format_description *format = vshm_format_describe(frame->format);
+	uint32_t luma_step = format->components[0].step;
+	uint32_t u_step = format->components[1].step, v_step = format->components[2].step;
+	uint32_t shift = format->chroma_shift_x;
 	for (uint32_t y = 0; y < frame->height; y++) {
 		uint8_t *out = destination + (int64_t)y * pitch;
-		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
-		switch (frame->format) {
-		case VSHM_FORMAT_NV12: {
-			const uint8_t *chroma =
-			    frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1];
-			for (uint32_t x = 0; x < frame->width; x++)
-				put_xrgb(out + 4 * x, c, row[x], chroma[(x / 2) * 2],
-				         chroma[(x / 2) * 2 + 1]);
-			break;
-		}
-		case VSHM_FORMAT_I420: {
-			const uint8_t *u = frame->plane[1] + (uint64_t)(y / 2) * frame->stride[1];
-			const uint8_t *v = frame->plane[2] + (uint64_t)(y / 2) * frame->stride[2];
-			for (uint32_t x = 0; x < frame->width; x++)
-				put_xrgb(out + 4 * x, c, row[x], u[x / 2], v[x / 2]);
-			break;
-		}
-		case VSHM_FORMAT_YUYV:
-		case VSHM_FORMAT_UYVY: {
-			/* YUYV: Y0 U Y1 V; UYVY: U Y0 V Y1. */
-			int luma = frame->format == VSHM_FORMAT_YUYV ? 0 : 1;
-			int u = frame->format == VSHM_FORMAT_YUYV ? 1 : 0;
-			for (uint32_t x = 0; x < frame->width; x++) {
-				const uint8_t *pair = row + (x / 2) * 4;
-				put_xrgb(out + 4 * x, c, pair[luma + (x % 2) * 2], pair[u],
-				         pair[u + 2]);
-			}
-			break;
-		}
-		default:
-			return;
-		}
+		const uint8_t *luma = component_row(frame, format, 0, y);
+		const uint8_t *u = component_row(frame, format, 1, y);
+		const uint8_t *v = component_row(frame, format, 2, y);
+		for (uint32_t x = 0; x < frame->width; x++)
+			put_xrgb(out + 4 * x, c, luma[(size_t)x * luma_step],
+			         u[(size_t)(x >> shift) * u_step],
+			         v[(size_t)(x >> shift) * v_step]);
 	}
 }
 
-void convert_rgb24_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch)
+void convert_rgb_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch)
 {
-	bool rgb = frame->format == VSHM_FORMAT_RGB24;
+	const struct vshm_format_description *format = vshm_format_describe(frame->format);
+	uint32_t step = format->components[0].step;
 	for (uint32_t y = 0; y < frame->height; y++) {
-		const uint8_t *in = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		const uint8_t *red = component_row(frame, format, 0, y);
+		const uint8_t *green = component_row(frame, format, 1, y);
+		const uint8_t *blue = component_row(frame, format, 2, y);
 		uint8_t *out = destination + (int64_t)y * pitch;
-		for (uint32_t x = 0; x < frame->width; x++, in += 3, out += 4) {
-			out[0] = rgb ? in[2] : in[0];
-			out[1] = in[1];
-			out[2] = rgb ? in[0] : in[2];
+		for (size_t x = 0; x < frame->width; x++, out += 4) {
+			out[0] = blue[x * step];
+			out[1] = green[x * step];
+			out[2] = red[x * step];
 			out[3] = 255;
 		}
 	}
@@ -107,11 +100,13 @@ void convert_rgb24_to_xrgb(const struct vshm_frame *frame, uint8_t *destination,
 
 void convert_gray_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch)
 {
+	const struct vshm_format_description *format = vshm_format_describe(frame->format);
+	uint32_t step = format->components[0].step;
 	for (uint32_t y = 0; y < frame->height; y++) {
-		const uint8_t *in = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		const uint8_t *in = component_row(frame, format, 0, y);
 		uint8_t *out = destination + (int64_t)y * pitch;
-		for (uint32_t x = 0; x < frame->width; x++, out += 4) {
-			out[0] = out[1] = out[2] = in[x];
+		for (size_t x = 0; x < frame->width; x++, out += 4) {
+			out[0] = out[1] = out[2] = in[x * step];
 			out[3] = 255;
 		}
 	}
@@ -119,25 +114,28 @@ void convert_gray_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, 
 
 void convert_packed_422_to_iyuv(const struct vshm_frame *frame, uint8_t *destination, int pitch)
 {
-	int luma = frame->format == VSHM_FORMAT_YUYV ? 0 : 1;
-	int u = frame->format == VSHM_FORMAT_YUYV ? 1 : 0;
+	const struct vshm_format_description *format = vshm_format_describe(frame->format);
+	uint32_t luma_step = format->components[0].step;
+	uint32_t u_step = format->components[1].step, v_step = format->components[2].step;
 	uint32_t chroma_width = (frame->width + 1) / 2, chroma_height = (frame->height + 1) / 2;
 	/* SDL lays a locked IYUV texture out with chroma rows of (pitch + 1) / 2 bytes. */
 	int chroma_pitch = (pitch + 1) / 2;
 	uint8_t *u_plane = destination + (int64_t)pitch * frame->height;
 	uint8_t *v_plane = u_plane + (int64_t)chroma_pitch * chroma_height;
 	for (uint32_t y = 0; y < frame->height; y++) {
-		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		const uint8_t *luma = component_row(frame, format, 0, y);
 		uint8_t *out = destination + (int64_t)y * pitch;
-		for (uint32_t x = 0; x < frame->width; x++)
-			out[x] = row[(x / 2) * 4 + luma + (x % 2) * 2];
+		for (size_t x = 0; x < frame->width; x++)
+			out[x] = luma[x * luma_step];
 		if (y % 2)
 			continue;
+		const uint8_t *u = component_row(frame, format, 1, y);
+		const uint8_t *v = component_row(frame, format, 2, y);
 		uint8_t *u_out = u_plane + (int64_t)(y / 2) * chroma_pitch;
 		uint8_t *v_out = v_plane + (int64_t)(y / 2) * chroma_pitch;
-		for (uint32_t k = 0; k < chroma_width; k++) {
-			u_out[k] = row[k * 4 + u];
-			v_out[k] = row[k * 4 + u + 2];
+		for (size_t k = 0; k < chroma_width; k++) {
+			u_out[k] = u[k * u_step];
+			v_out[k] = v[k * v_step];
 		}
 	}
 }

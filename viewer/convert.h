@@ -21,18 +21,23 @@ struct yuv_coefficients {
  * frame.h says: BT.601 below 720 lines, BT.709 from 720; limited range). */
 struct yuv_coefficients convert_coefficients(const struct vshm_frame *frame);
 
-/* Any YUV frame (NV12, I420, YUYV, UYVY) to XRGB8888 words (B, G, R, X bytes). */
+/*
+ * Each conversion reads the components where the frame's format description says they
+ * lie (vshm_format_describe()), so a format added to the table needs no change here.
+ */
+
+/* Any YUV frame to XRGB8888 words (B, G, R, X bytes). */
 void convert_yuv_to_xrgb(const struct vshm_frame *frame, const struct yuv_coefficients *c,
                          uint8_t *destination, int pitch);
 
-/* RGB24 or BGR24 to XRGB8888 words. */
-void convert_rgb24_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch);
+/* Any RGB frame to XRGB8888 words (alpha dropped). */
+void convert_rgb_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch);
 
-/* GRAY8 to XRGB8888 words. */
+/* A gray frame to XRGB8888 words. */
 void convert_gray_to_xrgb(const struct vshm_frame *frame, uint8_t *destination, int pitch);
 
 /*
- * YUYV or UYVY (4:2:2) to a locked planar 4:2:0 texture laid out as SDL locks IYUV:
+ * Packed 4:2:2 YUV (YUYV, UYVY) to a locked planar 4:2:0 texture laid out as SDL locks IYUV:
  * the Y plane at pitch, then U and V planes at (pitch + 1) / 2. Chroma of odd rows is
  * dropped: the renderer's own YUV path then does the colour matrix.
  */

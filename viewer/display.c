@@ -88,53 +88,64 @@ static bool yuv_mode_for(const struct vshm_frame *frame, SDL_YUV_CONVERSION_MODE
 	return false; /* full-range BT.709, BT.2020: converted by us */
 }
 
+/*
+ * SDL's YUV texture formats and how each is filled. The one place the viewer names
+ * formats: SDL has no generic description of YUV layouts. A YUV format without a row
+ * here takes the one-pass conversion, so a new format shows correctly without one.
+ */
+static const struct {
+	uint32_t format;
+	uint32_t sdl_format;
+	enum upload_method method;
+} sdl_yuv_formats[] = {
+	{ VSHM_FORMAT_NV12, SDL_PIXELFORMAT_NV12, UPLOAD_NV12 },
+	{ VSHM_FORMAT_I420, SDL_PIXELFORMAT_IYUV, UPLOAD_I420 },
+	{ VSHM_FORMAT_YUYV, SDL_PIXELFORMAT_YUY2, UPLOAD_PACKED },
+	{ VSHM_FORMAT_UYVY, SDL_PIXELFORMAT_UYVY, UPLOAD_PACKED },
+};
+
+/* SDL's packed RGB format with the same bytes as format (SDL's masks are in memory
+ * order on this little-endian machine), or SDL_PIXELFORMAT_UNKNOWN. */
+static uint32_t sdl_rgb_format(const struct vshm_format_description *format)
+{
+	const struct vshm_format_component *c = format->components;
+	if (format->plane_count != 1)
+		return SDL_PIXELFORMAT_UNKNOWN;
+	uint32_t alpha = format->component_count == 4 ? 0xffu << (8 * c[3].offset) : 0;
+	return SDL_MasksToPixelFormatEnum(8 * c[0].step, 0xffu << (8 * c[0].offset),
+	                                  0xffu << (8 * c[1].offset), 0xffu << (8 * c[2].offset),
+	                                  alpha);
+}
+
 static enum upload_method choose_method(const struct display *display,
                                         const struct vshm_frame *frame, uint32_t *sdl_format,
                                         SDL_YUV_CONVERSION_MODE *mode)
 {
+	const struct vshm_format_description *format = vshm_format_describe(frame->format);
 	*mode = SDL_YUV_CONVERSION_BT601;
 	bool sdl_yuv = yuv_mode_for(frame, mode);
-	switch (frame->format) {
-	case VSHM_FORMAT_NV12:
-		if (sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_NV12))
-			return *sdl_format = SDL_PIXELFORMAT_NV12, UPLOAD_NV12;
-		break;
-	case VSHM_FORMAT_I420:
-		if (sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_IYUV))
-			return *sdl_format = SDL_PIXELFORMAT_IYUV, UPLOAD_I420;
-		break;
-	case VSHM_FORMAT_YUYV:
-	case VSHM_FORMAT_UYVY: {
-		uint32_t packed =
-		    frame->format == VSHM_FORMAT_YUYV ? SDL_PIXELFORMAT_YUY2 : SDL_PIXELFORMAT_UYVY;
-		if (sdl_yuv && renderer_takes(display, packed))
-			return *sdl_format = packed, UPLOAD_PACKED;
-		if (sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_IYUV))
-			return *sdl_format = SDL_PIXELFORMAT_IYUV, CONVERT_PACKED_422;
-		break;
-	}
-	case VSHM_FORMAT_RGB24:
-		if (renderer_takes(display, SDL_PIXELFORMAT_RGB24))
-			return *sdl_format = SDL_PIXELFORMAT_RGB24, UPLOAD_PACKED;
-		break;
-	case VSHM_FORMAT_BGR24:
-		if (renderer_takes(display, SDL_PIXELFORMAT_BGR24))
-			return *sdl_format = SDL_PIXELFORMAT_BGR24, UPLOAD_PACKED;
-		break;
-	case VSHM_FORMAT_RGBA:
-		return *sdl_format = SDL_PIXELFORMAT_RGBA32, UPLOAD_PACKED;
-	case VSHM_FORMAT_BGRA:
-		return *sdl_format = SDL_PIXELFORMAT_BGRA32, UPLOAD_PACKED;
-	case VSHM_FORMAT_XRGB8888:
-		return *sdl_format = SDL_PIXELFORMAT_RGB888, UPLOAD_PACKED;
-	case VSHM_FORMAT_GRAY8:
-		if (renderer_takes(display, SDL_PIXELFORMAT_IYUV)) {
-			*mode = SDL_YUV_CONVERSION_JPEG; /* full range: R = G = B = Y */
-			return *sdl_format = SDL_PIXELFORMAT_IYUV, UPLOAD_GRAY_AS_IYUV;
+	if (format->family == VSHM_FORMAT_FAMILY_YUV) {
+		for (size_t i = 0; i < sizeof(sdl_yuv_formats) / sizeof(sdl_yuv_formats[0]); i++) {
+			if (sdl_yuv_formats[i].format == frame->format && sdl_yuv &&
+			    renderer_takes(display, sdl_yuv_formats[i].sdl_format))
+				return *sdl_format = sdl_yuv_formats[i].sdl_format,
+				       sdl_yuv_formats[i].method;
 		}
-		break;
-	default:
-		break;
+		bool packed_422 = format->plane_count == 1 && format->chroma_shift_x == 1 &&
+		                  format->chroma_shift_y == 0;
+		if (packed_422 && sdl_yuv && renderer_takes(display, SDL_PIXELFORMAT_IYUV))
+			return *sdl_format = SDL_PIXELFORMAT_IYUV, CONVERT_PACKED_422;
+	} else if (format->family == VSHM_FORMAT_FAMILY_RGB) {
+		uint32_t rgb = sdl_rgb_format(format);
+		/* SDL takes any 32-bit RGB texture, converting inside the renderer where it
+		 * must; 24-bit ones only where the renderer lists them. */
+		if (rgb != SDL_PIXELFORMAT_UNKNOWN &&
+		    (SDL_BITSPERPIXEL(rgb) == 32 || renderer_takes(display, rgb)))
+			return *sdl_format = rgb, UPLOAD_PACKED;
+	} else if (format->family == VSHM_FORMAT_FAMILY_GRAY && format->components[0].step == 1 &&
+	           renderer_takes(display, SDL_PIXELFORMAT_IYUV)) {
+		*mode = SDL_YUV_CONVERSION_JPEG; /* full range: R = G = B = Y */
+		return *sdl_format = SDL_PIXELFORMAT_IYUV, UPLOAD_GRAY_AS_IYUV;
 	}
 	return *sdl_format = SDL_PIXELFORMAT_RGB888, CONVERT_TO_XRGB;
 }
@@ -274,12 +285,12 @@ int display_upload(struct display *display, const struct vshm_frame *frame)
 		result = SDL_LockTexture(texture->texture, NULL, &pixels, &pitch);
 		if (result < 0)
 			break;
+		uint8_t family = vshm_format_describe(frame->format)->family;
 		if (texture->method == CONVERT_PACKED_422) {
 			convert_packed_422_to_iyuv(frame, pixels, pitch);
-		} else if (frame->format == VSHM_FORMAT_RGB24 ||
-		           frame->format == VSHM_FORMAT_BGR24) {
-			convert_rgb24_to_xrgb(frame, pixels, pitch);
-		} else if (frame->format == VSHM_FORMAT_GRAY8) {
+		} else if (family == VSHM_FORMAT_FAMILY_RGB) {
+			convert_rgb_to_xrgb(frame, pixels, pitch);
+		} else if (family == VSHM_FORMAT_FAMILY_GRAY) {
 			convert_gray_to_xrgb(frame, pixels, pitch);
 		} else {
 			struct yuv_coefficients coefficients = convert_coefficients(frame);

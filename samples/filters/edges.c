@@ -1,18 +1,29 @@
 /*
- * vshm-filter-edges: Sobel edge detection on the luma of GRAY8, NV12 or I420 frames,
- * written as GRAY8: each output pixel is min(255, |Gx| + |Gy|) over its 3x3
- * neighbourhood; the outermost pixels, which have no full neighbourhood, are black.
+ * vshm-filter-edges: Sobel edge detection on the luma of gray and planar or semi-planar
+ * YUV frames (gray8, nv12, i420, ...), written as GRAY8: each output pixel is
+ * min(255, |Gx| + |Gy|) over its 3x3 neighbourhood; the outermost pixels, which have no
+ * full neighbourhood, are black.
  */
 #include <string.h>
 
 #include <vshm/vshm.h>
 
-static const uint32_t inputs[] = {
-	VSHM_FORMAT_GRAY8,
-	VSHM_FORMAT_NV12,
-	VSHM_FORMAT_I420,
-	VSHM_FORMAT_INVALID,
-};
+/* Room for every format of the table and the terminating VSHM_FORMAT_INVALID. */
+#define FORMATS_MAX 64
+static uint32_t inputs[FORMATS_MAX + 1];
+
+/* The formats with a plane of luma samples side by side, from the format table. */
+static void find_inputs(void)
+{
+	unsigned count = 0;
+	for (unsigned i = 0; vshm_format_at(i) && count < FORMATS_MAX; i++) {
+		const struct vshm_format_description *format =
+		    vshm_format_describe(vshm_format_at(i));
+		if (format->family != VSHM_FORMAT_FAMILY_RGB && format->components[0].step == 1)
+			inputs[count++] = format->format;
+	}
+	inputs[count] = VSHM_FORMAT_INVALID;
+}
 
 static uint32_t output_format(uint32_t input, uint32_t requested, void *data)
 {
@@ -26,8 +37,10 @@ static int edges(const struct vshm_frame *in, struct vshm_frame *out, void *data
 {
 	(void)data;
 	uint32_t width = in->width, height = in->height;
-	const uint8_t *luma = in->plane[0];
-	size_t stride = in->stride[0];
+	const struct vshm_format_component *y_component =
+	    &vshm_format_describe(in->format)->components[0];
+	const uint8_t *luma = in->plane[y_component->plane] + y_component->offset;
+	size_t stride = in->stride[y_component->plane];
 	for (uint32_t y = 0; y < height; y++) {
 		uint8_t *row = out->plane[0] + (uint64_t)y * out->stride[0];
 		if (y == 0 || y + 1 >= height || width < 3) {
@@ -55,10 +68,11 @@ int main(int argc, char **argv)
 {
 	static const struct vshm_filter filter = {
 		.name = "edges",
-		.description = "Sobel edges of the luma of gray8, nv12 or i420 frames, as gray8.",
+		.description = "Sobel edges of the luma of gray or planar YUV frames, as gray8.",
 		.input_formats = inputs,
 		.output_format = output_format,
 		.process = edges,
 	};
+	find_inputs();
 	return vshm_filter_main(argc, argv, &filter);
 }

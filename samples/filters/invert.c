@@ -1,43 +1,46 @@
 /*
  * vshm-filter-invert: the photographic negative, in the input's own format: every
- * sample byte v becomes 255 - v (alpha and padding bytes are kept). Works on every
- * format the ring carries, planar or packed, in one pass.
+ * colour sample v becomes 255 - v; alpha and padding bytes are kept. Works on every
+ * format the ring carries, planar or packed, in one pass, driven by the format's
+ * description (which bytes hold which component).
  */
 #include <vshm/vshm.h>
 
-/* The byte of each 4-byte pixel that is alpha or padding, or -1. */
-static int untouched_byte(uint32_t format)
+/*
+ * Bit i set when byte i of a packed pixel is a colour sample, for the pixel size of
+ * plane 0. Alpha and padding bytes (RGBA's A, XRGB8888's X) are the ones left clear.
+ */
+static uint32_t colour_bytes(const struct vshm_format_description *format)
 {
-	switch (format) {
-	case VSHM_FORMAT_RGBA:
-	case VSHM_FORMAT_BGRA:
-	case VSHM_FORMAT_XRGB8888:
-		return 3;
-	default:
-		return -1;
-	}
+	uint32_t step = format->components[0].step;
+	if (format->family != VSHM_FORMAT_FAMILY_RGB)
+		return UINT32_MAX; /* every byte of YUV and gray is a sample */
+	uint32_t mask = 0;
+	for (uint32_t c = 0; c < 3; c++)
+		mask |= 1u << format->components[c].offset;
+	return step == 4 ? mask : UINT32_MAX;
 }
 
 static int invert(const struct vshm_frame *in, struct vshm_frame *out, void *data)
 {
 	(void)data;
-	int keep = untouched_byte(in->format);
+	const struct vshm_format_description *format = vshm_format_describe(in->format);
+	uint32_t colour = colour_bytes(format);
+	/* XOR with 0xff is 255 - v; a 0 byte in the pattern keeps alpha and padding. */
+	uint8_t flip[4];
+	for (uint32_t i = 0; i < 4; i++)
+		flip[i] = (colour >> i) & 1 ? 0xff : 0x00;
 	for (uint32_t p = 0; p < in->plane_count; p++) {
-		struct vshm_format_plane plane;
-		vshm_format_plane(in->format, p, &plane);
-		uint32_t bytes = (in->width + plane.horizontal_subsampling - 1) /
-		                 plane.horizontal_subsampling * plane.bytes_per_sample;
-		uint32_t rows =
-		    (in->height + plane.vertical_subsampling - 1) / plane.vertical_subsampling;
+		uint64_t bytes;
+		uint32_t rows;
+		vshm_format_plane_extent(in->format, p, in->width, in->height, &bytes, &rows);
 		for (uint32_t y = 0; y < rows; y++) {
 			/* restrict: input and output are different slots, so the loop vectorizes.
 			 */
 			const uint8_t *restrict from = in->plane[p] + (uint64_t)y * in->stride[p];
 			uint8_t *restrict to = out->plane[p] + (uint64_t)y * out->stride[p];
-			for (uint32_t i = 0; i < bytes; i++)
-				to[i] = (keep >= 0 && (int)(i % 4) == keep)
-				            ? from[i]
-				            : (uint8_t)(255 - from[i]);
+			for (uint64_t i = 0; i < bytes; i++)
+				to[i] = from[i] ^ flip[i % 4];
 		}
 	}
 	return 0;
@@ -47,7 +50,7 @@ int main(int argc, char **argv)
 {
 	static const struct vshm_filter filter = {
 		.name = "invert",
-		.description = "Inverts every sample (255 - v), in any format.",
+		.description = "Inverts every colour sample (255 - v), in any format.",
 		.process = invert,
 	};
 	return vshm_filter_main(argc, argv, &filter);

@@ -32,12 +32,14 @@ static void reverse_row(const uint8_t *restrict from, uint8_t *restrict to, uint
 /*
  * Packed 4:2:2, pixel by pixel: output pixel x takes the luma of input pixel
  * width - 1 - x, and each output pair the chroma of the input pair its first pixel came
- * from. Right for odd widths too, where the last pair has only one real pixel.
+ * from. Right for odd widths too, where the last pair has only one real pixel. Where
+ * Y, U and V lie in a pair comes from the format's description.
  */
-static void mirror_packed_422(const struct vshm_frame *in, struct vshm_frame *out)
+static void mirror_packed_422(const struct vshm_frame *in, struct vshm_frame *out,
+                              const struct vshm_format_description *format)
 {
-	int luma = in->format == VSHM_FORMAT_YUYV ? 0 : 1; /* YUYV: Y0 U Y1 V; UYVY: U Y0 V Y1 */
-	int chroma = 1 - luma;
+	uint32_t luma = format->components[0].offset;
+	uint32_t u = format->components[1].offset, v = format->components[2].offset;
 	for (uint32_t y = 0; y < in->height; y++) {
 		const uint8_t *from = in->plane[0] + (uint64_t)y * in->stride[0];
 		uint8_t *to = out->plane[0] + (uint64_t)y * out->stride[0];
@@ -46,8 +48,8 @@ static void mirror_packed_422(const struct vshm_frame *in, struct vshm_frame *ou
 			to[(x / 2) * 4 + luma + (x % 2) * 2] =
 			    from[(source / 2) * 4 + luma + (source % 2) * 2];
 			if (x % 2 == 0) {
-				to[(x / 2) * 4 + chroma] = from[(source / 2) * 4 + chroma];
-				to[(x / 2) * 4 + chroma + 2] = from[(source / 2) * 4 + chroma + 2];
+				to[(x / 2) * 4 + u] = from[(source / 2) * 4 + u];
+				to[(x / 2) * 4 + v] = from[(source / 2) * 4 + v];
 			}
 		}
 	}
@@ -56,21 +58,21 @@ static void mirror_packed_422(const struct vshm_frame *in, struct vshm_frame *ou
 static int mirror(const struct vshm_frame *in, struct vshm_frame *out, void *data)
 {
 	(void)data;
-	if (in->format == VSHM_FORMAT_YUYV || in->format == VSHM_FORMAT_UYVY) {
-		mirror_packed_422(in, out);
+	const struct vshm_format_description *format = vshm_format_describe(in->format);
+	/* One plane holding Y, U and V: pairs of pixels share their chroma. */
+	if (format->family == VSHM_FORMAT_FAMILY_YUV && format->plane_count == 1) {
+		mirror_packed_422(in, out, format);
 		return 0;
 	}
 	for (uint32_t p = 0; p < in->plane_count; p++) {
-		struct vshm_format_plane plane;
-		vshm_format_plane(in->format, p, &plane);
-		uint32_t samples =
-		    (in->width + plane.horizontal_subsampling - 1) / plane.horizontal_subsampling;
-		uint32_t rows =
-		    (in->height + plane.vertical_subsampling - 1) / plane.vertical_subsampling;
+		uint64_t bytes;
+		uint32_t rows;
+		vshm_format_plane_extent(in->format, p, in->width, in->height, &bytes, &rows);
+		uint32_t sample = format->planes[p].bytes_per_sample;
 		for (uint32_t y = 0; y < rows; y++)
 			reverse_row(in->plane[p] + (uint64_t)y * in->stride[p],
-			            out->plane[p] + (uint64_t)y * out->stride[p], samples,
-			            plane.bytes_per_sample);
+			            out->plane[p] + (uint64_t)y * out->stride[p],
+			            (uint32_t)(bytes / sample), sample);
 	}
 	return 0;
 }

@@ -7,11 +7,12 @@
 
 #include <vshm/vshm.h>
 
-/* 1. The formats your transform understands (VSHM_FORMAT_INVALID ends the list).
- *    Leave .input_formats NULL to take every format. */
+/* 1. The formats your transform understands (VSHM_FORMAT_INVALID ends the list). A
+ *    transform that works on any format (this copy could) leaves .input_formats NULL;
+ *    vshm_format_describe() says where each component of a format lies. */
 static const uint32_t inputs[] = {
-	VSHM_FORMAT_NV12,     VSHM_FORMAT_I420,  VSHM_FORMAT_RGBA,    VSHM_FORMAT_BGRA,
-	VSHM_FORMAT_XRGB8888, VSHM_FORMAT_GRAY8, VSHM_FORMAT_INVALID,
+	VSHM_FORMAT_NV12,  VSHM_FORMAT_I420,    VSHM_FORMAT_RGBA,
+	VSHM_FORMAT_GRAY8, VSHM_FORMAT_INVALID,
 };
 
 /* 2. The transform: read in->plane[] (shared memory, read-only), write out->plane[].
@@ -21,13 +22,10 @@ static int transform(const struct vshm_frame *in, struct vshm_frame *out, void *
 {
 	(void)data;
 	for (uint32_t p = 0; p < in->plane_count; p++) {
-		/* A row of plane p: samples of bytes_per_sample bytes; strides may differ. */
-		struct vshm_format_plane plane;
-		vshm_format_plane(in->format, p, &plane);
-		uint32_t row_bytes = (in->width + plane.horizontal_subsampling - 1) /
-		                     plane.horizontal_subsampling * plane.bytes_per_sample;
-		uint32_t rows =
-		    (in->height + plane.vertical_subsampling - 1) / plane.vertical_subsampling;
+		/* The bytes a row of plane p holds, and its rows; strides may differ. */
+		uint64_t row_bytes;
+		uint32_t rows;
+		vshm_format_plane_extent(in->format, p, in->width, in->height, &row_bytes, &rows);
 		for (uint32_t y = 0; y < rows; y++)
 			memcpy(out->plane[p] + (uint64_t)y * out->stride[p],
 			       in->plane[p] + (uint64_t)y * in->stride[p], row_bytes);
