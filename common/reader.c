@@ -24,6 +24,7 @@
 #include "racy-copy.h"
 #include "segment.h"
 #include "seqcount.h"
+#include "shared-atomic.h"
 #include "vshm/reader.h"
 
 #define NO_ENTRY UINT32_MAX
@@ -270,8 +271,7 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 
 	for (int attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
 		/* Pairs with the writer's release store of latest in vshm_writer_publish(). */
-		uint64_t latest =
-		    atomic_load_explicit(&segment->header->latest, memory_order_acquire);
+		uint64_t latest = VSHM_LOAD(&segment->header->latest, memory_order_acquire);
 		if (latest == 0)
 			return -EAGAIN;
 		uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
@@ -282,19 +282,20 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 		}
 		/* seq_cst store, then the seq_cst load in seqcount_read_begin(): Dekker with
 		 * the writer's odd store and re-check of held_slot in claim_slot(). */
-		atomic_store_explicit(&entry->held_slot, slot + 1, memory_order_seq_cst);
+		VSHM_STORE(&entry->held_slot, slot + 1, memory_order_seq_cst);
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
 		uint64_t before = seqcount_read_begin(sequence);
 		if (before != 2 * n) {
 			/* Already rewritten for a newer frame; latest has moved on. */
-			atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
+			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
 			reader->acquire_retries++;
 			continue;
 		}
 		struct vshm_shm_frame_info info;
+		VSHM_STEP(); /* a plain copy from the slot, checked by the re-load below */
 		vshm_racy_copy(&info, &segment->slots[slot].info, sizeof(info));
 		if (seqcount_read_retry(sequence, before)) {
-			atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
+			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
 			reader->acquire_retries++;
 			continue;
 		}
@@ -302,7 +303,7 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 		    reader->geometry_checked &&
 		    memcmp(&info, reader->checked_geometry, sizeof(reader->checked_geometry)) == 0;
 		if (!same_geometry && check_frame_info(reader, &info) < 0) {
-			atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
+			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
 			reader->frames_invalid++;
 			vshm_log(VSHM_LOG_WARNING,
 			         "stream '%s': frame %llu has metadata that fails bounds checks "
@@ -341,7 +342,7 @@ int vshm_reader_release(struct vshm_reader *reader)
 	bool intact = !seqcount_read_retry(&segment->slots[reader->held_slot].sequence,
 	                                   reader->held_sequence);
 	/* Release: our reads of the slot happen before the writer can see it free. */
-	atomic_store_explicit(&entry->held_slot, 0, memory_order_release);
+	VSHM_STORE(&entry->held_slot, 0, memory_order_release);
 	reader->holding = false;
 	if (!intact) {
 		reader->frames_torn++;
@@ -470,3 +471,10 @@ void vshm_reader_get_stats(const struct vshm_reader *reader, struct vshm_reader_
 	stats->writer_pid = header->writer_pid;
 	stats->frame_interval_ns = header->nominal_frame_interval_ns;
 }
+
+#ifdef VSHM_PROTOCOL_STEPS
+size_t vshm_step_reader_state_size(void)
+{
+	return sizeof(struct vshm_reader);
+}
+#endif

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "layout.h"
+#include "shared-atomic.h"
 #include "vshm/format.h"
 #include "vshm/reader.h"
 #include "vshm/util.h"
@@ -119,7 +120,7 @@ void vshm_segment_unlock(int fd, uint64_t offset);
 static inline uint32_t vshm_segment_reader_limit(const struct vshm_segment *segment,
                                                  memory_order order)
 {
-	uint32_t limit = atomic_load_explicit(&segment->header->reader_high_water, order);
+	uint32_t limit = (uint32_t)VSHM_LOAD(&segment->header->reader_high_water, order);
 	return limit < segment->geometry.reader_capacity ? limit
 	                                                 : segment->geometry.reader_capacity;
 }

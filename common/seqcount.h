@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "shared-atomic.h"
+
 /*
  * Marks the slot as being written: stores the odd count, then a release fence.
  *
@@ -34,8 +36,8 @@
  */
 static inline void seqcount_write_begin(_Atomic uint64_t *sequence, uint64_t odd)
 {
-	atomic_store_explicit(sequence, odd, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_release);
+	VSHM_STORE(sequence, odd, memory_order_seq_cst);
+	VSHM_FENCE(memory_order_release);
 }
 
 /*
@@ -45,7 +47,7 @@ static inline void seqcount_write_begin(_Atomic uint64_t *sequence, uint64_t odd
  */
 static inline void seqcount_write_abort(_Atomic uint64_t *sequence, uint64_t previous_even)
 {
-	atomic_store_explicit(sequence, previous_even, memory_order_release);
+	VSHM_STORE(sequence, previous_even, memory_order_release);
 }
 
 /*
@@ -54,7 +56,7 @@ static inline void seqcount_write_abort(_Atomic uint64_t *sequence, uint64_t pre
  */
 static inline void seqcount_write_end(_Atomic uint64_t *sequence, uint64_t even)
 {
-	atomic_store_explicit(sequence, even, memory_order_release);
+	VSHM_STORE(sequence, even, memory_order_release);
 }
 
 /*
@@ -66,7 +68,7 @@ static inline void seqcount_write_end(_Atomic uint64_t *sequence, uint64_t even)
  */
 static inline uint64_t seqcount_read_begin(_Atomic uint64_t *sequence)
 {
-	return atomic_load_explicit(sequence, memory_order_seq_cst);
+	return VSHM_LOAD(sequence, memory_order_seq_cst);
 }
 
 /*
@@ -77,8 +79,8 @@ static inline uint64_t seqcount_read_begin(_Atomic uint64_t *sequence)
  */
 static inline bool seqcount_read_retry(_Atomic uint64_t *sequence, uint64_t start)
 {
-	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(sequence, memory_order_relaxed) != start;
+	VSHM_FENCE(memory_order_acquire);
+	return VSHM_LOAD(sequence, memory_order_relaxed) != start;
 }
 
 #endif

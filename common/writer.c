@@ -39,6 +39,7 @@
 #include "log.h"
 #include "segment.h"
 #include "seqcount.h"
+#include "shared-atomic.h"
 #include "vshm/writer.h"
 
 #define NO_SLOT UINT32_MAX
@@ -251,7 +252,7 @@ static uint64_t held_slots(const struct vshm_writer *writer)
 		 * vshm_reader_acquire(); with our seq_cst odd store before the re-check, either
 		 * we see its hold or it sees our odd count (Dekker). */
 		uint32_t held_slot =
-		    atomic_load_explicit(&segment->readers[i].held_slot, memory_order_seq_cst);
+		    (uint32_t)VSHM_LOAD(&segment->readers[i].held_slot, memory_order_seq_cst);
 		if (held_slot >= 1 && held_slot <= segment->geometry.slot_count)
 			held |= UINT64_C(1) << (held_slot - 1);
 	}
@@ -307,12 +308,11 @@ static uint32_t claim_slot(struct vshm_writer *writer)
 		if (overwrite) {
 			/* More live readers hold slots than we have spare: take the oldest. */
 			slot = oldest_slot(writer, not_latest);
-			atomic_fetch_add_explicit(&segment->header->overwrites, 1,
-			                          memory_order_relaxed);
+			VSHM_FETCH_ADD(&segment->header->overwrites, 1, memory_order_relaxed);
 		}
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
 		/* Only we store this word, so a relaxed load reads our own last store. */
-		uint64_t previous_sequence = atomic_load_explicit(sequence, memory_order_relaxed);
+		uint64_t previous_sequence = VSHM_LOAD(sequence, memory_order_relaxed);
 		seqcount_write_begin(sequence, odd);
 		if (overwrite || !(held_slots(writer) & (UINT64_C(1) << slot)))
 			return slot;
@@ -470,22 +470,22 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 		info.plane_offset[i] = layout->offset[i];
 		info.plane_size[i] = layout->size[i];
 	}
+	VSHM_STEP(); /* a plain store into the slot, made visible by the even count below */
 	descriptor->info = info;
 
 	/* Pixels and metadata written above are visible to a reader that sees 2n. */
 	seqcount_write_end(&descriptor->sequence, 2 * n);
 	/* Pairs with the reader's acquire load of latest. */
-	atomic_store_explicit(&header->latest, n << VSHM_LATEST_SLOT_BITS | slot,
-	                      memory_order_release);
-	atomic_store_explicit(&header->frames_published, n, memory_order_relaxed);
+	VSHM_STORE(&header->latest, n << VSHM_LATEST_SLOT_BITS | slot, memory_order_release);
+	VSHM_STORE(&header->frames_published, n, memory_order_relaxed);
 	/* seq_cst store, then seq_cst loads of the waiting flags: Dekker with the reader's
 	 * seq_cst store of waiting then load of publish_futex in vshm_reader_wait(). Either
 	 * we see that it may sleep and wake it, or it sees the new value and does not sleep. */
-	atomic_store_explicit(&header->publish_futex, (uint32_t)n, memory_order_seq_cst);
+	VSHM_STORE(&header->publish_futex, (uint32_t)n, memory_order_seq_cst);
 	/* seq_cst: part of the Dekker pair with vshm_reader_wait(), as the loads below. */
 	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_seq_cst);
 	for (uint32_t i = 0; i < limit; i++) {
-		if (atomic_load_explicit(&segment->readers[i].waiting, memory_order_seq_cst)) {
+		if (VSHM_LOAD(&segment->readers[i].waiting, memory_order_seq_cst)) {
 			vshm_futex_wake_all(&header->publish_futex);
 			break;
 		}
@@ -523,3 +523,10 @@ void vshm_writer_get_stats(const struct vshm_writer *writer, struct vshm_writer_
 	stats->slot_size = writer->segment.geometry.slot_payload_size;
 	stats->segments_created = writer->segments_created;
 }
+
+#ifdef VSHM_PROTOCOL_STEPS
+size_t vshm_step_writer_state_size(void)
+{
+	return sizeof(struct vshm_writer);
+}
+#endif

@@ -1,0 +1,388 @@
+/*
+ * Every interleaving, up to a bound, of the real writer and reader code, one step at a
+ * time (protocol-steps.h), under three memory models. At every step:
+ *
+ *   - `latest` never names a slot whose sequence is not the even count of that frame
+ *     (no reader can be sent to a slot being written);
+ *   - a reader never accepts a torn frame: the metadata acquire hands out is the frame
+ *     it names, and pixels read from a frame that release calls intact are that frame's;
+ *   - the writer never chooses a slot a reader holds while another is free, and, with
+ *     no reader in the middle of acquiring or releasing, it chooses the oldest free
+ *     slot (a hold left behind would make it skip one).
+ *
+ * The scenarios: one publish against one acquire and release; two publishes against
+ * one; three, which is what it takes for the slot a reader holds to become the oldest;
+ * and three with a second reader holding a slot, so that the writer has to overwrite
+ * one under a reader.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "layout.h"
+#include "protocol-steps.h"
+#include "shared-atomic.h"
+#include "test-util.h"
+
+#define SLOTS  3
+#define WIDTH  64
+#define HEIGHT 16
+/* Frame numbers say which publish a frame's metadata belongs to. */
+#define FRAME_NUMBER_BASE 1000
+/* Where the pixels carry the publish number: two places the writer fills one after the
+ * other, so a reader can see a half-written frame. */
+#define STAMP_FIRST  0
+#define STAMP_SECOND (WIDTH * HEIGHT / 2)
+/* Enough for every bounded exploration here; more means the bound is too loose. */
+#define MAX_RUNS 2000000
+
+enum reader_phase { READER_IDLE, READER_ACQUIRING, READER_HOLDING, READER_RELEASING };
+
+/* The scripts' places in the scenario. */
+#define WRITER_ACTOR 0
+#define READER_ACTOR 1
+
+struct world {
+	char name[64];
+	unsigned initial_publishes;
+	unsigned publishes;       /* by the writer's script */
+	bool passive_after_first; /* a second reader takes the latest frame after the first */
+	struct vshm_writer *writer;
+	struct vshm_reader *reader;
+	struct vshm_reader *passive;
+	/* Our own mapping of the whole segment: to check `latest`, and to put the segment
+	 * back as it was after prepare() before each run. */
+	uint8_t *segment;
+	size_t segment_size;
+	/* What really happened, as the scripts saw it. */
+	uint64_t slot_publish[SLOTS];
+	uint32_t latest_slot;
+	int passive_slot;
+	enum reader_phase phase;
+	uint32_t held_slot;
+	uint64_t phase_changes;
+	/* The state every run starts from, saved by prepare(). */
+	uint8_t *saved_segment;
+	void *saved_writer, *saved_reader, *saved_passive;
+	uint64_t saved_slot_publish[SLOTS];
+	uint32_t saved_latest_slot;
+};
+
+static void set_phase(struct world *world, enum reader_phase phase)
+{
+	world->phase = phase;
+	world->phase_changes++;
+}
+
+static int publish_one(struct world *world)
+{
+	struct vshm_frame frame;
+	if (vshm_writer_begin(world->writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame) < 0)
+		return -1;
+	uint64_t n = frame.sequence;
+	memcpy(frame.plane[0] + STAMP_FIRST, &n, sizeof(n));
+	memcpy(frame.plane[0] + STAMP_SECOND, &n, sizeof(n));
+	frame.frame_number = FRAME_NUMBER_BASE + n;
+	if (vshm_writer_publish(world->writer, &frame) < 0)
+		return -1;
+	world->slot_publish[frame.slot] = n;
+	world->latest_slot = frame.slot;
+	return 0;
+}
+
+static int map_segment(struct world *world)
+{
+	char path[128];
+	test_segment_path(world->name, path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat status;
+	if (fstat(fd, &status) < 0) {
+		close(fd);
+		return -1;
+	}
+	world->segment_size = (size_t)status.st_size;
+	world->segment = mmap(NULL, world->segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (world->segment == MAP_FAILED) {
+		world->segment = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void *save(const void *state, size_t size)
+{
+	void *copy = malloc(size);
+	if (copy)
+		memcpy(copy, state, size);
+	return copy;
+}
+
+/* The stream every run starts from: created, the first frames published, two readers
+ * attached; then all of it, shared and private, saved. */
+static int prepare(void *data)
+{
+	struct world *world = data;
+	world->latest_slot = UINT32_MAX;
+	struct vshm_writer_options options = {
+		.slot_count = SLOTS,
+		.reader_capacity = 2,
+		.max_format = VSHM_FORMAT_GRAY8,
+		.max_width = WIDTH,
+		.max_height = HEIGHT,
+	};
+	world->writer = vshm_writer_create(world->name, &options);
+	if (!world->writer) {
+		fprintf(stderr, "cannot create '%s': %s\n", world->name, vshm_error());
+		return -1;
+	}
+	for (unsigned i = 0; i < world->initial_publishes; i++) {
+		if (publish_one(world) < 0)
+			return -1;
+	}
+	world->reader = vshm_reader_attach(world->name, NULL);
+	world->passive = vshm_reader_attach(world->name, NULL);
+	if (!world->reader || !world->passive || map_segment(world) < 0) {
+		fprintf(stderr, "cannot attach to '%s': %s\n", world->name, vshm_error());
+		return -1;
+	}
+	world->saved_segment = save(world->segment, world->segment_size);
+	world->saved_writer = save(world->writer, vshm_step_writer_state_size());
+	world->saved_reader = save(world->reader, vshm_step_reader_state_size());
+	world->saved_passive = save(world->passive, vshm_step_reader_state_size());
+	memcpy(world->saved_slot_publish, world->slot_publish, sizeof(world->slot_publish));
+	world->saved_latest_slot = world->latest_slot;
+	return world->saved_segment && world->saved_writer && world->saved_reader &&
+	               world->saved_passive
+	           ? 0
+	           : -1;
+}
+
+static int reset(void *data)
+{
+	struct world *world = data;
+	memcpy(world->segment, world->saved_segment, world->segment_size);
+	memcpy(world->writer, world->saved_writer, vshm_step_writer_state_size());
+	memcpy(world->reader, world->saved_reader, vshm_step_reader_state_size());
+	memcpy(world->passive, world->saved_passive, vshm_step_reader_state_size());
+	memcpy(world->slot_publish, world->saved_slot_publish, sizeof(world->slot_publish));
+	world->latest_slot = world->saved_latest_slot;
+	world->passive_slot = -1;
+	world->phase = READER_IDLE;
+	world->phase_changes = 0;
+	return 0;
+}
+
+static void finish(void *data)
+{
+	struct world *world = data;
+	if (world->segment)
+		munmap(world->segment, world->segment_size);
+	vshm_reader_detach(world->reader);
+	vshm_reader_detach(world->passive);
+	vshm_writer_destroy(world->writer);
+	free(world->saved_segment);
+	free(world->saved_writer);
+	free(world->saved_reader);
+	free(world->saved_passive);
+}
+
+/* Checked after every step, on shared memory as every other process sees it. */
+static void check(void *data)
+{
+	const struct world *world = data;
+	const struct vshm_shm_header *header = (const struct vshm_shm_header *)world->segment;
+	const struct vshm_shm_slot *slots =
+	    (const struct vshm_shm_slot *)(world->segment + header->slot_table_offset);
+	uint64_t latest = atomic_load(&header->latest);
+	if (latest == 0)
+		return;
+	uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
+	uint64_t n = latest >> VSHM_LATEST_SLOT_BITS;
+	uint64_t sequence = atomic_load(&slots[slot].sequence);
+	if (slot >= SLOTS || sequence != 2 * n)
+		step_violation("latest names slot %u for frame %llu, but that slot's sequence is "
+		               "%llu",
+		               slot, (unsigned long long)n, (unsigned long long)sequence);
+}
+
+/* The slot the writer must choose when nothing is in the way: the least recently
+ * published one that is not the latest and that no passive reader holds. */
+static uint32_t oldest_free(const struct world *world, uint32_t also_held)
+{
+	uint32_t best = UINT32_MAX;
+	for (uint32_t i = 0; i < SLOTS; i++) {
+		if (i == world->latest_slot || (int)i == world->passive_slot || i == also_held)
+			continue;
+		if (best == UINT32_MAX || world->slot_publish[i] < world->slot_publish[best])
+			best = i;
+	}
+	return best;
+}
+
+static void writer_script(void *data)
+{
+	struct world *world = data;
+	for (unsigned i = 0; i < world->publishes && step_ok(); i++) {
+		enum reader_phase phase_before = world->phase;
+		uint64_t changes_before = world->phase_changes;
+		/* A store the reader made may not be visible yet under a weak memory model:
+		 * until it is, the writer may still see the reader's hold. */
+		bool reader_settled = step_pending_stores(READER_ACTOR) == 0;
+		struct vshm_frame frame;
+		if (vshm_writer_begin(world->writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame) <
+		    0) {
+			step_violation("writer: begin failed: %s", vshm_error());
+			return;
+		}
+		uint32_t held = world->phase == READER_HOLDING ? world->held_slot : UINT32_MAX;
+		uint32_t free_slot = oldest_free(world, held);
+		if (frame.slot == held && free_slot != UINT32_MAX)
+			step_violation(
+			    "writer chose slot %u, which the reader holds, while slot %u "
+			    "was free",
+			    frame.slot, free_slot);
+		bool reader_quiet = reader_settled && phase_before == READER_IDLE &&
+		                    world->phase == READER_IDLE &&
+		                    world->phase_changes == changes_before;
+		if (reader_quiet && frame.slot != oldest_free(world, UINT32_MAX))
+			step_violation("writer chose slot %u with no reader in the way; the oldest "
+			               "free slot was %u",
+			               frame.slot, oldest_free(world, UINT32_MAX));
+		uint64_t n = frame.sequence;
+		step_point("write the first half of the pixels");
+		memcpy(frame.plane[0] + STAMP_FIRST, &n, sizeof(n));
+		step_point("write the second half of the pixels");
+		memcpy(frame.plane[0] + STAMP_SECOND, &n, sizeof(n));
+		frame.frame_number = FRAME_NUMBER_BASE + n;
+		if (vshm_writer_publish(world->writer, &frame) < 0) {
+			step_violation("writer: publish failed");
+			return;
+		}
+		world->slot_publish[frame.slot] = n;
+		world->latest_slot = frame.slot;
+		if (i == 0 && world->passive_after_first) {
+			struct vshm_frame held_frame;
+			if (vshm_reader_acquire(world->passive, &held_frame) == 0)
+				world->passive_slot = (int)held_frame.slot;
+		}
+	}
+}
+
+static void reader_script(void *data)
+{
+	struct world *world = data;
+	struct vshm_frame frame;
+	set_phase(world, READER_ACQUIRING);
+	int result = vshm_reader_acquire(world->reader, &frame);
+	if (result < 0) {
+		set_phase(world, READER_IDLE); /* retried too often: allowed, nothing taken */
+		return;
+	}
+	world->held_slot = frame.slot;
+	set_phase(world, READER_HOLDING);
+	if (frame.frame_number != FRAME_NUMBER_BASE + frame.sequence)
+		step_violation("acquire handed out the metadata of frame %llu as frame %llu",
+		               (unsigned long long)(frame.frame_number - FRAME_NUMBER_BASE),
+		               (unsigned long long)frame.sequence);
+	uint64_t first, second;
+	step_point("read the first half of the pixels");
+	memcpy(&first, frame.plane[0] + STAMP_FIRST, sizeof(first));
+	step_point("read the second half of the pixels");
+	memcpy(&second, frame.plane[0] + STAMP_SECOND, sizeof(second));
+	set_phase(world, READER_RELEASING);
+	int intact = vshm_reader_release(world->reader);
+	set_phase(world, READER_IDLE);
+	if (intact == 1 && (first != frame.sequence || second != frame.sequence))
+		step_violation("release called frame %llu intact, but its pixels said %llu and "
+		               "%llu",
+		               (unsigned long long)frame.sequence, (unsigned long long)first,
+		               (unsigned long long)second);
+}
+
+static void explore(const char *scenario_name, unsigned initial, unsigned publishes, bool passive,
+                    enum step_model model, unsigned bound)
+{
+	struct world world = {
+		.initial_publishes = initial,
+		.publishes = publishes,
+		.passive_after_first = passive,
+	};
+	test_unique_name(world.name, sizeof(world.name), "steps");
+	struct step_scenario scenario = {
+		.name = scenario_name,
+		.prepare = prepare,
+		.reset = reset,
+		.finish = finish,
+		.scripts = { writer_script, reader_script },
+		.names = { "writer", "reader" },
+		.check = check,
+		.data = &world,
+	};
+	struct step_statistics statistics;
+	int result = step_explore(&scenario, model, bound, MAX_RUNS, &statistics);
+	printf("%s, %s, at most %u preemptions: %llu runs, %llu steps, up to %llu decisions "
+	       "a run%s%s\n",
+	       scenario_name, step_model_name(model), bound, (unsigned long long)statistics.runs,
+	       (unsigned long long)statistics.steps, (unsigned long long)statistics.deepest,
+	       result ? ": " : "", result ? statistics.message : "");
+	fflush(stdout);
+	test_segment_remove(world.name);
+	assert_int_equal(result, 0);
+}
+
+/* How many preemptions each exploration allows: enough for every ordering bug of the
+ * protocol found so far, which need one or two. */
+#define BOUND 2
+
+static void one_publish_against_acquire_and_release(void **state)
+{
+	(void)state;
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++)
+		explore("one publish, one acquire and release", 2, 1, false, model, BOUND);
+}
+
+static void two_publishes_against_acquire_and_release(void **state)
+{
+	(void)state;
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++)
+		explore("two publishes, one acquire and release", 3, 2, false, model, BOUND);
+}
+
+static void three_publishes_reach_the_held_slot(void **state)
+{
+	(void)state;
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++)
+		explore("three publishes, one acquire and release", 3, 3, false, model, BOUND);
+}
+
+static void overwrite_under_a_reader(void **state)
+{
+	(void)state;
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++)
+		explore("three publishes, a second reader holding, one acquire and release", 2, 3,
+		        true, model, BOUND);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(one_publish_against_acquire_and_release),
+		cmocka_unit_test(two_publishes_against_acquire_and_release),
+		cmocka_unit_test(three_publishes_reach_the_held_slot),
+		cmocka_unit_test(overwrite_under_a_reader),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
