@@ -231,27 +231,3 @@ void test_sort_u64(uint64_t *values, size_t count)
 {
 	qsort(values, count, sizeof(values[0]), compare_u64);
 }
-
-uint64_t test_now_ns(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
-struct vshm_reader *test_reader_attach_retry(const char *name, int timeout_ms)
-{
-	uint64_t deadline = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		struct vshm_reader *reader = vshm_reader_attach(name, NULL);
-		if (reader)
-			return reader;
-		int error = errno;
-		if ((error != ENOENT && error != EAGAIN && error != EPROTO) ||
-		    test_now_ns() >= deadline) {
-			errno = error;
-			return NULL;
-		}
-		test_sleep_us(1000);
-	}
-}

@@ -94,16 +94,6 @@ enum test_pattern_result {
 enum test_pattern_result test_pattern_check(const uint8_t *frame, size_t size,
                                             uint64_t frame_number, uint64_t salt);
 
-/*
- * Attaches a reader to name, retrying while the stream does not exist yet or is still
- * being created (ENOENT, EAGAIN, EPROTO), for up to timeout_ms. Returns NULL with errno
- * set on failure. Uses no cmocka assertion, so forked children may call it.
- */
-struct vshm_reader *test_reader_attach_retry(const char *name, int timeout_ms);
-
-/* CLOCK_MONOTONIC in nanoseconds (same clock as vshm_now_ns()). */
-uint64_t test_now_ns(void);
-
 /* Spins, without sleeping, for the given nanoseconds. */
 void test_spin_ns(uint64_t nanoseconds);
 
