@@ -55,10 +55,10 @@ static int acquire_reader(void *argument)
 	}
 	for (int batch = 0; batch < BATCHES && !bench_stopping(); batch++) {
 		for (int i = 0; i < 2; i++) {
-			uint64_t start = bench_now_ns();
+			uint64_t start = vshm_now_ns();
 			if (!pairs(readers[i], BATCH_PAIRS))
 				shared->failures++;
-			shared->elapsed_ns[i] += bench_now_ns() - start;
+			shared->elapsed_ns[i] += vshm_now_ns() - start;
 		}
 	}
 	shared->done = !bench_stopping();

@@ -54,10 +54,12 @@ static inline double bench_rate_per_second(const struct bench_rate *rate)
 	return rate->elapsed_ns ? (double)rate->frames * 1e9 / (double)rate->elapsed_ns : 0;
 }
 
-/* --- stats.c: clocks, spinning, medians --- */
-
-/* CLOCK_MONOTONIC in nanoseconds (the clock of vshm's timestamps). */
-uint64_t bench_now_ns(void);
+/*
+ * --- stats.c: spinning, medians ---
+ *
+ * Every time is taken with vshm_now_ns(), the clock of vshm's own timestamps, so that a
+ * limit and the vshm figure beside it are measured with the same call.
+ */
 
 /* Busy-waits for the given time; waiting this way keeps the CPU out of idle states. */
 void bench_spin_for_ns(uint64_t duration_ns);

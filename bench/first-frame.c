@@ -22,13 +22,13 @@ static int create_and_publish(const struct bench_frame_size *size, const uint8_t
 		.max_width = size->width,
 		.max_height = size->height,
 	};
-	uint64_t start = bench_now_ns();
+	uint64_t start = vshm_now_ns();
 	struct vshm_writer *writer = vshm_writer_create(name, &options);
 	if (!writer) {
 		fprintf(stderr, "vshm-bench: cannot create stream '%s': %s\n", name, vshm_error());
 		return -EIO;
 	}
-	uint64_t created = bench_now_ns();
+	uint64_t created = vshm_now_ns();
 	struct vshm_frame frame;
 	if (vshm_writer_begin(writer, size->format, size->width, size->height, &frame) < 0) {
 		fprintf(stderr, "vshm-bench: cannot begin a frame on stream '%s': %s\n", name,
@@ -38,7 +38,7 @@ static int create_and_publish(const struct bench_frame_size *size, const uint8_t
 	}
 	memcpy(frame.plane[0], source, frame_bytes);
 	vshm_writer_publish(writer, &frame);
-	uint64_t published = bench_now_ns();
+	uint64_t published = vshm_now_ns();
 	vshm_writer_destroy(writer);
 	*create_ms = (double)(created - start) / 1e6;
 	*first_frame_ms = (double)(published - start) / 1e6;
@@ -54,9 +54,9 @@ static int unfaulted_copy(const uint8_t *source, uint64_t frame_bytes, double *c
 		        (unsigned long long)frame_bytes, strerror(errno));
 		return -ENOMEM;
 	}
-	uint64_t start = bench_now_ns();
+	uint64_t start = vshm_now_ns();
 	memcpy(fresh, source, frame_bytes);
-	*copy_ms = (double)(bench_now_ns() - start) / 1e6;
+	*copy_ms = (double)(vshm_now_ns() - start) / 1e6;
 	munmap(fresh, frame_bytes);
 	return 0;
 }

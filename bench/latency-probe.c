@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <vshm/vshm.h>
 
@@ -25,14 +24,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vshm-latency-probe NAME FRAMES (1..100000)\n");
 		return 2;
 	}
-	struct vshm_reader *reader = NULL;
-	for (int tries = 0; !reader && tries < 500; tries++) {
-		reader = vshm_reader_attach(argv[1], NULL);
-		if (!reader) {
-			struct timespec pause = { 0, 20000000 };
-			nanosleep(&pause, NULL);
-		}
-	}
+	/* The stream's writer may still be starting: wait for it up to 10 s. */
+	struct vshm_reader *reader = vshm_reader_attach_wait(argv[1], NULL, 10000, NULL, NULL);
 	if (!reader) {
 		fprintf(stderr, "vshm-latency-probe: cannot attach to '%s': %s\n", argv[1],
 		        vshm_error());

@@ -36,12 +36,12 @@
 void bench_memcpy_limit_run(struct bench_memcpy_limit *limit, const uint8_t *source,
                             uint64_t duration_ns, struct bench_rate *rate)
 {
-	uint64_t start = bench_now_ns(), now;
+	uint64_t start = vshm_now_ns(), now;
 	do {
 		memcpy(limit->slots[limit->next_slot], source, limit->frame_bytes);
 		limit->next_slot = (limit->next_slot + 1) % limit->slot_count;
 		rate->frames++;
-		now = bench_now_ns();
+		now = vshm_now_ns();
 	} while (now - start < duration_ns);
 	rate->elapsed_ns += now - start;
 }
@@ -88,7 +88,7 @@ static bool cache_line_round_trips(struct cache_line_shared *shared, uint64_t fi
 			bench_cpu_relax();
 			if (++spins % SPINS_PER_CHECK)
 				continue;
-			uint64_t now = bench_now_ns();
+			uint64_t now = vshm_now_ns();
 			if (!deadline)
 				deadline = now + ROUND_TRIP_TIMEOUT_NS;
 			if (now > deadline || bench_stopping())
@@ -119,13 +119,13 @@ int bench_cache_line_pingpong(double *one_way_ns)
 		result = -ETIMEDOUT;
 		goto error_stop;
 	}
-	uint64_t start = bench_now_ns();
+	uint64_t start = vshm_now_ns();
 	if (!cache_line_round_trips(shared, CACHE_LINE_WARM_UP + 1,
 	                            CACHE_LINE_WARM_UP + CACHE_LINE_ROUND_TRIPS)) {
 		result = -ETIMEDOUT;
 		goto error_stop;
 	}
-	*one_way_ns = (double)(bench_now_ns() - start) / CACHE_LINE_ROUND_TRIPS / 2;
+	*one_way_ns = (double)(vshm_now_ns() - start) / CACHE_LINE_ROUND_TRIPS / 2;
 
 error_stop:
 	atomic_store_explicit(&shared->stop, 1, memory_order_relaxed);
@@ -169,7 +169,7 @@ static int handoff_child(void *argument)
 				return 1;
 			continue;
 		}
-		uint64_t seen = bench_now_ns();
+		uint64_t seen = vshm_now_ns();
 		shared->samples[shared->count++] = (double)(seen - stamp);
 		last = stamp;
 		/* Pairs with the parent's acquire load in bench_spin_until(). */
@@ -195,7 +195,7 @@ int bench_timestamped_handoff(double *one_way_ns)
 		goto error_stop;
 	}
 	for (int i = 0; i < HANDOFF_SAMPLES; i++) {
-		uint64_t stamp = bench_now_ns();
+		uint64_t stamp = vshm_now_ns();
 		atomic_store_explicit(&shared->stamp, stamp, memory_order_release);
 		if (!bench_spin_until(&shared->answered, stamp, ROUND_TRIP_TIMEOUT_NS)) {
 			result = -ETIMEDOUT;
@@ -273,7 +273,7 @@ static bool futex_round_trips(struct futex_shared *shared, uint32_t first, uint3
 		uint32_t seen;
 		while ((seen = atomic_load_explicit(&shared->pong, memory_order_seq_cst)) != i) {
 			futex_wait(&shared->pong, seen);
-			uint64_t now = bench_now_ns();
+			uint64_t now = vshm_now_ns();
 			if (!deadline)
 				deadline = now + ROUND_TRIP_TIMEOUT_NS;
 			if (now > deadline || bench_stopping())
@@ -304,12 +304,12 @@ int bench_futex_pingpong(double *one_way_ns)
 		result = -ETIMEDOUT;
 		goto error_stop;
 	}
-	uint64_t start = bench_now_ns();
+	uint64_t start = vshm_now_ns();
 	if (!futex_round_trips(shared, FUTEX_WARM_UP + 1, FUTEX_WARM_UP + FUTEX_ROUND_TRIPS)) {
 		result = -ETIMEDOUT;
 		goto error_stop;
 	}
-	*one_way_ns = (double)(bench_now_ns() - start) / FUTEX_ROUND_TRIPS / 2;
+	*one_way_ns = (double)(vshm_now_ns() - start) / FUTEX_ROUND_TRIPS / 2;
 
 error_stop:
 	atomic_store_explicit(&shared->stop, 1, memory_order_relaxed);

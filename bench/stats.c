@@ -1,32 +1,24 @@
-/* Clocks, busy-waiting and order statistics for the benchmark. */
+/* Busy-waiting and order statistics for the benchmark. */
 #include <stdlib.h>
-#include <time.h>
 
 #include "bench.h"
 
-uint64_t bench_now_ns(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 void bench_spin_for_ns(uint64_t duration_ns)
 {
-	uint64_t end = bench_now_ns() + duration_ns;
-	while (bench_now_ns() < end)
+	uint64_t end = vshm_now_ns() + duration_ns;
+	while (vshm_now_ns() < end)
 		bench_cpu_relax();
 }
 
 bool bench_spin_until(const _Atomic uint64_t *word, uint64_t value, uint64_t timeout_ns)
 {
-	uint64_t deadline = bench_now_ns() + timeout_ns;
+	uint64_t deadline = vshm_now_ns() + timeout_ns;
 	for (;;) {
 		/* Pairs with the release store of the helper process that sets the word:
 		 * what it recorded before is visible once we see the value. */
 		if (atomic_load_explicit(word, memory_order_acquire) >= value)
 			return true;
-		if (bench_now_ns() > deadline || bench_stopping())
+		if (vshm_now_ns() > deadline || bench_stopping())
 			return false;
 		bench_cpu_relax();
 	}

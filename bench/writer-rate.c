@@ -96,7 +96,7 @@ static int publish_for(struct bench_writer_rate *writer_rate, const uint8_t *sou
                        uint64_t duration_ns, struct bench_rate *rate)
 {
 	const struct bench_frame_size *size = writer_rate->size;
-	uint64_t start = bench_now_ns(), now;
+	uint64_t start = vshm_now_ns(), now;
 	do {
 		struct vshm_frame frame;
 		if (vshm_writer_begin(writer_rate->writer, size->format, size->width, size->height,
@@ -111,7 +111,7 @@ static int publish_for(struct bench_writer_rate *writer_rate, const uint8_t *sou
 		memcpy(frame.plane[0], source, writer_rate->frame_bytes);
 		vshm_writer_publish(writer_rate->writer, &frame);
 		rate->frames++;
-		now = bench_now_ns();
+		now = vshm_now_ns();
 	} while (now - start < duration_ns);
 	rate->elapsed_ns += now - start;
 	return bench_stopping() ? -EINTR : 0;

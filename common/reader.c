@@ -32,8 +32,11 @@
 #define LIVENESS_SLICE_NS 50000000
 /* Attempts at taking the latest frame before telling the caller to try again. */
 #define ACQUIRE_ATTEMPTS 8
-/* How often vshm_reader_attach_wait() looks for the stream. */
-#define ATTACH_RETRY_NS 50000000
+/* How often vshm_reader_attach_wait() looks for the stream: soon at first, so that a
+ * reader started just before its writer misses no frame, then less often, so that a
+ * long wait costs nothing. */
+#define ATTACH_RETRY_FIRST_NS 1000000
+#define ATTACH_RETRY_LAST_NS  50000000
 
 struct vshm_reader {
 	struct vshm_segment segment;
@@ -184,6 +187,7 @@ struct vshm_reader *vshm_reader_attach_wait(const char *name,
                                             void *data)
 {
 	uint64_t start = vshm_now_ns();
+	long pause_ns = ATTACH_RETRY_FIRST_NS;
 	for (unsigned attempt = 0;; attempt++) {
 		struct vshm_reader *reader = vshm_reader_attach(name, options);
 		if (reader)
@@ -200,8 +204,10 @@ struct vshm_reader *vshm_reader_attach_wait(const char *name,
 			errno = ETIMEDOUT;
 			return NULL;
 		}
-		struct timespec pause = { 0, ATTACH_RETRY_NS };
+		struct timespec pause = { 0, pause_ns };
 		nanosleep(&pause, NULL);
+		pause_ns =
+		    pause_ns * 2 < ATTACH_RETRY_LAST_NS ? pause_ns * 2 : ATTACH_RETRY_LAST_NS;
 	}
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs the vshm benchmark (bench/, see issue 2) from a release build of its own,
+# Runs the vshm benchmark (bench/: the machine's limits next to vshm's figures, then
+# capture, filter chains, camera and viewer) from a release build of its own,
 # build-bench/ at the top of the repository, configuring it first if it is missing.
-# Usage: scripts/bench.sh        (takes about half a minute; run it on an idle machine)
+# Usage: scripts/bench.sh        (takes about two minutes; run it on an idle machine)
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -70,17 +70,6 @@ int program_run(char *const argv[], int timeout_ms, char *error_text, size_t err
 	return status;
 }
 
-struct vshm_reader *program_attach(const char *name, int timeout_ms)
-{
-	uint64_t deadline = vshm_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		struct vshm_reader *reader = vshm_reader_attach(name, NULL);
-		if (reader || vshm_now_ns() > deadline)
-			return reader;
-		test_sleep_us(2000);
-	}
-}
-
 static char temporary[256];
 
 const char *program_temporary_directory(void)

@@ -24,9 +24,6 @@ pid_t program_start(char *const argv[], const char *output_path, const char *err
  */
 int program_run(char *const argv[], int timeout_ms, char *error_text, size_t error_size);
 
-/* Attaches to a stream, retrying until it exists or timeout_ms passes; NULL then. */
-struct vshm_reader *program_attach(const char *name, int timeout_ms);
-
 /* A fresh temporary directory for this test process (removed by program_cleanup()). */
 const char *program_temporary_directory(void);
 void program_cleanup(void);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fake-camera.h"
+#include "follow.h"
 #include "program-util.h"
 #include "test-util.h"
 
@@ -123,19 +124,13 @@ static void camera_to_reader(const char *fourcc, const char *io, bool expect_use
 	test_unique_name(name, sizeof(name), "camera");
 	snprintf(error_path, sizeof(error_path), "%s/%s.err", program_temporary_directory(), name);
 	pid_t capture = start_capture(name, io, error_path);
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 
 	uint64_t checked = 0, wrong = 0, last_capture_ns = 0, last_sequence = 0;
-	bool end = false;
-	while (!end) {
-		int result = vshm_reader_wait(reader, 2000);
-		if (result == -EPIPE)
-			break;
-		assert_int_equal(result, 0);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+	struct follow follow = { .reader = reader, .wait_ms = 2000 };
+	struct vshm_frame frame;
+	while (follow_next(&follow, &frame)) {
 		assert_int_equal(frame.format, VSHM_FORMAT_YUYV);
 		assert_int_equal(frame.width, WIDTH);
 		assert_int_equal(frame.height, HEIGHT);
@@ -153,8 +148,7 @@ static void camera_to_reader(const char *fourcc, const char *io, bool expect_use
 		uint64_t capture_ns = frame.capture_ns, publish_ns = frame.publish_ns;
 		uint64_t sequence = frame.sequence;
 		uint64_t number = frame.frame_number;
-		end = frame.flags & VSHM_FRAME_END_OF_STREAM;
-		if (vshm_reader_release(reader) != 1)
+		if (!follow_release(&follow))
 			continue;
 		checked++;
 		wrong += differences != 0 || (!mjpeg && stamp != number);
@@ -181,7 +175,7 @@ static void camera_to_reader(const char *fourcc, const char *io, bool expect_use
 	free(errors);
 	assert_int_equal(wrong, 0);
 	assert_true(checked >= 10);
-	assert_true(end);
+	assert_true(follow.end_of_stream);
 	assert_false(test_segment_exists(name));
 	if (mjpeg) {
 		free(decoder.jpeg);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "fake-camera.h"
+#include "follow.h"
 #include "program-util.h"
 #include "test-util.h"
 
@@ -144,43 +145,32 @@ struct reading {
  */
 static void read_stream(const char *name, struct reading *r)
 {
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
-	uint64_t last_frame_ns = test_now_ns();
-	for (;;) {
-		uint64_t before = test_now_ns();
-		int result = vshm_reader_wait(reader, 100);
-		uint64_t waited = test_now_ns() - before;
-		if (waited > r->longest_wait_ns)
-			r->longest_wait_ns = waited;
-		if (result == -EPIPE)
-			break;
-		assert_true(result == 0 || result == -ETIMEDOUT);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+	struct follow follow = { .reader = reader, .wait_ms = 100, .retake_on_timeout = true };
+	uint64_t last_frame_ns = vshm_now_ns();
+	struct vshm_frame frame;
+	while (follow_next(&follow, &frame)) {
 		bool whole = frame_is_whole(&frame);
-		bool end = frame.flags & VSHM_FRAME_END_OF_STREAM;
 		uint64_t sequence = frame.sequence;
 		uint32_t flags = frame.flags;
-		if (vshm_reader_release(reader) != 1)
+		if (!follow_release(&follow))
 			continue; /* torn: never used */
 		if (sequence == r->last_sequence) {
 			r->same_frame_seen++; /* nothing new: the last frame is still there */
-			if (test_now_ns() - last_frame_ns > 500000000u)
+			if (vshm_now_ns() - last_frame_ns > 500000000u)
 				r->saw_gap = true;
 			continue;
 		}
-		last_frame_ns = test_now_ns();
+		last_frame_ns = vshm_now_ns();
 		r->last_sequence = sequence;
 		r->frames++;
 		r->bad += !whole;
 		if (r->saw_gap)
 			r->frames_after_gap++;
 		r->discontinuities += (flags & VSHM_FRAME_DISCONTINUITY) != 0;
-		if (end)
-			break;
 	}
+	r->longest_wait_ns = follow.longest_wait_ns;
 	struct vshm_reader_stats stats;
 	vshm_reader_get_stats(reader, &stats);
 	r->dropped = stats.frames_dropped;

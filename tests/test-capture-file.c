@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "follow.h"
 #include "program-util.h"
 #include "test-util.h"
 
@@ -164,33 +165,15 @@ static void plays_like_ffmpeg(const struct sample *sample)
 		         "--quiet",
 		         NULL };
 	pid_t capture = program_start(argv, NULL, NULL);
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 
 	uint32_t checked = 0, wrong = 0, sizes_seen = 0, last_width = 0;
-	bool end = false;
 	uint64_t last_number = 0;
-	while (!end) {
-		int result = vshm_reader_wait(reader, 3000);
-		if (result == -ESTALE) {
-			/* The stream moved to bigger slots for bigger frames; while the writer is
-			 * between the old segment and the new one, reattach says try again. */
-			int reattached;
-			for (int tries = 0; tries < 200; tries++) {
-				reattached = vshm_reader_reattach(reader);
-				if (reattached != -EAGAIN && reattached != -ENOENT)
-					break;
-				test_sleep_us(10000);
-			}
-			assert_int_equal(reattached, 0);
-			continue;
-		}
-		if (result == -EPIPE)
-			break;
-		assert_int_equal(result, 0);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+	/* A bigger frame moves the stream to bigger slots: the reader follows. */
+	struct follow follow = { .reader = reader, .wait_ms = 3000, .follow_moves = true };
+	struct vshm_frame frame;
+	while (follow_next(&follow, &frame)) {
 		assert_int_equal(frame.format, sample->ring_format);
 		assert_true(frame.frame_number < reference->count);
 		assert_true(checked == 0 || frame.frame_number > last_number);
@@ -205,10 +188,9 @@ static void plays_like_ffmpeg(const struct sample *sample)
 			sizes_seen++;
 			last_width = frame.width;
 		}
-		end = frame.flags & VSHM_FRAME_END_OF_STREAM;
-		if (end)
+		if (follow.end_of_stream)
 			assert_int_equal(frame.frame_number, reference->count - 1);
-		if (vshm_reader_release(reader) == 1) {
+		if (follow_release(&follow)) {
 			checked++;
 			if (!matches && wrong++ == 0)
 				print_error("%s frame %llu: %u bytes adler 0x%08x, ffmpeg %u bytes "
@@ -226,8 +208,8 @@ static void plays_like_ffmpeg(const struct sample *sample)
 	print_message("%-26s %u/%u frames identical to ffmpeg's decode, %u differ, %u sizes, "
 	              "end-of-stream %s\n",
 	              sample->file, checked - wrong, reference->count, wrong, sizes_seen,
-	              end ? "seen" : "MISSING");
-	assert_true(end);
+	              follow.end_of_stream ? "seen" : "MISSING");
+	assert_true(follow.end_of_stream);
 	assert_int_equal(stats.frames_published, reference->count);
 	assert_int_equal(wrong, 0);
 	/* Latest-frame semantics may skip a frame under load; nearly all must arrive. */
@@ -262,7 +244,7 @@ static void loop_goes_on_past_the_end(void **state)
 		         "--quiet",
 		         NULL };
 	pid_t capture = program_start(argv, NULL, NULL);
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 	uint64_t highest = 0;
 	uint32_t frames = 0;

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "follow.h"
 #include "program-util.h"
 #include "test-util.h"
 
@@ -44,7 +45,7 @@ static void thirty_fps_file_publishes_ninety_frames_in_three_seconds(void **stat
 	char name[64];
 	test_unique_name(name, sizeof(name), "pacing");
 	pid_t capture = start_sample(name, "testsrc2-h264.mp4");
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 	/* Start counting at a publish, so the window is not cut mid-interval. */
 	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
@@ -70,7 +71,7 @@ static void signal_during_playback_exits_cleanly(int signal_number)
 	char name[64];
 	test_unique_name(name, sizeof(name), "signal");
 	pid_t capture = start_sample(name, "smptehdbars-vp9.webm");
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
 	test_sleep_us(300000);
@@ -140,23 +141,16 @@ static void timestamp_jump_is_a_discontinuity_not_a_sleep(void **state)
 	};
 	uint64_t start = vshm_now_ns();
 	pid_t capture = program_start(argv, NULL, NULL);
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
-	bool flagged = false, ended = false;
-	while (!ended) {
-		int result = vshm_reader_wait(reader, 3000);
-		if (result == -EPIPE)
-			break;
-		assert_int_equal(result, 0);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+	bool flagged = false;
+	struct follow follow = { .reader = reader, .wait_ms = 3000 };
+	struct vshm_frame frame;
+	while (follow_next(&follow, &frame)) {
 		if (frame.flags & VSHM_FRAME_DISCONTINUITY) {
 			assert_int_equal(frame.frame_number, 10);
 			flagged = true;
 		}
-		ended = frame.flags & VSHM_FRAME_END_OF_STREAM;
-		vshm_reader_release(reader);
 	}
 	vshm_reader_detach(reader);
 	assert_int_equal(test_wait(capture, 20000), 0);
@@ -164,7 +158,7 @@ static void timestamp_jump_is_a_discontinuity_not_a_sleep(void **state)
 	print_message("a 10-hour jump after frame 9: flagged %s, played in %.1f s\n",
 	              flagged ? "yes" : "NO", seconds);
 	assert_true(flagged);
-	assert_true(ended);
+	assert_true(follow.end_of_stream);
 	assert_true(seconds < 10);
 }
 

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "follow.h"
 #include "pattern.h"
 #include "program-util.h"
 #include "test-util.h"
@@ -127,27 +128,20 @@ static void pattern_arrives_exactly(uint32_t format)
 		         "--quiet",
 		         NULL };
 	pid_t capture = program_start(argv, NULL, NULL);
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 
 	uint64_t checked = 0, wrong = 0;
-	bool end = false;
-	while (!end) {
-		int result = vshm_reader_wait(reader, 2000);
-		if (result == -EPIPE)
-			break;
-		assert_int_equal(result, 0);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+	struct follow follow = { .reader = reader, .wait_ms = 2000 };
+	struct vshm_frame frame;
+	while (follow_next(&follow, &frame)) {
 		assert_int_equal(frame.format, format);
 		assert_int_equal(frame.width, WIDTH);
 		assert_int_equal(frame.height, HEIGHT);
 		uint64_t differences = compare_frame(&frame);
-		end = frame.flags & VSHM_FRAME_END_OF_STREAM;
-		if (end)
+		if (follow.end_of_stream)
 			assert_int_equal(frame.frame_number, 59);
-		if (vshm_reader_release(reader) == 1) {
+		if (follow_release(&follow)) {
 			checked++;
 			wrong += differences != 0;
 		}
@@ -160,7 +154,7 @@ static void pattern_arrives_exactly(uint32_t format)
 	              (unsigned long long)wrong);
 	assert_int_equal(wrong, 0);
 	assert_true(checked >= 10);
-	assert_true(end);
+	assert_true(follow.end_of_stream);
 }
 
 static void every_format(void **state)

@@ -1,5 +1,5 @@
 /*
- * Cleanup (issue 2, test 6): a writer process leaves no /dev/shm/vshm.<name> behind
+ * Writers clean up: a writer process leaves no /dev/shm/vshm.<name> behind
  * when it exits normally, or on SIGINT, SIGTERM or SIGHUP (through
  * program_shutdown_install() and a loop that stops on program_shutdown_requested()). A
  * SIGKILLed writer cannot clean up: its segment stays, and the next writer of that
@@ -19,25 +19,11 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "shutdown.h"
 #include "test-util.h"
 
 #define READY_TIMEOUT_NS (10 * UINT64_C(1000000000))
-
-struct shared {
-	_Atomic int ready;       /* the writer has published its first frame */
-	_Atomic int may_exit;    /* the parent lets a normally exiting writer go */
-	_Atomic int signal_seen; /* program_shutdown_signal() when the loop stopped */
-	_Atomic int error;
-	uint64_t first_frame; /* frame numbers this writer uses start here */
-};
-
-/* What each test has running, so that teardown can clean up after a failure. */
-struct fixture {
-	struct shared *shared;
-	char name[VSHM_NAME_MAX + 1];
-	pid_t children[2];
-};
 
 enum ending {
 	END_NORMALLY,  /* when the parent says so, through vshm_writer_destroy() */
@@ -45,17 +31,22 @@ enum ending {
 	END_NEVER,     /* publish until killed */
 };
 
-struct writer_context {
-	struct fixture *fixture;
+/* The harness's state, set by the parent for each writer it starts. */
+struct shared {
 	enum ending ending;
+	uint64_t first_frame;    /* frame numbers this writer uses start here */
+	_Atomic int may_exit;    /* the parent lets a normally exiting writer go */
+	_Atomic int signal_seen; /* program_shutdown_signal() when the loop stopped */
+	_Atomic int error;
 };
 
-static int writer_main(void *argument)
+/* Publishes a frame every millisecond, says it is ready after the first. */
+static int writer_main(struct harness *harness)
 {
-	struct writer_context *context = argument;
-	struct shared *shared = context->fixture->shared;
-	if (context->ending == END_ON_SIGNAL && program_shutdown_install() < 0) {
+	struct shared *shared = harness->state;
+	if (shared->ending == END_ON_SIGNAL && program_shutdown_install() < 0) {
 		atomic_store(&shared->error, 1);
+		harness_stop(harness);
 		return 1;
 	}
 	struct vshm_writer_options options = {
@@ -63,9 +54,8 @@ static int writer_main(void *argument)
 		.max_width = 64,
 		.max_height = 64,
 	};
-	struct vshm_writer *writer = vshm_writer_create(context->fixture->name, &options);
+	struct vshm_writer *writer = harness_writer_create(harness, &options);
 	if (!writer) {
-		fprintf(stderr, "writer: vshm_writer_create: %s\n", vshm_error());
 		atomic_store(&shared->error, 2);
 		return 1;
 	}
@@ -81,10 +71,10 @@ static int writer_main(void *argument)
 			atomic_store(&shared->error, 4);
 			break;
 		}
-		atomic_store(&shared->ready, 1);
-		if (context->ending == END_NORMALLY && atomic_load(&shared->may_exit))
+		harness_writer_ready(harness);
+		if (shared->ending == END_NORMALLY && atomic_load(&shared->may_exit))
 			break;
-		if (context->ending == END_ON_SIGNAL && program_shutdown_requested()) {
+		if (shared->ending == END_ON_SIGNAL && program_shutdown_requested()) {
 			atomic_store(&shared->signal_seen, program_shutdown_signal());
 			break;
 		}
@@ -96,45 +86,30 @@ static int writer_main(void *argument)
 
 static int setup(void **state)
 {
-	static struct fixture fixture;
-	memset(&fixture, 0, sizeof(fixture));
-	fixture.shared = test_shared_alloc(sizeof(*fixture.shared));
-	test_unique_name(fixture.name, sizeof(fixture.name), "cleanup");
-	*state = &fixture;
+	*state = harness_create("cleanup", 0, sizeof(struct shared));
 	return 0;
 }
 
+/* Kills whatever a failed test left running and removes the segment. */
 static int teardown(void **state)
 {
-	struct fixture *fixture = *state;
-	for (int i = 0; i < 2; i++) {
-		if (fixture->children[i] > 0) {
-			kill(fixture->children[i], SIGKILL);
-			test_wait(fixture->children[i], 5000);
-		}
-	}
-	test_segment_remove(fixture->name);
+	harness_destroy(*state);
 	return 0;
 }
 
 /* Resets the shared flags and starts a writer; waits until it has published. */
-static pid_t start_writer(struct fixture *fixture, struct writer_context *context,
-                          uint64_t first_frame)
+static void start_writer(struct harness *harness, enum ending ending, uint64_t first_frame)
 {
-	struct shared *shared = fixture->shared;
-	atomic_store(&shared->ready, 0);
+	struct shared *shared = harness->state;
+	shared->ending = ending;
+	shared->first_frame = first_frame;
 	atomic_store(&shared->may_exit, 0);
 	atomic_store(&shared->signal_seen, 0);
 	atomic_store(&shared->error, 0);
-	shared->first_frame = first_frame;
-	pid_t pid = test_fork_tied(writer_main, context);
-	uint64_t start = test_now_ns();
-	while (!atomic_load(&shared->ready) && !atomic_load(&shared->error) &&
-	       test_now_ns() - start < READY_TIMEOUT_NS)
-		test_sleep_us(1000);
+	harness_start_writer(harness, writer_main);
+	bool ready = harness_wait_for(harness, &harness->writer_ready, 1, READY_TIMEOUT_NS);
 	assert_int_equal(atomic_load(&shared->error), 0);
-	assert_true(atomic_load(&shared->ready));
-	return pid;
+	assert_true(ready);
 }
 
 static ino_t segment_inode(const char *name)
@@ -152,7 +127,7 @@ static ino_t segment_inode(const char *name)
  */
 static uint64_t take_frames_until_gone(struct vshm_reader *reader, uint64_t last)
 {
-	uint64_t start = test_now_ns();
+	uint64_t start = vshm_now_ns();
 	int status;
 	struct vshm_frame frame;
 	for (int frames = 0; (status = vshm_reader_wait(reader, 1000)) == 0 && frames < 100;
@@ -163,25 +138,24 @@ static uint64_t take_frames_until_gone(struct vshm_reader *reader, uint64_t last
 		assert_int_equal(vshm_reader_release(reader), 1);
 	}
 	assert_int_equal(status, -EPIPE);
-	assert_true(test_now_ns() - start < UINT64_C(1000000000));
+	assert_true(vshm_now_ns() - start < UINT64_C(1000000000));
 	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_GONE);
 	return last;
 }
 
 static void test_normal_exit_removes_segment(void **state)
 {
-	struct fixture *fixture = *state;
-	struct writer_context context = { fixture, END_NORMALLY };
-	fixture->children[0] = start_writer(fixture, &context, 1);
-	assert_true(test_segment_exists(fixture->name));
+	struct harness *harness = *state;
+	struct shared *shared = harness->state;
+	start_writer(harness, END_NORMALLY, 1);
+	assert_true(test_segment_exists(harness->name));
 
 	/* A reader keeps the last frame after the writer is gone. */
-	struct vshm_reader *reader = test_reader_attach_retry(fixture->name, 2000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(harness->name, NULL, 2000, NULL, NULL);
 	assert_non_null(reader);
-	atomic_store(&fixture->shared->may_exit, 1);
-	assert_int_equal(test_wait(fixture->children[0], 5000), 0);
-	fixture->children[0] = 0;
-	assert_false(test_segment_exists(fixture->name));
+	atomic_store(&shared->may_exit, 1);
+	assert_int_equal(harness_wait_writer(harness, 5000), 0);
+	assert_false(test_segment_exists(harness->name));
 
 	uint64_t last = take_frames_until_gone(reader, 0);
 	struct vshm_frame frame;
@@ -191,20 +165,19 @@ static void test_normal_exit_removes_segment(void **state)
 	assert_int_equal(frame.plane[0][0], (uint8_t)(frame.frame_number & 0xff));
 	assert_int_equal(vshm_reader_release(reader), 1);
 	vshm_reader_detach(reader);
-	assert_false(test_segment_exists(fixture->name));
+	assert_false(test_segment_exists(harness->name));
 }
 
-static void check_signal_removes_segment(struct fixture *fixture, int signal_number)
+static void check_signal_removes_segment(struct harness *harness, int signal_number)
 {
-	struct writer_context context = { fixture, END_ON_SIGNAL };
-	fixture->children[0] = start_writer(fixture, &context, 1);
-	assert_true(test_segment_exists(fixture->name));
-	assert_int_equal(kill(fixture->children[0], signal_number), 0);
+	struct shared *shared = harness->state;
+	start_writer(harness, END_ON_SIGNAL, 1);
+	assert_true(test_segment_exists(harness->name));
+	assert_int_equal(kill(harness->writer, signal_number), 0);
 	/* It exits by itself, normally: the handler only set a flag. */
-	assert_int_equal(test_wait(fixture->children[0], 5000), 0);
-	fixture->children[0] = 0;
-	assert_int_equal(atomic_load(&fixture->shared->signal_seen), signal_number);
-	assert_false(test_segment_exists(fixture->name));
+	assert_int_equal(harness_wait_writer(harness, 5000), 0);
+	assert_int_equal(atomic_load(&shared->signal_seen), signal_number);
+	assert_false(test_segment_exists(harness->name));
 }
 
 static void test_sigint_removes_segment(void **state)
@@ -224,12 +197,12 @@ static void test_sighup_removes_segment(void **state)
 
 static void test_sigkill_leaves_segment_for_next_writer(void **state)
 {
-	struct fixture *fixture = *state;
-	struct writer_context context = { fixture, END_NEVER };
-	fixture->children[0] = start_writer(fixture, &context, 1);
-	ino_t old_inode = segment_inode(fixture->name);
+	struct harness *harness = *state;
+	struct shared *shared = harness->state;
+	start_writer(harness, END_NEVER, 1);
+	ino_t old_inode = segment_inode(harness->name);
 
-	struct vshm_reader *reader = test_reader_attach_retry(fixture->name, 2000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(harness->name, NULL, 2000, NULL, NULL);
 	assert_non_null(reader);
 	struct vshm_frame frame;
 	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
@@ -237,17 +210,15 @@ static void test_sigkill_leaves_segment_for_next_writer(void **state)
 	assert_int_equal(vshm_reader_release(reader), 1);
 
 	/* A killed writer removes nothing: the segment stays, stale. */
-	assert_int_equal(kill(fixture->children[0], SIGKILL), 0);
-	assert_int_equal(test_wait(fixture->children[0], 5000), 128 + SIGKILL);
-	fixture->children[0] = 0;
-	assert_true(test_segment_exists(fixture->name));
-	assert_int_equal(segment_inode(fixture->name), old_inode);
+	assert_int_equal(harness_kill_writer(harness), 128 + SIGKILL);
+	assert_true(test_segment_exists(harness->name));
+	assert_int_equal(segment_inode(harness->name), old_inode);
 	take_frames_until_gone(reader, frame.frame_number);
 
 	/* The next writer of the name takes the stale segment over: a new file. */
-	fixture->children[1] = start_writer(fixture, &context, 1000000);
-	assert_true(test_segment_exists(fixture->name));
-	assert_true(segment_inode(fixture->name) != old_inode);
+	start_writer(harness, END_NEVER, 1000000);
+	assert_true(test_segment_exists(harness->name));
+	assert_true(segment_inode(harness->name) != old_inode);
 
 	/* The reader of the old one is told, and follows. */
 	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_REPLACED);
@@ -262,18 +233,14 @@ static void test_sigkill_leaves_segment_for_next_writer(void **state)
 	vshm_reader_detach(reader);
 
 	/* The second writer is killed too: its segment stays as well ... */
-	assert_int_equal(kill(fixture->children[1], SIGKILL), 0);
-	assert_int_equal(test_wait(fixture->children[1], 5000), 128 + SIGKILL);
-	fixture->children[1] = 0;
-	assert_true(test_segment_exists(fixture->name));
+	assert_int_equal(harness_kill_writer(harness), 128 + SIGKILL);
+	assert_true(test_segment_exists(harness->name));
 
 	/* ... until a third writer replaces it and, exiting normally, removes it. */
-	struct writer_context normal = { fixture, END_NORMALLY };
-	fixture->children[0] = start_writer(fixture, &normal, 2000000);
-	atomic_store(&fixture->shared->may_exit, 1);
-	assert_int_equal(test_wait(fixture->children[0], 5000), 0);
-	fixture->children[0] = 0;
-	assert_false(test_segment_exists(fixture->name));
+	start_writer(harness, END_NORMALLY, 2000000);
+	atomic_store(&shared->may_exit, 1);
+	assert_int_equal(harness_wait_writer(harness, 5000), 0);
+	assert_false(test_segment_exists(harness->name));
 }
 
 int main(void)

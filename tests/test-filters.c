@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "follow.h"
 #include "pattern.h"
 #include "program-util.h"
 #include "test-util.h"
@@ -70,16 +71,9 @@ static uint64_t check_frames(struct vshm_reader *reader, unsigned count, uint64_
 {
 	uint64_t wrong = 0;
 	unsigned checked = 0;
-	while (checked < count) {
-		int result = vshm_reader_wait(reader, 3000);
-		if (result == -ESTALE) {
-			vshm_reader_reattach(reader);
-			continue;
-		}
-		assert_int_equal(result, 0);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+	struct follow follow = { .reader = reader, .wait_ms = 3000, .follow_moves = true };
+	struct vshm_frame frame;
+	while (checked < count && follow_next(&follow, &frame)) {
 		assert_int_equal(frame.format, VSHM_FORMAT_GRAY8);
 		assert_int_equal(frame.width, WIDTH);
 		uint64_t differences = 0;
@@ -88,12 +82,14 @@ static uint64_t check_frames(struct vshm_reader *reader, unsigned count, uint64_
 			for (uint32_t x = 0; x < WIDTH; x++)
 				differences += row[x] != expected(frame.frame_number, x, y);
 		}
-		if (vshm_reader_release(reader) == 1) {
+		if (follow_release(&follow)) {
 			checked++;
 			wrong += differences;
 			*last_number = frame.frame_number;
 		}
 	}
+	/* The chain never ends by itself: every frame asked for came. */
+	assert_int_equal(checked, count);
 	return wrong;
 }
 
@@ -107,7 +103,7 @@ static void chain_gives_exactly_the_two_transforms(void **state)
 	pid_t capture = start_test_pattern(source, "i420");
 	pid_t grayscale = start_filter("grayscale", source, gray);
 	pid_t invert = start_filter("invert", gray, inverted);
-	struct vshm_reader *reader = program_attach(inverted, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(inverted, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 	uint64_t last = 0;
 	uint64_t wrong = check_frames(reader, 30, &last);
@@ -141,7 +137,7 @@ static void killed_filter_restarts_and_the_chain_resumes(void **state)
 	pid_t capture = start_test_pattern(source, "i420");
 	pid_t grayscale = start_filter("grayscale", source, gray);
 	pid_t invert = start_filter("invert", gray, inverted);
-	struct vshm_reader *reader = program_attach(inverted, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(inverted, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 	uint64_t before = 0, after = 0;
 	assert_int_equal(check_frames(reader, 10, &before), 0);
@@ -171,15 +167,14 @@ static void killed_filter_restarts_and_the_chain_resumes(void **state)
 /* Takes intact frames of name until one is checked by check; returns its frame number. */
 static uint64_t check_one(const char *name, uint64_t (*check)(const struct vshm_frame *frame))
 {
-	struct vshm_reader *reader = program_attach(name, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
+	struct follow follow = { .reader = reader, .wait_ms = 3000 };
+	struct vshm_frame frame;
 	for (;;) {
-		assert_int_equal(vshm_reader_wait(reader, 3000), 0);
-		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) < 0)
-			continue;
+		assert_true(follow_next(&follow, &frame));
 		uint64_t wrong = check(&frame);
-		if (vshm_reader_release(reader) != 1)
+		if (!follow_release(&follow))
 			continue;
 		vshm_reader_detach(reader);
 		if (wrong)

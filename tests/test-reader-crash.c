@@ -1,5 +1,5 @@
 /*
- * Reader crash (issue 2, test 5): readers are SIGKILLed again and again while a writer
+ * Dead readers pin nothing: readers are SIGKILLed again and again while a writer
  * process publishes; they take, hold and give back frames in a loop, so most die
  * holding a slot, and some die while attaching. Then:
  *  - the writer never blocked: the longest begin + publish stays far from anything a
@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "layout.h"
 #include "test-util.h"
 
@@ -50,9 +51,9 @@ struct reader_flags {
 	_Atomic int holding;
 };
 
+/* The harness's state: the phase the parent sets, and the figures of both sides. */
 struct shared {
 	_Atomic int phase;
-	_Atomic int writer_ready;
 	_Atomic int checks_done;
 	/* Writer's figures. */
 	uint64_t published;
@@ -71,12 +72,6 @@ struct shared {
 	struct reader_flags readers[LIVE_READERS];
 };
 
-struct context {
-	struct shared *shared;
-	char name[VSHM_NAME_MAX + 1];
-	int index;
-};
-
 static long voluntary_switches(void)
 {
 	struct rusage usage;
@@ -93,7 +88,7 @@ static long voluntary_switches(void)
 static int publish_one(struct shared *shared, struct vshm_writer *writer, uint64_t n)
 {
 	long switches = voluntary_switches();
-	uint64_t start = test_now_ns();
+	uint64_t start = vshm_now_ns();
 	struct vshm_frame frame;
 	if (vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, FRAME_WIDTH, FRAME_HEIGHT, &frame) < 0)
 		return -1;
@@ -101,7 +96,7 @@ static int publish_one(struct shared *shared, struct vshm_writer *writer, uint64
 	frame.frame_number = n;
 	if (vshm_writer_publish(writer, &frame) < 0)
 		return -1;
-	uint64_t took = test_now_ns() - start;
+	uint64_t took = vshm_now_ns() - start;
 	shared->publish_sleeps += (uint64_t)(voluntary_switches() - switches);
 	if (took > shared->max_publish_ns)
 		shared->max_publish_ns = took;
@@ -113,7 +108,7 @@ static int publish_one(struct shared *shared, struct vshm_writer *writer, uint64
 static int check_after_kills(struct shared *shared, struct vshm_writer *writer, uint64_t *n)
 {
 	uint32_t all_slots = (1u << SLOT_COUNT) - 1;
-	uint64_t start = test_now_ns();
+	uint64_t start = vshm_now_ns();
 	/* Slots of the last SLOT_COUNT publishes: with nothing held, the writer goes round
 	 * all of them; a slot pinned by a dead reader's entry would be missing. */
 	int recent[SLOT_COUNT];
@@ -127,7 +122,7 @@ static int check_after_kills(struct shared *shared, struct vshm_writer *writer, 
 		uint32_t used = 0;
 		for (int i = 0; i < SLOT_COUNT; i++)
 			used |= recent[i] >= 0 ? 1u << recent[i] : 0;
-		uint64_t elapsed = test_now_ns() - start;
+		uint64_t elapsed = vshm_now_ns() - start;
 		struct vshm_writer_stats stats;
 		vshm_writer_get_stats(writer, &stats);
 		if (stats.readers_attached == 0 && shared->reclaim_ns == 0)
@@ -154,10 +149,9 @@ static int check_after_kills(struct shared *shared, struct vshm_writer *writer, 
 	return 0;
 }
 
-static int writer_main(void *argument)
+static int writer_main(struct harness *harness)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
+	struct shared *shared = harness->state;
 	struct vshm_writer_options options = {
 		.slot_count = SLOT_COUNT,
 		.reader_capacity = READER_CAPACITY,
@@ -165,14 +159,13 @@ static int writer_main(void *argument)
 		.max_width = FRAME_WIDTH,
 		.max_height = FRAME_HEIGHT,
 	};
-	struct vshm_writer *writer = vshm_writer_create(context->name, &options);
+	struct vshm_writer *writer = harness_writer_create(harness, &options);
 	if (!writer) {
-		fprintf(stderr, "writer: vshm_writer_create: %s\n", vshm_error());
 		shared->writer_error = 1;
 		atomic_store(&shared->checks_done, 1);
 		return 1;
 	}
-	atomic_store(&shared->writer_ready, 1);
+	harness_writer_ready(harness);
 	uint64_t n = 1;
 	while (atomic_load(&shared->phase) == PHASE_KILLING) {
 		if (publish_one(shared, writer, n++) < 0) {
@@ -199,13 +192,14 @@ static int writer_main(void *argument)
 	return shared->writer_error ? 1 : 0;
 }
 
-static int reader_main(void *argument)
+static int reader_main(struct harness *harness, int index)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
-	struct reader_flags *flags = &shared->readers[context->index];
+	struct shared *shared = harness->state;
+	struct reader_flags *flags = &shared->readers[index];
 	uint64_t random_state = 0x4eade4u ^ (uint64_t)getpid() << 16;
-	struct vshm_reader *reader = vshm_reader_attach(context->name, NULL);
+	/* The writer is there: attaching must succeed at the first try, so no waiting
+	 * (harness_reader_attach() would wait out what should count as a failure). */
+	struct vshm_reader *reader = vshm_reader_attach(harness->name, NULL);
 	if (!reader) {
 		fprintf(stderr, "reader: vshm_reader_attach: %s\n", vshm_error());
 		atomic_fetch_add(&shared->attach_failures, 1);
@@ -236,12 +230,13 @@ static int reader_main(void *argument)
 	return 0;
 }
 
-static pid_t start_reader(struct context *context)
+static void start_reader(struct harness *harness, int index)
 {
-	struct reader_flags *flags = &context->shared->readers[context->index];
+	struct shared *shared = harness->state;
+	struct reader_flags *flags = &shared->readers[index];
 	atomic_store(&flags->attached, 0);
 	atomic_store(&flags->holding, 0);
-	return test_fork_tied(reader_main, context);
+	harness_start_reader(harness, index, reader_main);
 }
 
 struct table_check {
@@ -281,30 +276,20 @@ static struct table_check check_reader_table(const char *name)
 static void test_dead_readers_pin_nothing(void **state)
 {
 	(void)state;
-	struct shared *shared = test_shared_alloc(sizeof(*shared));
-	struct context writer_context = { .shared = shared };
-	test_unique_name(writer_context.name, sizeof(writer_context.name), "reader-crash");
-	struct context contexts[LIVE_READERS];
-	for (int i = 0; i < LIVE_READERS; i++) {
-		contexts[i] = writer_context;
-		contexts[i].index = i;
-	}
-	const char *name = writer_context.name;
+	struct harness *harness =
+	    harness_create("reader-crash", LIVE_READERS, sizeof(struct shared));
+	struct shared *shared = harness->state;
+	const char *name = harness->name;
 	uint64_t random_state = 0x4eade401;
-	uint64_t start = test_now_ns();
 
-	pid_t writer = test_fork_tied(writer_main, &writer_context);
-	while (!atomic_load(&shared->writer_ready) && !atomic_load(&shared->checks_done) &&
-	       test_now_ns() - start < 10 * SECOND_NS)
-		test_sleep_us(1000);
-	pid_t readers[LIVE_READERS];
+	harness_start_writer(harness, writer_main);
+	bool writer_ready = harness_wait_for(harness, &harness->writer_ready, 1, 10 * SECOND_NS);
 	for (int i = 0; i < LIVE_READERS; i++)
-		readers[i] = start_reader(&contexts[i]);
+		start_reader(harness, i);
 
 	uint32_t kills = 0, kills_holding = 0, kills_attaching = 0;
 	const char *failure = NULL;
-	for (uint32_t k = 0; k < KILL_COUNT + LIVE_READERS && atomic_load(&shared->writer_ready);
-	     k++) {
+	for (uint32_t k = 0; k < KILL_COUNT + LIVE_READERS && writer_ready; k++) {
 		/* The last LIVE_READERS kills take the survivors, with no replacement. */
 		bool last_round = k >= KILL_COUNT;
 		int i = last_round ? (int)(k - KILL_COUNT)
@@ -315,16 +300,14 @@ static void test_dead_readers_pin_nothing(void **state)
 			/* Soon after it started: sometimes in the middle of attaching. */
 			test_sleep_us((long)(test_random(&random_state) % 300));
 		} else {
-			uint64_t wait_start = test_now_ns();
+			uint64_t wait_start = vshm_now_ns();
 			while ((!atomic_load(&flags->attached) ||
 			        (mode > 2 && !atomic_load(&flags->holding))) &&
-			       test_now_ns() - wait_start < SECOND_NS)
+			       vshm_now_ns() - wait_start < SECOND_NS)
 				test_sleep_us(50);
 			test_sleep_us((long)(test_random(&random_state) % 2000));
 		}
-		kill(readers[i], SIGKILL);
-		int status = test_wait(readers[i], 5000);
-		readers[i] = 0;
+		int status = harness_kill_reader(harness, i);
 		if (status != 128 + SIGKILL) {
 			failure = "a reader ended otherwise than by our SIGKILL";
 			break;
@@ -336,26 +319,19 @@ static void test_dead_readers_pin_nothing(void **state)
 		if (!atomic_load(&flags->attached))
 			kills_attaching++;
 		if (!last_round)
-			readers[i] = start_reader(&contexts[i]);
+			start_reader(harness, i);
 	}
-	uint64_t kill_seconds_ns = test_now_ns() - start;
-	for (int i = 0; i < LIVE_READERS; i++) {
-		if (readers[i] > 0) { /* only after a failure */
-			kill(readers[i], SIGKILL);
-			test_wait(readers[i], 5000);
-		}
-	}
+	double kill_seconds = harness_seconds(harness);
+	for (int i = 0; i < LIVE_READERS; i++)
+		harness_kill_reader(harness, i); /* only after a failure is one left */
 
 	/* Every reader is dead now; the writer checks that nothing of them remains. */
 	atomic_store(&shared->phase, PHASE_ALL_DEAD);
-	uint64_t wait_start = test_now_ns();
-	while (!atomic_load(&shared->checks_done) && test_now_ns() - wait_start < 10 * SECOND_NS)
-		test_sleep_us(1000);
-	bool checks_done = atomic_load(&shared->checks_done);
+	bool checks_done = harness_wait_for(harness, &shared->checks_done, 1, 10 * SECOND_NS);
 	struct table_check table = check_reader_table(name);
 
 	/* A fresh reader still finds an entry and gets frames. */
-	struct vshm_reader *fresh = test_reader_attach_retry(name, 2000);
+	struct vshm_reader *fresh = vshm_reader_attach_wait(name, NULL, 2000, NULL, NULL);
 	int fresh_errno = errno;
 	int acquired = -1, intact = -1;
 	struct vshm_reader_stats fresh_stats = { 0 };
@@ -371,15 +347,14 @@ static void test_dead_readers_pin_nothing(void **state)
 		vshm_reader_detach(fresh);
 	}
 	atomic_store(&shared->phase, PHASE_FINISHING);
-	int writer_status = test_wait(writer, 10000);
-	test_segment_remove(name);
+	harness_wait_all(harness, 10000, 5000);
 
 	print_message("%u readers killed in %.1f s (%u holding a frame, %u while attaching); "
 	              "writer: %llu frames, %llu overwrites, longest begin+publish %.3f ms, slept "
 	              "in it %llu times; "
 	              "after the last kill: readers_attached 0 after %.1f ms, every slot in "
 	              "use after %.1f ms\n",
-	              kills, (double)kill_seconds_ns / 1e9, kills_holding, kills_attaching,
+	              kills, kill_seconds, kills_holding, kills_attaching,
 	              (unsigned long long)shared->published, (unsigned long long)shared->overwrites,
 	              (double)shared->max_publish_ns / 1e6,
 	              (unsigned long long)shared->publish_sleeps, (double)shared->reclaim_ns / 1e6,
@@ -388,7 +363,7 @@ static void test_dead_readers_pin_nothing(void **state)
 	if (failure)
 		fail_msg("%s", failure);
 	assert_true(checks_done);
-	assert_int_equal(writer_status, 0);
+	assert_int_equal(harness->writer_status, 0);
 	assert_int_equal(shared->writer_error, 0);
 	assert_int_equal(kills, KILL_COUNT + LIVE_READERS);
 	/* Most of them died holding a slot: that is what could pin one. */
@@ -417,7 +392,9 @@ static void test_dead_readers_pin_nothing(void **state)
 	assert_int_equal(acquired, 0);
 	assert_int_equal(intact, 1);
 	assert_int_equal(fresh_stats.readers_attached, 1);
-	assert_false(test_segment_exists(name));
+	/* The writer's exit removed its segment. */
+	assert_false(harness->segment_left);
+	harness_destroy(harness);
 }
 
 int main(void)

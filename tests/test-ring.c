@@ -448,12 +448,7 @@ static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "dead");
 	pid_t child = test_fork(write_one_frame_then_wait, name);
-	struct vshm_reader *reader = NULL;
-	for (int tries = 0; !reader && tries < 500; tries++) {
-		reader = vshm_reader_attach(name, NULL);
-		if (!reader)
-			test_sleep_us(2000);
-	}
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 1000, NULL, NULL);
 	assert_non_null(reader);
 	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
 	struct vshm_frame frame;

@@ -1,5 +1,5 @@
 /*
- * Tearing stress across processes (issue 2, test 2): a forked writer publishes frames
+ * No torn frame is ever accepted, across processes: a forked writer publishes frames
  * as fast as it can into a 3-slot ring while forked readers take them, sometimes hold
  * them long enough for the writer to run out of free slots and overwrite one, and check
  * every page and the checksum of each frame. A frame that vshm_reader_release() calls
@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "test-util.h"
 
 #define FRAME_COUNT  100000
@@ -44,47 +45,34 @@ struct reader_result {
 	int attach_error;
 };
 
+/* The harness's state: what the writer and readers leave for the test to check. */
 struct shared {
-	_Atomic int readers_ready;
-	_Atomic int done;
 	uint64_t frames_published;
 	uint64_t overwrites;
 	int writer_error;
 	struct reader_result readers[READER_COUNT];
 };
 
-struct context {
-	struct shared *shared;
-	char name[VSHM_NAME_MAX + 1];
-	int index;
-};
-
-static int writer_main(void *argument)
+static int writer_main(struct harness *harness)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
+	struct shared *shared = harness->state;
 	struct vshm_writer_options options = {
 		.slot_count = SLOT_COUNT,
 		.max_format = VSHM_FORMAT_GRAY8,
 		.max_width = FRAME_WIDTH,
 		.max_height = FRAME_HEIGHT,
 	};
-	struct vshm_writer *writer = vshm_writer_create(context->name, &options);
+	struct vshm_writer *writer = harness_writer_create(harness, &options);
 	if (!writer) {
-		fprintf(stderr, "writer: vshm_writer_create: %s\n", vshm_error());
 		shared->writer_error = 1;
-		atomic_store(&shared->done, 1);
 		return 1;
 	}
-	uint64_t start = test_now_ns();
-	while (atomic_load(&shared->readers_ready) < READER_COUNT) {
-		if (test_now_ns() - start > START_TIMEOUT_NS) {
-			shared->writer_error = 2;
-			atomic_store(&shared->done, 1);
-			vshm_writer_destroy(writer);
-			return 1;
-		}
-		test_sleep_us(1000);
+	/* Every reader takes part from the first frame. */
+	if (!harness_wait_readers(harness, START_TIMEOUT_NS)) {
+		shared->writer_error = 2;
+		harness_stop(harness);
+		vshm_writer_destroy(writer);
+		return 1;
 	}
 
 	for (uint64_t n = 1; n <= FRAME_COUNT; n++) {
@@ -109,7 +97,7 @@ static int writer_main(void *argument)
 	vshm_writer_get_stats(writer, &stats);
 	shared->frames_published = stats.frames_published;
 	shared->overwrites = stats.overwrites;
-	atomic_store(&shared->done, 1);
+	harness_stop(harness);
 	vshm_writer_destroy(writer);
 	return shared->writer_error ? 1 : 0;
 }
@@ -159,25 +147,20 @@ static void check_frame(struct vshm_reader *reader, struct reader_result *result
 	result->accepted++;
 }
 
-static int reader_main(void *argument)
+static int reader_main(struct harness *harness, int index)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
-	struct reader_result *result = &shared->readers[context->index];
-	uint64_t random_state = 0x5eed0000u + (uint64_t)context->index;
+	struct shared *shared = harness->state;
+	struct reader_result *result = &shared->readers[index];
+	uint64_t random_state = 0x5eed0000u + (uint64_t)index;
 
-	struct vshm_reader *reader = test_reader_attach_retry(context->name, 5000);
+	struct vshm_reader *reader = harness_reader_attach(harness, index, 5000);
 	if (!reader) {
-		fprintf(stderr, "reader %d: vshm_reader_attach: %s\n", context->index,
-		        vshm_error());
 		result->attach_error = errno ? errno : 1;
-		atomic_fetch_add(&shared->readers_ready, 1);
 		return 1;
 	}
-	atomic_fetch_add(&shared->readers_ready, 1);
 
 	uint64_t last_sequence = 0;
-	while (!atomic_load(&shared->done)) {
+	while (!harness_stopping(harness)) {
 		struct vshm_frame frame;
 		int status = vshm_reader_acquire(reader, &frame);
 		if (status == -EAGAIN) {
@@ -208,28 +191,11 @@ static int reader_main(void *argument)
 static void test_no_torn_frame_is_accepted(void **state)
 {
 	(void)state;
-	struct shared *shared = test_shared_alloc(sizeof(*shared));
-	struct context contexts[READER_COUNT + 1];
-	char name[VSHM_NAME_MAX + 1];
-	test_unique_name(name, sizeof(name), "tearing");
-	for (int i = 0; i <= READER_COUNT; i++) {
-		contexts[i].shared = shared;
-		contexts[i].index = i;
-		snprintf(contexts[i].name, sizeof(contexts[i].name), "%s", name);
-	}
-
-	uint64_t start = test_now_ns();
-	pid_t writer = test_fork_tied(writer_main, &contexts[READER_COUNT]);
-	pid_t readers[READER_COUNT];
-	for (int i = 0; i < READER_COUNT; i++)
-		readers[i] = test_fork_tied(reader_main, &contexts[i]);
-
-	int writer_status = test_wait(writer, 50000);
-	int reader_status[READER_COUNT];
-	for (int i = 0; i < READER_COUNT; i++)
-		reader_status[i] = test_wait(readers[i], 10000);
-	test_segment_remove(name);
-	double seconds = (double)(test_now_ns() - start) / 1e9;
+	struct harness *harness = harness_create("tearing", READER_COUNT, sizeof(struct shared));
+	struct shared *shared = harness->state;
+	harness_start(harness, writer_main, reader_main);
+	harness_wait_all(harness, 50000, 10000);
+	double seconds = harness_seconds(harness);
 
 	uint64_t accepted = 0, torn = 0, torn_bad = 0, holds = 0;
 	for (int i = 0; i < READER_COUNT; i++) {
@@ -252,12 +218,12 @@ static void test_no_torn_frame_is_accepted(void **state)
 	              (unsigned long long)shared->overwrites, (unsigned long long)accepted,
 	              (unsigned long long)torn, (unsigned long long)torn_bad, seconds);
 
-	assert_int_equal(writer_status, 0);
+	assert_int_equal(harness->writer_status, 0);
 	assert_int_equal(shared->writer_error, 0);
 	assert_int_equal(shared->frames_published, FRAME_COUNT);
 	for (int i = 0; i < READER_COUNT; i++) {
 		struct reader_result *result = &shared->readers[i];
-		assert_int_equal(reader_status[i], 0);
+		assert_int_equal(harness->reader_status[i], 0);
 		assert_int_equal(result->attach_error, 0);
 		assert_int_equal(result->acquire_errors, 0);
 		/* The assertions that matter: */
@@ -271,7 +237,9 @@ static void test_no_torn_frame_is_accepted(void **state)
 	 * slots, and releases said so. */
 	assert_true(shared->overwrites > 0);
 	assert_true(torn > 0);
-	assert_false(test_segment_exists(name));
+	/* The writer's exit removed its segment. */
+	assert_false(harness->segment_left);
+	harness_destroy(harness);
 }
 
 int main(void)

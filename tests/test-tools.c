@@ -188,7 +188,7 @@ static pid_t start_pipeline(const char *prefix, bool restart, pid_t *stages, int
 		         "test --size 160x120 --fps 60 ! grayscale ! invert",
 		         NULL };
 	pid_t launcher = program_start(argv, NULL, NULL);
-	struct vshm_reader *reader = program_attach(last, 10000);
+	struct vshm_reader *reader = vshm_reader_attach_wait(last, NULL, 10000, NULL, NULL);
 	assert_non_null(reader);
 	assert_int_equal(vshm_reader_wait(reader, 5000), 0);
 	vshm_reader_detach(reader);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -58,13 +57,6 @@ struct vshm_writer *test_writer_create(const char *name, uint32_t format, uint32
 		            vshm_error());
 	assert_non_null(writer);
 	return writer;
-}
-
-void *test_shared_alloc(size_t size)
-{
-	void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(memory != MAP_FAILED);
-	return memory;
 }
 
 pid_t test_fork(int (*function)(void *argument), void *argument)
@@ -222,33 +214,20 @@ test_pattern_check(const uint8_t *frame, size_t size, uint64_t frame_number, uin
 	return *last == checksum ? TEST_PATTERN_OK : TEST_PATTERN_BAD_CHECKSUM;
 }
 
-uint64_t test_now_ns(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 void test_spin_ns(uint64_t nanoseconds)
 {
-	uint64_t end = test_now_ns() + nanoseconds;
-	while (test_now_ns() < end) {
+	uint64_t end = vshm_now_ns() + nanoseconds;
+	while (vshm_now_ns() < end) {
 	}
 }
 
-struct vshm_reader *test_reader_attach_retry(const char *name, int timeout_ms)
+static int compare_u64(const void *a, const void *b)
 {
-	uint64_t deadline = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		struct vshm_reader *reader = vshm_reader_attach(name, NULL);
-		if (reader)
-			return reader;
-		int error = errno;
-		if ((error != ENOENT && error != EAGAIN && error != EPROTO) ||
-		    test_now_ns() >= deadline) {
-			errno = error;
-			return NULL;
-		}
-		test_sleep_us(1000);
-	}
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void test_sort_u64(uint64_t *values, size_t count)
+{
+	qsort(values, count, sizeof(values[0]), compare_u64);
 }

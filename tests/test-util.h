@@ -1,4 +1,9 @@
-/* Helpers shared by the test programs: unique stream names, forking, shared counters. */
+/*
+ * Helpers shared by the test programs: unique stream names, segments, forking and
+ * waiting, a PRNG, and frames whose content says which frame they are. The fork
+ * harness of the multi-process tests is in harness.h; following a stream to its end is
+ * in follow.h.
+ */
 #ifndef VSHM_TEST_UTIL_H
 #define VSHM_TEST_UTIL_H
 
@@ -24,9 +29,6 @@ void test_segment_path(const char *name, char *out, size_t size);
 /* A writer with slots sized for format/width/height; fails the test if it cannot. */
 struct vshm_writer *test_writer_create(const char *name, uint32_t format, uint32_t width,
                                        uint32_t height, uint32_t slot_count);
-
-/* Anonymous shared memory, visible to forked children: zero-filled, never freed. */
-void *test_shared_alloc(size_t size);
 
 /*
  * Forks; the child runs function(argument) and exits with its return value (the
@@ -92,17 +94,10 @@ enum test_pattern_result {
 enum test_pattern_result test_pattern_check(const uint8_t *frame, size_t size,
                                             uint64_t frame_number, uint64_t salt);
 
-/*
- * Attaches a reader to name, retrying while the stream does not exist yet or is still
- * being created (ENOENT, EAGAIN, EPROTO), for up to timeout_ms. Returns NULL with errno
- * set on failure. Uses no cmocka assertion, so forked children may call it.
- */
-struct vshm_reader *test_reader_attach_retry(const char *name, int timeout_ms);
-
-/* CLOCK_MONOTONIC in nanoseconds (same clock as vshm_now_ns()). */
-uint64_t test_now_ns(void);
-
 /* Spins, without sleeping, for the given nanoseconds. */
 void test_spin_ns(uint64_t nanoseconds);
+
+/* Sorts values in increasing order, for medians and percentiles of measured times. */
+void test_sort_u64(uint64_t *values, size_t count);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Wake-ups (issue 2, test 3): a reader sleeping in vshm_reader_wait() is woken for each
+ * No lost wake-up: a reader sleeping in vshm_reader_wait() is woken for each
  * publish. Writer and reader are separate processes; the writer publishes frame n once
  * the reader has acknowledged n - 1, sometimes at once (the reader is often not asleep
  * yet: the race between "about to sleep" and "publish"), sometimes after a short random
@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "test-util.h"
 
 #define PUBLISH_COUNT 100000
@@ -32,12 +33,12 @@
 #define ACK_TIMEOUT_NS       (3 * UINT64_C(1000000000))
 #define START_TIMEOUT_NS     (10 * UINT64_C(1000000000))
 
+/* The harness's state: the handshake between writer and reader, and their figures. */
 struct shared {
 	_Atomic uint64_t acknowledged; /* the last frame number the reader took */
 	_Atomic uint64_t published;    /* the last frame number whose publish returned */
-	_Atomic int reader_ready;
-	_Atomic int abort_run;
 	_Atomic pid_t reader_pid;
+	int cpu[2]; /* writer's and reader's CPU, -1 if there are not two */
 	/* Writer's figures. */
 	uint64_t immediate, short_delay, long_delay;
 	uint64_t found_asleep; /* lost wake-ups seen from the writer's side */
@@ -50,12 +51,6 @@ struct shared {
 	uint64_t quick_returns; /* waits that found the frame without sleeping (< 2 us) */
 	_Atomic int pinned;     /* processes that got a CPU of their own */
 	uint64_t latency_ns[PUBLISH_COUNT + 1]; /* publish stamp to wait returning */
-};
-
-struct context {
-	struct shared *shared;
-	char name[VSHM_NAME_MAX + 1];
-	int cpu[2]; /* writer's and reader's CPU, -1 if there are not two */
 };
 
 /*
@@ -125,7 +120,7 @@ static bool wait_for_ack(struct shared *shared, uint64_t n, uint64_t published_a
 			return true;
 		if (spins % 256 != 255)
 			continue;
-		uint64_t waited = test_now_ns() - published_at;
+		uint64_t waited = vshm_now_ns() - published_at;
 		if (waited > ACK_TIMEOUT_NS) {
 			shared->ack_timeouts++;
 			return false;
@@ -156,31 +151,24 @@ static bool wait_for_ack(struct shared *shared, uint64_t n, uint64_t published_a
 	}
 }
 
-static int writer_main(void *argument)
+static int writer_main(struct harness *harness)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
+	struct shared *shared = harness->state;
 	struct vshm_writer_options options = {
 		.max_format = VSHM_FORMAT_GRAY8,
 		.max_width = 64,
 		.max_height = 64,
 	};
-	if (pin_to_cpu(context->cpu[0]))
+	if (pin_to_cpu(shared->cpu[0]))
 		atomic_fetch_add(&shared->pinned, 1);
-	struct vshm_writer *writer = vshm_writer_create(context->name, &options);
+	struct vshm_writer *writer = harness_writer_create(harness, &options);
 	if (!writer) {
-		fprintf(stderr, "writer: vshm_writer_create: %s\n", vshm_error());
 		shared->writer_error = 1;
-		atomic_store(&shared->abort_run, 1);
 		return 1;
 	}
-	uint64_t start = test_now_ns();
-	while (!atomic_load(&shared->reader_ready)) {
-		if (test_now_ns() - start > START_TIMEOUT_NS || atomic_load(&shared->abort_run)) {
-			shared->writer_error = 2;
-			goto out;
-		}
-		test_sleep_us(1000);
+	if (!harness_wait_readers(harness, START_TIMEOUT_NS)) {
+		shared->writer_error = 2;
+		goto out;
 	}
 
 	uint64_t random_state = 0x3a4e0001;
@@ -214,32 +202,28 @@ static int writer_main(void *argument)
 		}
 	}
 out:
-	atomic_store(&shared->abort_run, 1);
+	harness_stop(harness);
 	vshm_writer_destroy(writer);
 	return shared->writer_error ? 1 : 0;
 }
 
-static int reader_main(void *argument)
+static int reader_main(struct harness *harness, int index)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
+	struct shared *shared = harness->state;
 	atomic_store(&shared->reader_pid, getpid());
-	if (pin_to_cpu(context->cpu[1]))
+	if (pin_to_cpu(shared->cpu[1]))
 		atomic_fetch_add(&shared->pinned, 1);
-	struct vshm_reader *reader = test_reader_attach_retry(context->name, 5000);
+	struct vshm_reader *reader = harness_reader_attach(harness, index, 5000);
 	if (!reader) {
-		fprintf(stderr, "reader: vshm_reader_attach: %s\n", vshm_error());
 		shared->reader_errors++;
-		atomic_store(&shared->abort_run, 1);
 		return 1;
 	}
-	atomic_store(&shared->reader_ready, 1);
 
 	uint64_t last = 0;
-	while (last < PUBLISH_COUNT && !atomic_load(&shared->abort_run)) {
-		uint64_t started = test_now_ns();
+	while (last < PUBLISH_COUNT && !harness_stopping(harness)) {
+		uint64_t started = vshm_now_ns();
 		int status = vshm_reader_wait(reader, WAIT_TIMEOUT_MS);
-		uint64_t returned = test_now_ns();
+		uint64_t returned = vshm_now_ns();
 		if (status == -ETIMEDOUT) {
 			if (atomic_load_explicit(&shared->published, memory_order_acquire) > last) {
 				shared->timeouts_with_frame++;
@@ -280,34 +264,23 @@ static int reader_main(void *argument)
 	return shared->reader_errors ? 1 : 0;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void test_every_publish_wakes_the_reader(void **state)
 {
 	(void)state;
-	struct shared *shared = test_shared_alloc(sizeof(*shared));
-	struct context context = { .shared = shared };
-	test_unique_name(context.name, sizeof(context.name), "wakeup");
-	choose_cpus(context.cpu);
+	struct harness *harness = harness_create("wakeup", 1, sizeof(struct shared));
+	struct shared *shared = harness->state;
+	choose_cpus(shared->cpu);
 
-	uint64_t start = test_now_ns();
-	pid_t writer = test_fork_tied(writer_main, &context);
-	pid_t reader = test_fork_tied(reader_main, &context);
-	int writer_status = test_wait(writer, 100000);
-	int reader_status = test_wait(reader, 5000);
-	test_segment_remove(context.name);
-	double seconds = (double)(test_now_ns() - start) / 1e9;
+	harness_start(harness, writer_main, reader_main);
+	harness_wait_all(harness, 100000, 5000);
+	double seconds = harness_seconds(harness);
 
 	uint64_t acknowledged = atomic_load(&shared->acknowledged);
 	static uint64_t latencies[PUBLISH_COUNT];
 	size_t count = 0;
 	for (uint64_t n = 1; n <= acknowledged && n <= PUBLISH_COUNT; n++)
 		latencies[count++] = shared->latency_ns[n];
-	qsort(latencies, count, sizeof(latencies[0]), compare_u64);
+	test_sort_u64(latencies, count);
 	if (count > 0)
 		print_message(
 		    "%llu publishes (%llu at once, %llu after 0-10 us, %llu after "
@@ -324,8 +297,8 @@ static void test_every_publish_wakes_the_reader(void **state)
 	              (unsigned long long)shared->timeouts_with_frame,
 	              (unsigned long long)shared->found_asleep);
 
-	assert_int_equal(writer_status, 0);
-	assert_int_equal(reader_status, 0);
+	assert_int_equal(harness->writer_status, 0);
+	assert_int_equal(harness->reader_status[0], 0);
 	assert_int_equal(shared->writer_error, 0);
 	assert_int_equal(shared->reader_errors, 0);
 	assert_int_equal(shared->ack_timeouts, 0);
@@ -339,7 +312,9 @@ static void test_every_publish_wakes_the_reader(void **state)
 	assert_true(shared->quick_returns < PUBLISH_COUNT * 9 / 10);
 	if (atomic_load(&shared->pinned) == 2)
 		assert_true(shared->quick_returns > 0);
-	assert_false(test_segment_exists(context.name));
+	/* The writer's exit removed its segment. */
+	assert_false(harness->segment_left);
+	harness_destroy(harness);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /*
- * Writer crash (issue 2, test 4): the writer is SIGKILLed at random instants, most of
+ * Readers survive writer crashes: the writer is SIGKILLed at random instants, most of
  * them in the middle of writing a frame (it writes 1 MiB frames page by page, slowly),
  * and a new writer process takes the stale segment over each time. Two long-lived
  * readers, never restarted, must:
@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "test-util.h"
 
 #define KILL_COUNT       200
@@ -69,11 +70,11 @@ struct reader_state {
 	uint64_t errors;
 };
 
+/* The harness's state: the run as the parent steers it, and what the readers saw. */
 struct shared {
 	_Atomic uint32_t generation; /* the writer generation the parent started last */
 	_Atomic pid_t generation_pid[GENERATION_COUNT + 1];
 	_Atomic uint64_t kill_ns[GENERATION_COUNT + 1];
-	_Atomic int stop;
 	/* Progress of the current writer, for aiming kills and for counting them. */
 	_Atomic int writer_writing;         /* between begin and the end of publish */
 	_Atomic uint32_t writer_pages_done; /* pages of the current frame written */
@@ -81,16 +82,9 @@ struct shared {
 	struct reader_state readers[READER_COUNT];
 };
 
-struct context {
-	struct shared *shared;
-	char name[VSHM_NAME_MAX + 1];
-	int index;
-};
-
-static int writer_main(void *argument)
+static int writer_main(struct harness *harness)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
+	struct shared *shared = harness->state;
 	uint32_t generation = atomic_load(&shared->generation);
 	/* Before the segment exists, so a reader that sees it can tell whose it is. */
 	atomic_store(&shared->generation_pid[generation], getpid());
@@ -100,13 +94,12 @@ static int writer_main(void *argument)
 		.max_height = FRAME_HEIGHT,
 	};
 	/* Takes over the segment the previous, killed writer left. */
-	struct vshm_writer *writer = vshm_writer_create(context->name, &options);
+	struct vshm_writer *writer = harness_writer_create(harness, &options);
 	if (!writer) {
-		fprintf(stderr, "writer %u: vshm_writer_create: %s\n", generation, vshm_error());
 		atomic_store(&shared->writer_error, 1);
 		return 1;
 	}
-	for (uint64_t n = 1; !atomic_load(&shared->stop); n++) {
+	for (uint64_t n = 1; !harness_stopping(harness); n++) {
 		struct vshm_frame frame;
 		if (vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, FRAME_WIDTH, FRAME_HEIGHT,
 		                      &frame) < 0) {
@@ -159,12 +152,12 @@ struct reader_run {
 
 static void call_begin(struct reader_run *run)
 {
-	run->call_started = test_now_ns();
+	run->call_started = vshm_now_ns();
 }
 
 static void call_end(struct reader_run *run, const char *what)
 {
-	uint64_t took = test_now_ns() - run->call_started;
+	uint64_t took = vshm_now_ns() - run->call_started;
 	if (took > run->state->max_call_ns)
 		run->state->max_call_ns = took;
 	if (took > CALL_LIMIT_NS)
@@ -233,7 +226,7 @@ static void report_gone(struct reader_run *run)
 		        generation);
 		return;
 	}
-	state->detect_ns[generation] = test_now_ns() - killed;
+	state->detect_ns[generation] = vshm_now_ns() - killed;
 	atomic_store(&state->gone_generation, generation);
 }
 
@@ -241,7 +234,7 @@ static void report_gone(struct reader_run *run)
 static void follow_new_writer(struct reader_run *run)
 {
 	struct reader_state *state = run->state;
-	uint64_t started = test_now_ns();
+	uint64_t started = vshm_now_ns();
 	for (;;) {
 		call_begin(run);
 		int status = vshm_reader_reattach(run->reader);
@@ -249,7 +242,7 @@ static void follow_new_writer(struct reader_run *run)
 		if (status == 0)
 			break;
 		if ((status != -ENOENT && status != -EAGAIN && status != -EPROTO) ||
-		    test_now_ns() - started > FOLLOW_TIMEOUT_NS) {
+		    vshm_now_ns() - started > FOLLOW_TIMEOUT_NS) {
 			fprintf(stderr, "reader: vshm_reader_reattach: %s (%s)\n",
 			        strerror(-status), vshm_error());
 			state->errors++;
@@ -269,23 +262,21 @@ static void follow_new_writer(struct reader_run *run)
 	run->last_frame_number = 0;
 }
 
-static int reader_main(void *argument)
+static int reader_main(struct harness *harness, int index)
 {
-	struct context *context = argument;
-	struct shared *shared = context->shared;
+	struct shared *shared = harness->state;
 	struct reader_run run = {
 		.shared = shared,
-		.state = &shared->readers[context->index],
+		.state = &shared->readers[index],
 	};
-	run.reader = test_reader_attach_retry(context->name, 5000);
+	run.reader = harness_reader_attach(harness, index, 5000);
 	if (!run.reader) {
-		fprintf(stderr, "reader: vshm_reader_attach: %s\n", vshm_error());
 		run.state->errors++;
 		return 1;
 	}
 	run.generation = generation_of(shared, run.reader);
 
-	while (!atomic_load(&shared->stop) && run.state->errors == 0) {
+	while (!harness_stopping(harness) && run.state->errors == 0) {
 		call_begin(&run);
 		int status = vshm_reader_wait(run.reader, WAIT_TIMEOUT_MS);
 		call_end(&run, "vshm_reader_wait");
@@ -317,7 +308,7 @@ static int reader_main(void *argument)
 /* Waits until every reader's counter reaches value; false after the timeout. */
 static bool readers_reach(struct shared *shared, size_t offset, uint32_t value)
 {
-	uint64_t start = test_now_ns();
+	uint64_t start = vshm_now_ns();
 	for (;;) {
 		bool all = true;
 		for (int i = 0; i < READER_COUNT; i++) {
@@ -328,53 +319,37 @@ static bool readers_reach(struct shared *shared, size_t offset, uint32_t value)
 		}
 		if (all)
 			return true;
-		if (test_now_ns() - start > FOLLOW_TIMEOUT_NS)
+		if (vshm_now_ns() - start > FOLLOW_TIMEOUT_NS)
 			return false;
 		test_sleep_us(200);
 	}
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void test_readers_survive_writer_kills(void **state)
 {
 	(void)state;
-	struct shared *shared = test_shared_alloc(sizeof(*shared));
-	struct context contexts[READER_COUNT + 1];
-	char name[VSHM_NAME_MAX + 1];
-	test_unique_name(name, sizeof(name), "writer-crash");
-	for (int i = 0; i <= READER_COUNT; i++) {
-		contexts[i] = (struct context){ .shared = shared, .index = i };
-		snprintf(contexts[i].name, sizeof(contexts[i].name), "%s", name);
-	}
+	struct harness *harness =
+	    harness_create("writer-crash", READER_COUNT, sizeof(struct shared));
+	struct shared *shared = harness->state;
 	uint64_t random_state = 0xc4a54001;
-	uint64_t start = test_now_ns();
 
 	/* The first writer, then the readers, which stay for the whole run. */
 	atomic_store(&shared->generation, 1);
-	pid_t writer = test_fork_tied(writer_main, &contexts[READER_COUNT]);
-	pid_t readers[READER_COUNT];
-	for (int i = 0; i < READER_COUNT; i++)
-		readers[i] = test_fork_tied(reader_main, &contexts[i]);
+	harness_start(harness, writer_main, reader_main);
 
 	const char *failure = NULL;
 	uint32_t kills = 0, kills_mid_write = 0;
 	for (uint32_t generation = 1; generation <= KILL_COUNT; generation++) {
 		if (generation > 1) {
 			atomic_store(&shared->generation, generation);
-			writer = test_fork_tied(writer_main, &contexts[READER_COUNT]);
+			harness_start_writer(harness, writer_main);
 		}
 		if (!readers_reach(shared, offsetof(struct reader_state, received_generation),
 		                   generation)) {
 			failure = atomic_load(&shared->writer_error)
 			              ? "a new writer could not start"
 			              : "readers did not get frames from a new writer";
-			kill(writer, SIGKILL);
-			test_wait(writer, 5000);
+			harness_kill_writer(harness);
 			break;
 		}
 		/* Three kills in four are aimed at a random page of a frame being written;
@@ -382,17 +357,16 @@ static void test_readers_survive_writer_kills(void **state)
 		if (test_random(&random_state) % 4 != 0) {
 			uint32_t page =
 			    1 + (uint32_t)(test_random(&random_state) % (FRAME_PAGES - 1));
-			uint64_t aim_start = test_now_ns();
+			uint64_t aim_start = vshm_now_ns();
 			while (!(atomic_load(&shared->writer_writing) &&
 			         atomic_load(&shared->writer_pages_done) >= page) &&
-			       test_now_ns() - aim_start < SECOND_NS)
+			       vshm_now_ns() - aim_start < SECOND_NS)
 				sched_yield();
 		} else {
 			test_sleep_us((long)(test_random(&random_state) % 3000));
 		}
-		atomic_store(&shared->kill_ns[generation], test_now_ns());
-		kill(writer, SIGKILL);
-		int status = test_wait(writer, 5000);
+		atomic_store(&shared->kill_ns[generation], vshm_now_ns());
+		int status = harness_kill_writer(harness);
 		kills++;
 		if (status != 128 + SIGKILL) {
 			failure = "the writer ended otherwise than by our SIGKILL";
@@ -409,12 +383,11 @@ static void test_readers_survive_writer_kills(void **state)
 			break;
 		}
 	}
-	atomic_store(&shared->stop, 1);
-	int reader_status[READER_COUNT];
-	for (int i = 0; i < READER_COUNT; i++)
-		reader_status[i] = test_wait(readers[i], 5000);
-	test_segment_remove(name);
-	double seconds = (double)(test_now_ns() - start) / 1e9;
+	/* The last writer was killed too: its segment stays, and harness_wait_all()
+	 * removes it. */
+	harness_stop(harness);
+	harness_wait_all(harness, 0, 5000);
+	double seconds = harness_seconds(harness);
 
 	static uint64_t latencies[READER_COUNT * GENERATION_COUNT];
 	size_t count = 0;
@@ -437,7 +410,7 @@ static void test_readers_survive_writer_kills(void **state)
 		              (unsigned long long)reader->frames_after_gone,
 		              (double)reader->max_call_ns / 1e6);
 	}
-	qsort(latencies, count, sizeof(latencies[0]), compare_u64);
+	test_sort_u64(latencies, count);
 	print_message("%u writer kills (%u in the middle of writing a frame) in %.1f s; writer "
 	              "gone reported after median %.1f ms, max %.1f ms\n",
 	              kills, kills_mid_write, seconds,
@@ -451,7 +424,7 @@ static void test_readers_survive_writer_kills(void **state)
 	assert_true(kills_mid_write >= KILL_COUNT / 2);
 	for (int i = 0; i < READER_COUNT; i++) {
 		struct reader_state *reader = &shared->readers[i];
-		assert_int_equal(reader_status[i], 0);
+		assert_int_equal(harness->reader_status[i], 0);
 		assert_int_equal(reader->errors, 0);
 		assert_int_equal(reader->intact_but_corrupt, 0);
 		assert_int_equal(reader->backwards, 0);
@@ -471,7 +444,7 @@ static void test_readers_survive_writer_kills(void **state)
 			assert_true(reader->detect_ns[generation] < DETECT_LIMIT_NS);
 		}
 	}
-	assert_false(test_segment_exists(name));
+	harness_destroy(harness);
 }
 
 int main(void)

@@ -51,7 +51,8 @@ typedef bool (*vshm_attach_wait_callback)(const char *name, unsigned attempt, vo
 /*
  * Attaches like vshm_reader_attach(), but waits while the stream is missing, being
  * created or replaced, or left unfinished (ENOENT, EAGAIN, ENODATA): the usual case for
- * a viewer or filter started before its writer. Polls every 50 ms for up to timeout_ms
+ * a viewer or filter started before its writer. Polls every millisecond at first, then
+ * less often, down to every 50 ms, for up to timeout_ms
  * (negative: no limit). keep_waiting, if not NULL, is called before each pause (see
  * vshm_attach_wait_callback) with data.
  * Returns NULL and sets errno: ETIMEDOUT, EINTR (keep_waiting said stop), or a final
