@@ -34,6 +34,55 @@ static void sleep_ms(long milliseconds)
 	nanosleep(&duration, NULL);
 }
 
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "a regular file";
+}
+
+int vshm_segment_open_file(const char *shm_name, int access, struct stat *status)
+{
+	char path[sizeof(VSHM_SHM_DIR) + VSHM_SHM_NAME_MAX];
+	snprintf(path, sizeof(path), "%s%s", VSHM_SHM_DIR, shm_name);
+	/* Look before opening: a FIFO or device is never opened at all. */
+	if (lstat(path, status) < 0)
+		return errno == ENOENT
+		           ? -ENOENT
+		           : vshm_fail(errno, "cannot look at %s: %s", path, strerror(errno));
+	if (!S_ISREG(status->st_mode))
+		return vshm_fail(EPROTO,
+		                 "%s is %s owned by uid %u, not a vshm stream; vshm does not open, "
+		                 "follow or remove it: its owner or root can",
+		                 path, file_kind(status->st_mode), (unsigned)status->st_uid);
+	/* O_NOFOLLOW and O_NONBLOCK for what may be put there between the look and the
+	 * open: a symbolic link fails, a FIFO cannot block; fstat() then tells. */
+	int fd = open(path, access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return vshm_fail(EPROTO, "%s is a symbolic link, not a vshm stream", path);
+		return -errno; /* the caller words it, knowing the owner from *status */
+	}
+	struct stat opened;
+	if (fstat(fd, &opened) < 0 || !S_ISREG(opened.st_mode) || opened.st_ino != status->st_ino ||
+	    opened.st_dev != status->st_dev) {
+		close(fd);
+		return vshm_fail(EAGAIN, "%s changed while it was being opened; try again", path);
+	}
+	*status = opened;
+	return fd;
+}
+
 int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_t min_payload,
                           struct vshm_segment_geometry *geometry)
 {
@@ -112,14 +161,12 @@ bool vshm_segment_writer_alive(const struct vshm_segment *segment)
 
 bool vshm_segment_name_replaced(const struct vshm_segment *segment)
 {
-	int fd = shm_open(segment->shm_name, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
+	/* lstat(), never open(): whatever someone put under the name, this cannot block. */
+	char path[sizeof(VSHM_SHM_DIR) + VSHM_SHM_NAME_MAX];
+	snprintf(path, sizeof(path), "%s%s", VSHM_SHM_DIR, segment->shm_name);
 	struct stat status;
-	bool replaced = fstat(fd, &status) == 0 &&
-	                (status.st_ino != segment->inode || status.st_dev != segment->device);
-	close(fd);
-	return replaced;
+	return lstat(path, &status) == 0 &&
+	       (status.st_ino != segment->inode || status.st_dev != segment->device);
 }
 
 /* Reads the pid a live writer wrote into its header, or 0 if it cannot be read. */
@@ -175,13 +222,35 @@ enum existing_verdict {
  */
 static int handle_existing(const char *name, const char *shm_name)
 {
-	int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return EXISTING_VANISHED;
-		return vshm_fail(errno, "cannot open the existing segment %s%s of stream '%s': %s",
-		                 VSHM_SHM_DIR, shm_name, name, strerror(errno));
+	struct stat file;
+	int fd = vshm_segment_open_file(shm_name, O_RDWR, &file);
+	if (fd == -ENOENT)
+		return EXISTING_VANISHED;
+	if (fd == -EPROTO) {
+		char what[256]; /* vshm_fail() rewrites the text vshm_error() returns */
+		snprintf(what, sizeof(what), "%s", vshm_error());
+		return vshm_fail(EEXIST, "%s", what);
 	}
+	/*
+	 * Another user's file: in the sticky /dev/shm only its owner (or root) may remove
+	 * it, and nothing in it can be trusted, not even a pid. Said at once, naming the
+	 * owner, whether or not we could open it.
+	 */
+	bool ours = file.st_uid == geteuid() || geteuid() == 0;
+	if (fd == -EACCES || (fd >= 0 && !ours)) {
+		bool alive = fd >= 0 && range_is_locked(fd, VSHM_WRITER_LOCK_OFFSET);
+		if (fd >= 0)
+			close(fd);
+		return vshm_fail(
+		    alive ? EBUSY : EPERM,
+		    "stream '%s' is taken: %s%s belongs to uid %u, not to you (uid %u)%s; "
+		    "it can only be removed by its owner or root: choose another name",
+		    name, VSHM_SHM_DIR, shm_name, (unsigned)file.st_uid, (unsigned)geteuid(),
+		    alive ? ", and a writer holds it" : "");
+	}
+	if (fd < 0)
+		return vshm_fail(-fd, "cannot open the existing segment %s%s of stream '%s': %s",
+		                 VSHM_SHM_DIR, shm_name, name, strerror(-fd));
 
 	/* A creator locks right after creating; give one that is mid-way a moment. */
 	int result;
@@ -193,15 +262,16 @@ static int handle_existing(const char *name, const char *shm_name)
 			if (result != -EAGAIN)
 				return vshm_fail(-result, "cannot lock segment of stream '%s': %s",
 				                 name, strerror(-result));
-			if (pid)
+			/* The pid in the header is only believed in a file of our own. */
+			if (pid && file.st_uid == geteuid())
 				return vshm_fail(EBUSY,
 				                 "stream '%s' already has a live writer (pid %u); "
 				                 "stop it or choose another name",
 				                 name, pid);
 			return vshm_fail(EBUSY,
-			                 "stream '%s' already has a live writer; stop it or "
-			                 "choose another name",
-			                 name);
+			                 "stream '%s' already has a live writer (its file belongs "
+			                 "to uid %u); stop it or choose another name",
+			                 name, (unsigned)file.st_uid);
 		}
 		struct stat status;
 		if (fstat(fd, &status) < 0 || status.st_nlink == 0) {
@@ -570,25 +640,25 @@ int vshm_segment_open(struct vshm_segment *segment, const char *name,
 		return result;
 	segment_reset(segment, name);
 
-	segment->fd = shm_open(segment->shm_name, O_RDWR | O_CLOEXEC, 0);
+	struct stat status;
+	segment->fd = vshm_segment_open_file(segment->shm_name, O_RDWR, &status);
 	if (segment->fd < 0) {
-		if (errno == ENOENT)
+		result = segment->fd;
+		segment->fd = -1;
+		if (result == -ENOENT)
 			return vshm_fail(ENOENT,
 			                 "no stream '%s' (%s%s does not exist): is its "
 			                 "writer running?",
 			                 name, VSHM_SHM_DIR, segment->shm_name);
-		if (errno == EACCES)
+		if (result == -EACCES)
 			return vshm_fail(EPERM,
-			                 "cannot open stream '%s': permission denied on %s%s "
-			                 "(it belongs to another user)",
-			                 name, VSHM_SHM_DIR, segment->shm_name);
-		return vshm_fail(errno, "cannot open stream '%s': %s", name, strerror(errno));
-	}
-
-	struct stat status;
-	if (fstat(segment->fd, &status) < 0) {
-		result = vshm_fail(errno, "cannot stat stream '%s': %s", name, strerror(errno));
-		goto error_close;
+			                 "cannot open stream '%s': %s%s belongs to uid %u, who did "
+			                 "not let you (uid %u) read it",
+			                 name, VSHM_SHM_DIR, segment->shm_name,
+			                 (unsigned)status.st_uid, (unsigned)geteuid());
+		if (result == -EPROTO || result == -EAGAIN)
+			return result; /* vshm_error() says what is there */
+		return vshm_fail(-result, "cannot open stream '%s': %s", name, strerror(-result));
 	}
 	segment->device = status.st_dev;
 	segment->inode = status.st_ino;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "layout.h"
@@ -76,6 +77,19 @@ int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_
 int vshm_segment_create(struct vshm_segment *segment, const char *name,
                         const struct vshm_segment_geometry *geometry, mode_t mode,
                         uint64_t frame_interval_ns);
+
+/*
+ * Opens the file of a stream (shm_name as vshm_shm_name() makes it) the one safe way,
+ * for every opener: writer, reader, lister, cleaner. Looks first (lstat) and opens only
+ * a regular file, with O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, then checks with fstat that
+ * it opened what it looked at: a FIFO, device, socket, directory or symbolic link under
+ * a stream's name is never opened, waited on or followed. access is O_RDONLY or O_RDWR.
+ * Returns the descriptor, with *status the file's; or -ENOENT (nothing there), -EPROTO
+ * (not a regular file: vshm_error() says what it is and whose), -EAGAIN (it changed
+ * while being opened), or -errno of open() (*status then holds what lstat saw, for the
+ * caller's message).
+ */
+int vshm_segment_open_file(const char *shm_name, int access, struct stat *status);
 
 /* Opens, validates and maps an existing segment for a reader (see vshm_reader_attach()). */
 int vshm_segment_open(struct vshm_segment *segment, const char *name,

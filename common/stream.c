@@ -75,9 +75,10 @@ static void fill_from_segment(const struct vshm_segment *segment, struct vshm_st
 
 /* True if the file begins with something other than our magic or zeros (which an
  * unfinished segment of ours would show). */
-static bool starts_foreign(const char *path)
+static bool starts_foreign(const char *shm_name)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat status;
+	int fd = vshm_segment_open_file(shm_name, O_RDONLY, &status);
 	if (fd < 0)
 		return false;
 	uint32_t magic = 0;
@@ -95,14 +96,24 @@ int vshm_stream_inspect(const char *name, struct vshm_stream_info *info)
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", name);
 
-	char path[sizeof(VSHM_SHM_DIR) + VSHM_SHM_NAME_MAX];
-	snprintf(path, sizeof(path), VSHM_SHM_DIR "/" VSHM_SHM_PREFIX "%s", name);
+	char shm_name[VSHM_SHM_NAME_MAX], path[sizeof(VSHM_SHM_DIR) + VSHM_SHM_NAME_MAX];
+	vshm_shm_name(name, shm_name);
+	snprintf(path, sizeof(path), "%s%s", VSHM_SHM_DIR, shm_name);
+	/* lstat(): what is under the name is described, never followed or opened. */
 	struct stat status;
-	if (stat(path, &status) < 0)
+	if (lstat(path, &status) < 0)
 		return vshm_fail(errno, "no stream '%s'", name);
 	info->owner_uid = status.st_uid;
 	info->mode = status.st_mode & 07777;
 	info->file_size = (uint64_t)status.st_size;
+	if (!S_ISREG(status.st_mode)) {
+		int fd = vshm_segment_open_file(shm_name, O_RDONLY, &status);
+		if (fd >= 0)
+			close(fd); /* replaced by a regular file since: listed next time */
+		info->status = VSHM_STREAM_FOREIGN;
+		snprintf(info->problem, sizeof(info->problem), "%s", vshm_error());
+		return 0;
+	}
 
 	/* Inspection trusts nothing it reads, so it may look at any owner's segment. */
 	struct vshm_reader_options options = { .allow_foreign_owner = true,
@@ -120,7 +131,7 @@ int vshm_stream_inspect(const char *name, struct vshm_stream_info *info)
 		else if (strstr(vshm_error(), "not a vshm stream") ||
 		         strstr(vshm_error(), "layout version"))
 			info->status = VSHM_STREAM_FOREIGN;
-		else if (starts_foreign(path)) {
+		else if (starts_foreign(shm_name)) {
 			info->status = VSHM_STREAM_FOREIGN;
 			snprintf(info->problem, sizeof(info->problem),
 			         "not a vshm stream (%llu bytes, no vshm header)",
