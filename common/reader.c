@@ -14,6 +14,8 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +34,8 @@
 #define LIVENESS_SLICE_NS 50000000
 /* Attempts at taking the latest frame before telling the caller to try again. */
 #define ACQUIRE_ATTEMPTS 8
+/* At most one warning about rejected frames this often. */
+#define WARNING_INTERVAL_NS 1000000000u
 /* How often vshm_reader_attach_wait() looks for the stream: soon at first, so that a
  * reader started just before its writer misses no frame, then less often, so that a
  * long wait costs nothing. */
@@ -45,7 +49,7 @@ struct vshm_reader {
 	bool holding;
 	uint32_t held_slot;
 	uint64_t held_sequence; /* the even count the held slot had when taken */
-	uint64_t last_acquired; /* publish number of the last frame taken */
+	uint64_t last_acquired; /* publish number of the last frame taken or rejected */
 	bool writer_known_gone;
 	/* The geometry part of the last frame info that passed check_frame_info(): a frame
 	 * with the same bytes needs no second check (most streams never change format). */
@@ -53,6 +57,9 @@ struct vshm_reader {
 	uint8_t checked_geometry[offsetof(struct vshm_shm_frame_info, frame_number)];
 	uint64_t acquire_retries;
 	uint64_t frames_invalid;
+	/* Warnings about rejected frames: at most one line a second, with a count. */
+	uint64_t last_warning_ns;
+	uint64_t warnings_held_back;
 	uint64_t frames_acquired;
 	uint64_t frames_torn;
 	uint64_t reattaches;
@@ -268,6 +275,40 @@ static void fill_frame(const struct vshm_reader *reader, const struct vshm_shm_f
 	frame->slot = slot;
 }
 
+/*
+ * Rejects frame n: it is counted and consumed like any other frame (the next wait sleeps
+ * until a newer one), and said at most once a second, so that a writer that keeps
+ * sending bad frames, or stalls with latest naming a slot it is rewriting, costs a
+ * reader neither CPU nor a flood of log lines. Returns -EBADMSG.
+ */
+static int reject(struct vshm_reader *reader, uint64_t n, const char *format, ...)
+    VSHM_PRINTF(3, 4);
+static int reject(struct vshm_reader *reader, uint64_t n, const char *format, ...)
+{
+	reader->frames_invalid++;
+	if (n > reader->last_acquired)
+		reader->last_acquired = n;
+	uint64_t now = vshm_now_ns();
+	if (reader->last_warning_ns && now - reader->last_warning_ns < WARNING_INTERVAL_NS) {
+		reader->warnings_held_back++;
+		return -EBADMSG;
+	}
+	char reason[192];
+	va_list arguments;
+	va_start(arguments, format);
+	vsnprintf(reason, sizeof(reason), format, arguments);
+	va_end(arguments);
+	char more[96] = "";
+	if (reader->warnings_held_back)
+		snprintf(more, sizeof(more), " (and %llu more rejected since the last warning)",
+		         (unsigned long long)reader->warnings_held_back);
+	vshm_log(VSHM_LOG_WARNING, "stream '%s': frame %llu dropped: %s%s", reader->segment.name,
+	         (unsigned long long)n, reason, more);
+	reader->last_warning_ns = now;
+	reader->warnings_held_back = 0;
+	return -EBADMSG;
+}
+
 int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 {
 	if (reader->holding)
@@ -282,18 +323,28 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 			return -EAGAIN;
 		uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
 		uint64_t n = latest >> VSHM_LATEST_SLOT_BITS;
-		if (slot >= segment->geometry.slot_count) {
-			reader->frames_invalid++;
-			return -EBADMSG;
-		}
+		if (slot >= segment->geometry.slot_count)
+			return reject(reader, n, "latest names slot %u of %u", slot,
+			              segment->geometry.slot_count);
 		/* seq_cst store, then the seq_cst load in seqcount_read_begin(): Dekker with
 		 * the writer's odd store and re-check of held_slot in claim_slot(). */
 		VSHM_STORE(&entry->held_slot, slot + 1, memory_order_seq_cst);
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
 		uint64_t before = seqcount_read_begin(sequence);
 		if (before != 2 * n) {
-			/* Already rewritten for a newer frame; latest has moved on. */
 			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
+			/* Usually the slot was rewritten for a newer frame and latest has moved
+			 * on. If latest still names it, its writer broke the protocol (a
+			 * writer never rewrites the latest slot) or stalls in the middle of
+			 * a frame there: the frame is rejected, and we back off until a
+			 * newer one comes. Acquire order: this load stays after the one of
+			 * the sequence. */
+			if (VSHM_LOAD(&segment->header->latest, memory_order_acquire) == latest) {
+				return reject(
+				    reader, n,
+				    "latest names slot %u, whose sequence is %llu, not %llu", slot,
+				    (unsigned long long)before, (unsigned long long)(2 * n));
+			}
 			reader->acquire_retries++;
 			continue;
 		}
@@ -310,13 +361,9 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 		    memcmp(&info, reader->checked_geometry, sizeof(reader->checked_geometry)) == 0;
 		if (!same_geometry && check_frame_info(reader, &info) < 0) {
 			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
-			reader->frames_invalid++;
-			vshm_log(VSHM_LOG_WARNING,
-			         "stream '%s': frame %llu has metadata that fails bounds checks "
-			         "(format 0x%08x, %ux%u); dropped",
-			         segment->name, (unsigned long long)n, info.format, info.width,
-			         info.height);
-			return -EBADMSG;
+			return reject(reader, n,
+			              "its metadata fails the bounds checks (format 0x%08x, %ux%u)",
+			              info.format, info.width, info.height);
 		}
 		if (!same_geometry) {
 			memcpy(reader->checked_geometry, &info, sizeof(reader->checked_geometry));
