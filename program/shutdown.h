@@ -10,8 +10,10 @@
 
 /*
  * Installs the handlers, without SA_RESTART so that a blocking wait returns EINTR and
- * the loop can stop; a second signal of the same kind ends the program the default way.
- * Returns 0 or a negative errno.
+ * the loop can stop. Signals that follow the first within 3 seconds are absorbed, so
+ * that cleanup (removing a segment) survives tools that signal twice; one that comes
+ * later ends a program that failed to stop, the default way. Returns 0 or a negative
+ * errno.
  */
 int program_shutdown_install(void);
 

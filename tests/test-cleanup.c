@@ -1,7 +1,8 @@
 /*
  * Writers clean up: a writer process leaves no /dev/shm/vshm.<name> behind
  * when it exits normally, or on SIGINT, SIGTERM or SIGHUP (through
- * program_shutdown_install() and a loop that stops on program_shutdown_requested()). A
+ * program_shutdown_install() and a loop that stops on program_shutdown_requested()), even
+ * when a second signal comes during the cleanup. A
  * SIGKILLed writer cannot clean up: its segment stays, and the next writer of that
  * name replaces it (a new inode), which a reader of the old one learns (-ESTALE) and
  * follows (vshm_reader_reattach()).
@@ -37,6 +38,8 @@ struct shared {
 	uint64_t first_frame;    /* frame numbers this writer uses start here */
 	_Atomic int may_exit;    /* the parent lets a normally exiting writer go */
 	_Atomic int signal_seen; /* program_shutdown_signal() when the loop stopped */
+	_Atomic int cleaning_up; /* the loop stopped on a signal; destroy comes next */
+	int cleanup_delay_us;    /* a slow cleanup, for the repeated-signal test */
 	_Atomic int error;
 };
 
@@ -76,6 +79,10 @@ static int writer_main(struct harness *harness)
 			break;
 		if (shared->ending == END_ON_SIGNAL && program_shutdown_requested()) {
 			atomic_store(&shared->signal_seen, program_shutdown_signal());
+			atomic_store(&shared->cleaning_up, 1);
+			/* As a real program closes its source first: time for more signals. */
+			if (shared->cleanup_delay_us)
+				test_sleep_us(shared->cleanup_delay_us);
 			break;
 		}
 		test_sleep_us(1000);
@@ -105,6 +112,7 @@ static void start_writer(struct harness *harness, enum ending ending, uint64_t f
 	shared->first_frame = first_frame;
 	atomic_store(&shared->may_exit, 0);
 	atomic_store(&shared->signal_seen, 0);
+	atomic_store(&shared->cleaning_up, 0);
 	atomic_store(&shared->error, 0);
 	harness_start_writer(harness, writer_main);
 	bool ready = harness_wait_for(harness, &harness->writer_ready, 1, READY_TIMEOUT_NS);
@@ -195,6 +203,45 @@ static void test_sighup_removes_segment(void **state)
 	check_signal_removes_segment(*state, SIGHUP);
 }
 
+/*
+ * A second signal while the writer cleans up, as timeout(1) sends one, must not cut the
+ * cleanup short: the handler used to give the signal its default action after the first,
+ * and 2 runs in 100 left their segment behind.
+ */
+#define REPEATED_SIGNAL_RUNS 200
+
+static void check_repeated_signals_remove_segment(struct harness *harness, int first, int second)
+{
+	struct shared *shared = harness->state;
+	shared->cleanup_delay_us = 5000;
+	for (int run = 0; run < REPEATED_SIGNAL_RUNS; run++) {
+		start_writer(harness, END_ON_SIGNAL, 1);
+		assert_int_equal(kill(harness->writer, first), 0);
+		harness_wait_for(harness, &shared->cleaning_up, 1, READY_TIMEOUT_NS);
+		assert_int_equal(kill(harness->writer, second), 0);
+		int status = harness_wait_writer(harness, 5000);
+		if (status != 0 || test_segment_exists(harness->name))
+			printf("run %d of %d: the writer ended with status %d and %s its segment\n",
+			       run + 1, REPEATED_SIGNAL_RUNS, status,
+			       test_segment_exists(harness->name) ? "left" : "removed");
+		assert_int_equal(status, 0);
+		assert_false(test_segment_exists(harness->name));
+	}
+	printf("%d runs of signal %d then %d during cleanup: every writer removed its segment\n",
+	       REPEATED_SIGNAL_RUNS, first, second);
+	shared->cleanup_delay_us = 0;
+}
+
+static void test_two_sigterms_remove_segment(void **state)
+{
+	check_repeated_signals_remove_segment(*state, SIGTERM, SIGTERM);
+}
+
+static void test_sigint_then_sigterm_remove_segment(void **state)
+{
+	check_repeated_signals_remove_segment(*state, SIGINT, SIGTERM);
+}
+
 static void test_sigkill_leaves_segment_for_next_writer(void **state)
 {
 	struct harness *harness = *state;
@@ -250,6 +297,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sigint_removes_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_removes_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sighup_removes_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_sigterms_remove_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigint_then_sigterm_remove_segment, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_leaves_segment_for_next_writer, setup,
 		                                teardown),
 	};
