@@ -167,8 +167,10 @@ static bool keep_waiting(const char *name, unsigned attempt, void *data)
  * signal first: run->reader is NULL then), or 1 after saying why. */
 static int attach_input(struct filter_run *run)
 {
+	/* A writer's bug that truncates the input must not kill the filter too. */
+	static const struct vshm_reader_options options = { .guard_truncation = true };
 	run->reader =
-	    vshm_reader_attach_wait(run->input_name, NULL, run->timeout_ms, keep_waiting, run);
+	    vshm_reader_attach_wait(run->input_name, &options, run->timeout_ms, keep_waiting, run);
 	if (run->reader || errno == EINTR)
 		return 0;
 	program_say("cannot read input stream '%s': %s", run->input_name, vshm_error());

@@ -313,6 +313,8 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 {
 	if (reader->holding)
 		return -EBUSY;
+	if (vshm_segment_broken(&reader->segment))
+		return -EAGAIN; /* nothing to take from a truncated segment */
 	struct vshm_segment *segment = &reader->segment;
 	struct vshm_shm_reader *entry = own_entry(reader);
 
@@ -394,6 +396,9 @@ int vshm_reader_release(struct vshm_reader *reader)
 	 * slot, the count has moved on from the one we took it with. */
 	bool intact = !seqcount_read_retry(&segment->slots[reader->held_slot].sequence,
 	                                   reader->held_sequence);
+	/* Pixels read from a truncated segment were zeros, not the frame. */
+	if (vshm_segment_broken(segment))
+		intact = false;
 	/* Release: our reads of the slot happen before the writer can see it free. */
 	VSHM_STORE(&entry->held_slot, 0, memory_order_release);
 	reader->holding = false;
@@ -433,6 +438,8 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 	int64_t budget = timeout_ms < 0 ? INT64_MAX : (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
+		if (vshm_segment_broken(segment))
+			return -ESTALE; /* truncated under us: move to what has the name next */
 		if (newer_frame_published(reader))
 			return 0;
 		enum vshm_writer_state state = VSHM_WRITER_ALIVE;

@@ -19,6 +19,7 @@
 #include "futex.h"
 #include "log.h"
 #include "segment.h"
+#include "sigbus-guard.h"
 
 /* How long a creator may take between O_EXCL creating the file and locking it. */
 #define CREATION_GRACE_MS 200
@@ -383,6 +384,8 @@ static void segment_reset(struct vshm_segment *segment, const char *name)
 {
 	memset(segment, 0, sizeof(*segment));
 	segment->fd = -1;
+	segment->guard_control = -1;
+	segment->guard_slots = -1;
 	snprintf(segment->name, sizeof(segment->name), "%s", name);
 	vshm_shm_name(name, segment->shm_name);
 }
@@ -597,7 +600,7 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 	return result;
 }
 
-static int map_for_reader(struct vshm_segment *segment)
+static int map_for_reader(struct vshm_segment *segment, bool guard)
 {
 	const struct vshm_segment_geometry *geometry = &segment->geometry;
 	/* A reader writes only its reader table entry and two header counters, so those
@@ -622,6 +625,13 @@ static int map_for_reader(struct vshm_segment *segment)
 		segment->read_only = NULL;
 		return vshm_fail(error, "cannot map the slots of stream '%s': %s", segment->name,
 		                 strerror(error));
+	}
+	if (guard) {
+		/* Best effort: without a free guard the reader works, unguarded. */
+		segment->guard_control =
+		    vshm_sigbus_guard_add(segment->control, geometry->slot_table_offset);
+		segment->guard_slots = vshm_sigbus_guard_add(
+		    segment->read_only, geometry->segment_size - geometry->slot_table_offset);
 	}
 	segment->header = (struct vshm_shm_header *)segment->control;
 	segment->readers =
@@ -682,7 +692,7 @@ int vshm_segment_open(struct vshm_segment *segment, const char *name,
 	result = validate_header(segment, &status);
 	if (result < 0)
 		goto error_close;
-	result = map_for_reader(segment);
+	result = map_for_reader(segment, options && options->guard_truncation);
 	if (result < 0)
 		goto error_close;
 	return 0;
@@ -693,9 +703,19 @@ error_close:
 	return result;
 }
 
+bool vshm_segment_broken(const struct vshm_segment *segment)
+{
+	return vshm_sigbus_guard_broken(segment->guard_control) ||
+	       vshm_sigbus_guard_broken(segment->guard_slots);
+}
+
 void vshm_segment_close(struct vshm_segment *segment)
 {
 	const struct vshm_segment_geometry *geometry = &segment->geometry;
+	/* Before the unmapping: the addresses may be reused by anything after it. */
+	vshm_sigbus_guard_remove(segment->guard_control);
+	vshm_sigbus_guard_remove(segment->guard_slots);
+	segment->guard_control = segment->guard_slots = -1;
 	if (segment->read_only) {
 		/* A reader's two mappings. */
 		munmap(segment->read_only, geometry->segment_size - geometry->slot_table_offset);

@@ -59,6 +59,9 @@ struct vshm_segment {
 	struct vshm_shm_slot *slots;
 	dev_t device;
 	ino_t inode;
+	/* A reader's SIGBUS guards of its two mappings (sigbus-guard.h), or -1. */
+	int guard_control;
+	int guard_slots;
 };
 
 /*
@@ -94,6 +97,9 @@ int vshm_segment_open_file(const char *shm_name, int access, struct stat *status
 /* Opens, validates and maps an existing segment for a reader (see vshm_reader_attach()). */
 int vshm_segment_open(struct vshm_segment *segment, const char *name,
                       const struct vshm_reader_options *options);
+
+/* True once a guarded mapping of a reader was found truncated (it reads as zeros now). */
+bool vshm_segment_broken(const struct vshm_segment *segment);
 
 /* Unmaps and closes, which drops every lock this process holds on it. */
 void vshm_segment_close(struct vshm_segment *segment);

@@ -384,7 +384,8 @@ static void step(struct viewer *viewer)
 int main(int argc, char **argv)
 {
 	program_set_name("vshm-view");
-	struct viewer viewer = { 0 };
+	/* A writer's bug that truncates the stream must not kill the viewer too. */
+	struct viewer viewer = { .options.reader_options.guard_truncation = true };
 	if (parse_options(argc, argv, &viewer.options) < 0)
 		return 2;
 	const struct options *options = &viewer.options;

@@ -25,6 +25,15 @@ struct vshm_reader_options {
 	 */
 	bool allow_foreign_owner;
 	bool allow_world_writable;
+	/*
+	 * Survive the segment being truncated under us (a bug of a writer of the same user
+	 * or group). Off by default, because it installs a process-wide SIGBUS handler
+	 * (chaining to any handler installed before). On, an access past the file's new
+	 * end reads zeros instead of killing the process; release then says the frame was
+	 * torn, and wait returns -ESTALE, so the reader moves to the next segment of the
+	 * name. vshm-view and vshm_filter_main() turn it on.
+	 */
+	bool guard_truncation;
 };
 
 /*
@@ -91,7 +100,8 @@ VSHM_EXPORT int vshm_reader_release(struct vshm_reader *reader);
  * Returns 0 when a newer frame is there; -ETIMEDOUT; -EINTR if a signal arrived;
  * -EPIPE when the writer is gone (it exited or died; noticed within 50 ms), returned
  * at once the first time it is seen and afterwards after sleeping timeout_ms while
- * looking for a new writer; -ESTALE when a new segment has taken the stream's name
+ * looking for a new writer; -ESTALE when a new segment has taken the stream's name, or
+ * when the segment was truncated under a reader with guard_truncation
  * (a restarted writer, or one that needed bigger slots): call vshm_reader_reattach().
  */
 VSHM_EXPORT int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms);
