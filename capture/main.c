@@ -436,8 +436,10 @@ int main(int argc, char **argv)
 	program_shutdown_install();
 
 	capture.source = capture.ops->open(options.source, &options.settings, &capture.description);
-	if (!capture.source)
-		return program_shutdown_requested() ? 0 : 1; /* Ctrl-C while opening: quiet stop */
+	if (!capture.source) {
+		program_shutdown_finish(); /* Ctrl-C while opening: a quiet stop */
+		return 1;
+	}
 	capture.writer = create_stream(&options, &capture.description);
 	if (!capture.writer) {
 		capture.ops->close(capture.source);
@@ -455,5 +457,6 @@ int main(int argc, char **argv)
 	 * segment goes. Destroying marks the stream closed and removes the segment. */
 	capture.ops->close(capture.source);
 	vshm_writer_destroy(capture.writer);
+	program_shutdown_finish();
 	return exit_code;
 }

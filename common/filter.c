@@ -342,5 +342,7 @@ int vshm_filter_main(int argc, char **argv, const struct vshm_filter *filter)
 	/* Removes the output stream; its readers keep their last frame. */
 	vshm_writer_destroy(run.writer);
 	vshm_reader_detach(run.reader);
+	/* Stopped by a signal rather than by the end of its input: a launcher must tell. */
+	program_shutdown_finish();
 	return status;
 }

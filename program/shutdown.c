@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -63,4 +64,18 @@ bool program_shutdown_requested(void)
 int program_shutdown_signal(void)
 {
 	return requested_signal;
+}
+
+void program_shutdown_finish(void)
+{
+	int signal_number = requested_signal;
+	if (!signal_number)
+		return;
+	fflush(NULL);
+	signal(signal_number, SIG_DFL);
+	sigset_t unblock;
+	sigemptyset(&unblock);
+	sigaddset(&unblock, signal_number);
+	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+	raise(signal_number);
 }

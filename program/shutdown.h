@@ -23,4 +23,12 @@ bool program_shutdown_requested(void);
 /* The signal that asked for shutdown, or 0. */
 int program_shutdown_signal(void);
 
+/*
+ * Call last, after cleaning up: if a signal asked for the shutdown, ends the process by
+ * that signal, as a shell or a launcher expects of a program that catches it (vshm-run
+ * tells a stage that was stopped from one that reached the end of its stream this
+ * way). Returns only when no signal came.
+ */
+void program_shutdown_finish(void);
+
 #endif

@@ -58,7 +58,7 @@ static void thirty_fps_file_publishes_ninety_frames_in_three_seconds(void **stat
 	uint64_t elapsed = vshm_now_ns() - start;
 	uint64_t count = published(reader) - start_count;
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	vshm_reader_detach(reader);
 	assert_false(test_segment_exists(name));
 	print_message("published %llu frames in %.3f s (30 fps file, real time)\n",
@@ -77,7 +77,7 @@ static void signal_during_playback_exits_cleanly(int signal_number)
 	test_sleep_us(300000);
 	assert_true(test_segment_exists(name));
 	kill(capture, signal_number);
-	assert_int_equal(test_wait(capture, 5000), 0);
+	assert_int_equal(test_wait(capture, 5000), 128 + signal_number);
 	assert_false(test_segment_exists(name));
 	/* The reader hears at once that the writer is gone, and keeps its last frame. */
 	uint64_t before = vshm_now_ns();

@@ -113,12 +113,13 @@ static void chain_gives_exactly_the_two_transforms(void **state)
 	assert_true(frame.capture_ns > 0 && frame.capture_ns <= frame.publish_ns);
 	vshm_reader_release(reader);
 	vshm_reader_detach(reader);
+	/* Each cleans up, then ends by the signal that stopped it. */
 	kill(invert, SIGTERM);
 	kill(grayscale, SIGINT);
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(invert, 10000), 0);
-	assert_int_equal(test_wait(grayscale, 10000), 0);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(invert, 10000), 128 + SIGTERM);
+	assert_int_equal(test_wait(grayscale, 10000), 128 + SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	assert_false(test_segment_exists(gray));
 	assert_false(test_segment_exists(inverted));
 	print_message("test pattern -> grayscale -> invert: 30 frames (up to %llu), %llu wrong "
@@ -155,9 +156,9 @@ static void killed_filter_restarts_and_the_chain_resumes(void **state)
 	kill(invert, SIGTERM);
 	kill(grayscale, SIGTERM);
 	kill(capture, SIGTERM);
-	assert_int_equal(test_wait(invert, 10000), 0);
-	assert_int_equal(test_wait(grayscale, 10000), 0);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(invert, 10000), 128 + SIGTERM);
+	assert_int_equal(test_wait(grayscale, 10000), 128 + SIGTERM);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGTERM);
 	assert_false(test_segment_exists(gray));
 	print_message("grayscale killed after frame %llu and restarted; invert and the reader "
 	              "resumed, up to frame %llu\n",
@@ -251,7 +252,7 @@ static void mirror_and_edges_compute_what_they_say(void **state)
 	pid_t pids[] = { mirror, capture, edges, gray_capture };
 	for (int i = 0; i < 4; i++) {
 		kill(pids[i], SIGTERM);
-		assert_int_equal(test_wait(pids[i], 10000), 0);
+		assert_int_equal(test_wait(pids[i], 10000), 128 + SIGTERM);
 	}
 	print_message("mirror (frame %llu) and edges (frame %llu) exact in every sample\n",
 	              (unsigned long long)mirrored_frame, (unsigned long long)edged_frame);
@@ -296,7 +297,7 @@ static void bad_arguments_and_streams_get_clear_errors(void **state)
 	};
 	fails_with(grayscale, 1, "cannot make rgba frames from rgb24 input");
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 }
 
 int main(void)

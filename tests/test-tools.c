@@ -212,7 +212,8 @@ static void launcher_stops_cleanly(int signal_number)
 	int count;
 	pid_t launcher = start_pipeline(prefix, false, stages, &count);
 	kill(launcher, signal_number);
-	assert_int_equal(test_wait(launcher, 15000), 0);
+	/* Stopped by a signal, it ends by that signal, once every stage is gone. */
+	assert_int_equal(test_wait(launcher, 15000), 128 + signal_number);
 	assert_all_gone(prefix, stages, count);
 }
 
@@ -228,22 +229,45 @@ static void launcher_stops_on_sigterm(void **state)
 	launcher_stops_cleanly(SIGTERM);
 }
 
-static void launcher_cleans_up_after_a_killed_stage(void **state)
+/*
+ * A stage that ends in any way but passing the end of its stream on has failed: the
+ * pipeline stops, exit status 1, nothing left. A stage stopped by SIGTERM used to exit
+ * 0, which vshm-run took for the end of the stream: it stopped the stages after it and
+ * then waited for ever, half alive.
+ */
+static void check_failed_stage_stops_pipeline(int stage, int signal_number)
 {
-	(void)state;
 	char prefix[64];
-	test_unique_name(prefix, sizeof(prefix), "killed");
+	test_unique_name(prefix, sizeof(prefix), "failed");
 	pid_t stages[8];
 	int count;
 	pid_t launcher = start_pipeline(prefix, false, stages, &count);
-	kill(stages[1], SIGKILL); /* a stage dies; its segment would be left stale */
+	kill(stages[stage], signal_number);
 	assert_int_equal(test_wait(launcher, 15000), 1);
 	assert_all_gone(prefix, stages, count);
 }
 
-static void launcher_restarts_a_killed_stage(void **state)
+static void launcher_cleans_up_after_a_killed_stage(void **state)
 {
 	(void)state;
+	check_failed_stage_stops_pipeline(1, SIGKILL);
+}
+
+static void launcher_stops_when_a_filter_is_terminated(void **state)
+{
+	(void)state;
+	check_failed_stage_stops_pipeline(1, SIGTERM);
+}
+
+static void launcher_stops_when_the_source_is_terminated(void **state)
+{
+	(void)state;
+	check_failed_stage_stops_pipeline(0, SIGTERM);
+}
+
+/* With --restart, a stage that fails in any way is started again, and frames flow. */
+static void check_failed_stage_restarts(int stage, int signal_number)
+{
 	char prefix[64], last[96];
 	test_unique_name(prefix, sizeof(prefix), "restarted");
 	snprintf(last, sizeof(last), "%s.2", prefix);
@@ -252,7 +276,7 @@ static void launcher_restarts_a_killed_stage(void **state)
 	pid_t launcher = start_pipeline(prefix, true, stages, &count);
 	struct vshm_reader *reader = vshm_reader_attach(last, NULL);
 	assert_non_null(reader);
-	kill(stages[1], SIGKILL);
+	kill(stages[stage], signal_number);
 	test_sleep_us(500000);
 	/* Frames flow again through the restarted stage. */
 	uint64_t deadline = vshm_now_ns() + 10000000000u;
@@ -273,9 +297,106 @@ static void launcher_restarts_a_killed_stage(void **state)
 	int now_count = children_of(launcher, now, 8);
 	assert_int_equal(now_count, 3);
 	kill(launcher, SIGINT);
-	assert_int_equal(test_wait(launcher, 15000), 0);
+	assert_int_equal(test_wait(launcher, 15000), 128 + SIGINT);
 	assert_all_gone(prefix, stages, count);
 	assert_all_gone(prefix, now, now_count);
+}
+
+static void launcher_restarts_a_killed_stage(void **state)
+{
+	(void)state;
+	check_failed_stage_restarts(1, SIGKILL);
+}
+
+static void launcher_restarts_a_terminated_stage(void **state)
+{
+	(void)state;
+	check_failed_stage_restarts(1, SIGTERM);
+}
+
+/* The pid of the launcher's child whose program name ends with name, or 0. */
+static pid_t child_running(pid_t launcher, const char *name)
+{
+	pid_t children[8];
+	int count = children_of(launcher, children, 8);
+	for (int i = 0; i < count; i++) {
+		char path[64], command[4096] = "";
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)children[i]);
+		FILE *file = fopen(path, "r");
+		if (!file)
+			continue;
+		size_t length = fread(command, 1, sizeof(command) - 1, file);
+		fclose(file);
+		command[length] = '\0'; /* the program's path: up to the first NUL */
+		size_t size = strlen(command), wanted = strlen(name);
+		if (size >= wanted && strcmp(command + size - wanted, name) == 0)
+			return children[i];
+	}
+	return 0;
+}
+
+/* Kills the grayscale stage `times` times, each time once it is back, `apart_us` apart.
+ * Returns how many kills found it running. */
+static int kill_stage_repeatedly(pid_t launcher, int times, long apart_us)
+{
+	int killed = 0;
+	for (int i = 0; i < times; i++) {
+		pid_t stage = 0;
+		for (int tries = 0; tries < 300 && !stage; tries++) {
+			stage = child_running(launcher, "vshm-filter-grayscale");
+			if (!stage)
+				test_sleep_us(10000);
+		}
+		if (!stage)
+			break;
+		kill(stage, SIGKILL);
+		killed++;
+		test_sleep_us(apart_us);
+	}
+	return killed;
+}
+
+/*
+ * --restart's budget is 10 restarts within a window (a minute by default, set here
+ * with --restart-window): a stage that keeps failing stops the pipeline, but one that
+ * fails now and then does not, however long the pipeline runs. The budget used to be 10
+ * for the pipeline's whole life.
+ */
+static void restart_budget_is_per_window(void **state)
+{
+	(void)state;
+	char prefix[64];
+	test_unique_name(prefix, sizeof(prefix), "window");
+	char *argv[] = { tool("vshm-run"),
+		         "--name",
+		         prefix,
+		         "--restart",
+		         "--restart-window",
+		         "1",
+		         "test --size 160x120 --fps 60 ! grayscale ! invert",
+		         NULL };
+	pid_t launcher = program_start(argv, NULL, NULL);
+	/* 14 failures, at most three within any second: the pipeline goes on. */
+	assert_int_equal(kill_stage_repeatedly(launcher, 14, 400000), 14);
+	assert_true(kill(launcher, 0) == 0 && child_running(launcher, "vshm-filter-grayscale"));
+	kill(launcher, SIGINT);
+	assert_int_equal(test_wait(launcher, 15000), 128 + SIGINT);
+	assert_false(pipeline_segments_left(prefix));
+
+	/* 11 failures within the default minute: the pipeline stops, status 1. */
+	test_unique_name(prefix, sizeof(prefix), "budget");
+	char *quick[] = { tool("vshm-run"),
+		          "--name",
+		          prefix,
+		          "--restart",
+		          "test --size 160x120 --fps 60 ! grayscale ! invert",
+		          NULL };
+	launcher = program_start(quick, NULL, NULL);
+	kill_stage_repeatedly(launcher, 11, 0);
+	assert_int_equal(test_wait(launcher, 15000), 1);
+	assert_false(pipeline_segments_left(prefix));
+	print_message("--restart: 14 failures spread out were all restarted; 11 within a "
+	              "minute stopped the pipeline\n");
 }
 
 /* A finite source ends the whole pipeline: each filter passes the end on and stops. */
@@ -326,6 +447,10 @@ int main(void)
 		cmocka_unit_test(launcher_stops_on_sigterm),
 		cmocka_unit_test(launcher_cleans_up_after_a_killed_stage),
 		cmocka_unit_test(launcher_restarts_a_killed_stage),
+		cmocka_unit_test(launcher_stops_when_a_filter_is_terminated),
+		cmocka_unit_test(launcher_stops_when_the_source_is_terminated),
+		cmocka_unit_test(launcher_restarts_a_terminated_stage),
+		cmocka_unit_test(restart_budget_is_per_window),
 		cmocka_unit_test(finite_pipeline_ends_by_itself),
 		cmocka_unit_test(bad_pipelines_start_nothing),
 	};

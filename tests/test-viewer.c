@@ -156,7 +156,7 @@ static void pattern_is_shown(uint32_t format)
 	char errors[4096];
 	int status = run_viewer(name, viewer_arguments, errors, sizeof(errors));
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	if (status != 0)
 		fail_msg("vshm-view failed (%d): %s", status, errors);
 	uint64_t n = snapshot_frame_number(errors);
@@ -217,7 +217,7 @@ static void sample_video_matches_ffmpeg(void **state)
 	char errors[4096];
 	int status = run_viewer(name, viewer_arguments, errors, sizeof(errors));
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	if (status != 0)
 		fail_msg("vshm-view failed (%d): %s", status, errors);
 	uint64_t n = snapshot_frame_number(errors);
@@ -292,7 +292,7 @@ static void viewer_survives_a_writer_restart(void **state)
 	capture = start_capture(name, second_arguments);
 	int status = test_wait(viewer, 30000);
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	size_t size;
 	char *errors = (char *)program_read_file(errors_path, &size);
 	assert_non_null(errors);
@@ -480,7 +480,7 @@ static void two_viewers_watch_one_stream(void **state)
 	assert_int_equal(test_wait(one, 30000), 0);
 	assert_int_equal(test_wait(two, 30000), 0);
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	struct program_picture a, b;
 	program_read_picture(first, &a);
 	program_read_picture(second, &b);
@@ -510,9 +510,9 @@ static void idle_viewer_uses_almost_no_cpu(void **state)
 	double elapsed = (double)(vshm_now_ns() - start) / 1e9;
 	kill(capture, SIGCONT);
 	kill(viewer, SIGTERM);
-	assert_int_equal(test_wait(viewer, 10000), 0);
+	assert_int_equal(test_wait(viewer, 10000), 128 + SIGTERM);
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	print_message("idle viewer used %.3f s of CPU in %.1f s (%.2f%% of a core)\n", used,
 	              elapsed, 100.0 * used / elapsed);
 	assert_true(used / elapsed < 0.02);
@@ -592,7 +592,7 @@ static void keys_do_what_the_help_says(void **state)
 	assert_int_equal(xdotool(quit, NULL, 0), 0);
 	assert_int_equal(test_wait(viewer, 10000), 0);
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	print_message("keys: s saved a snapshot, f was taken, q quit\n");
 }
 

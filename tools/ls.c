@@ -311,5 +311,6 @@ int main(int argc, char **argv)
 			                         1e9) };
 		nanosleep(&pause, NULL);
 	}
+	program_shutdown_finish();
 	return 0;
 }

@@ -30,7 +30,10 @@
 #define STAGES_MAX    16
 #define ARGUMENTS_MAX 64
 #define STOP_GRACE_MS 3000
-#define RESTARTS_MAX  10
+/* --restart restarts a stage at most this often in a window of this length: a stage that
+ * keeps dying stops the pipeline, one that dies now and then over days does not. */
+#define RESTARTS_MAX           10
+#define RESTART_WINDOW_DEFAULT 60.0
 /* A filter whose upstream finished gets this long to pass the end on by itself. */
 #define UPSTREAM_GONE_GRACE_MS 2000
 
@@ -43,9 +46,11 @@ struct stage {
 	 * room beyond keeps the compiler's truncation check quiet. */
 	char output[VSHM_NAME_MAX + 16];
 	pid_t pid;
-	int restarts;
+	int restarts;                         /* in all */
+	uint64_t restart_times[RESTARTS_MAX]; /* the latest ones, a ring */
 	bool viewer;
 	uint64_t stop_at_ns; /* when its upstream finished: stop it then if still running */
+	bool stopped_by_us;  /* we stopped it after its upstream finished */
 };
 
 struct pipeline {
@@ -53,6 +58,7 @@ struct pipeline {
 	int count;
 	char prefix[VSHM_NAME_MAX + 1];
 	bool restart;
+	uint64_t restart_window_ns;
 	bool verbose;
 	bool dry_run;
 };
@@ -75,17 +81,22 @@ static void usage(FILE *out)
 	    "\n"
 	    "Options:\n"
 	    "  -n, --name PREFIX   stream name prefix (default run-PID)\n"
-	    "      --restart       restart a stage that dies (up to %d times) instead of\n"
-	    "                      stopping the pipeline\n"
+	    "      --restart       restart a stage that fails instead of stopping the\n"
+	    "                      pipeline, at most %d times in a window of time\n"
+	    "      --restart-window SEC  that window (default %.0f s): a stage that keeps\n"
+	    "                      failing stops the pipeline, one that fails now and\n"
+	    "                      then over days does not\n"
 	    "      --dry-run       print the commands and stop\n"
 	    "  -v, --verbose       let the stages print their status lines\n" PROGRAM_INFO_HELP "\n"
 	    "Ctrl-C or SIGTERM stop every stage. The pipeline also ends when its last stage\n"
 	    "does (a closed viewer, or a finite source's end passed down the chain: a\n"
-	    "filter whose input ended is stopped after %d s), or when a stage fails.\n"
+	    "filter whose input ended is stopped after %d s). A stage that ends any other\n"
+	    "way (killed, stopped by a signal from elsewhere, or failing) has failed: it is\n"
+	    "restarted with --restart; without it the pipeline stops, saying which stage.\n"
 	    "Programs are looked up in $VSHM_PATH, beside vshm-run (and in the build\n"
-	    "tree), then in $PATH. Exit status: 0 stopped or done, 1 a stage failed, 2 bad\n"
-	    "usage.\n",
-	    RESTARTS_MAX, UPSTREAM_GONE_GRACE_MS / 1000);
+	    "tree), then in $PATH. Exit status: 0 done, 1 a stage failed, 2 bad usage;\n"
+	    "stopped by a signal, vshm-run ends by that signal once every stage is gone.\n",
+	    RESTARTS_MAX, RESTART_WINDOW_DEFAULT, UPSTREAM_GONE_GRACE_MS / 1000);
 }
 
 /* True if this vshm-run is the one the build tree made (it is run from there). */
@@ -356,10 +367,25 @@ static void stop_finished_filters(struct pipeline *pipeline)
 	for (int i = 0; i < pipeline->count; i++) {
 		struct stage *stage = &pipeline->stages[i];
 		if (stage->pid > 0 && stage->stop_at_ns && now > stage->stop_at_ns) {
-			kill(stage->pid, SIGTERM); /* it exits 0 and its own downstream follows */
+			kill(stage->pid, SIGTERM); /* its own downstream follows as it ends */
 			stage->stop_at_ns = 0;
+			stage->stopped_by_us = true;
 		}
 	}
+}
+
+/* True, and the restart counted, if the stage has restarted fewer than RESTARTS_MAX
+ * times within the last window. */
+static bool may_restart(struct stage *stage, uint64_t window_ns)
+{
+	uint64_t now = vshm_now_ns();
+	/* The slot the next restart takes holds the RESTARTS_MAX-th most recent one. */
+	uint64_t *oldest = &stage->restart_times[stage->restarts % RESTARTS_MAX];
+	if (stage->restarts >= RESTARTS_MAX && now - *oldest < window_ns)
+		return false;
+	*oldest = now;
+	stage->restarts++;
+	return true;
 }
 
 static int run(struct pipeline *pipeline)
@@ -399,7 +425,11 @@ static int run(struct pipeline *pipeline)
 		char how[96];
 		describe_exit(status, how, sizeof(how));
 		bool last = stage == &pipeline->stages[pipeline->count - 1];
-		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		/* Status 0 is the one way a stage says it is done: a source or filter that
+		 * passed the end of its stream on, a viewer its user closed. A stage stopped
+		 * by a signal ends by that signal, and any other end is a failure. */
+		bool clean =
+		    (WIFEXITED(status) && WEXITSTATUS(status) == 0) || stage->stopped_by_us;
 		if (clean) {
 			/* A source at its end, a filter passing the end on, a closed viewer: the
 			 * pipeline is done when its last stage is. */
@@ -415,14 +445,22 @@ static int run(struct pipeline *pipeline)
 			continue;
 		}
 		program_say("stage %s (pid %d) %s", stage->label, (int)pid, how);
-		if (pipeline->restart && stage->restarts < RESTARTS_MAX) {
-			stage->restarts++;
+		if (pipeline->restart && may_restart(stage, pipeline->restart_window_ns)) {
 			struct timespec pause = { 0, 300000000 };
 			nanosleep(&pause, NULL);
-			program_say("restarting stage %s (%d of %d)", stage->label, stage->restarts,
-			            RESTARTS_MAX);
+			program_say("restarting stage %s (restart %d; at most %d in %.0f s)",
+			            stage->label, stage->restarts, RESTARTS_MAX,
+			            (double)pipeline->restart_window_ns / 1e9);
 			if (start_stage(stage) > 0)
 				continue;
+		} else if (pipeline->restart) {
+			program_say("stage %s failed %d times within %.0f s; stopping the pipeline",
+			            stage->label, RESTARTS_MAX + 1,
+			            (double)pipeline->restart_window_ns / 1e9);
+		} else {
+			program_say("stopping the pipeline: stage %s failed (use --restart to "
+			            "restart failed stages)",
+			            stage->label);
 		}
 		exit_code = 1;
 		break;
@@ -439,6 +477,7 @@ int main(int argc, char **argv)
 	static const struct option long_options[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "restart", no_argument, NULL, 'r' },
+		{ "restart-window", required_argument, NULL, 'w' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		PROGRAM_INFO_LONG_OPTIONS,
@@ -446,6 +485,7 @@ int main(int argc, char **argv)
 	};
 	program_set_name("vshm-run");
 	static struct pipeline pipeline;
+	pipeline.restart_window_ns = (uint64_t)(RESTART_WINDOW_DEFAULT * 1e9);
 	snprintf(pipeline.prefix, sizeof(pipeline.prefix), "run-%d", (int)getpid());
 	int option;
 	/* '+': stop at the first non-option, so stage options stay with their stage. */
@@ -461,6 +501,13 @@ int main(int argc, char **argv)
 			}
 			snprintf(pipeline.prefix, sizeof(pipeline.prefix), "%s", optarg);
 			break;
+		case 'w': {
+			double seconds;
+			if (program_parse_seconds("--restart-window", optarg, 0.1, &seconds) < 0)
+				return 2;
+			pipeline.restart_window_ns = (uint64_t)(seconds * 1e9);
+			break;
+		}
 		case 'r':
 			pipeline.restart = true;
 			break;
@@ -504,5 +551,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	program_shutdown_install();
-	return run(&pipeline);
+	int exit_code = run(&pipeline);
+	program_shutdown_finish();
+	return exit_code;
 }

@@ -403,8 +403,10 @@ int main(int argc, char **argv)
 	program_shutdown_install();
 	uint64_t start = vshm_now_ns();
 	viewer.reader = attach_waiting(options);
-	if (!viewer.reader)
-		return program_shutdown_requested() ? 0 : 1;
+	if (!viewer.reader) {
+		program_shutdown_finish();
+		return 1;
+	}
 
 	char title[128];
 	snprintf(title, sizeof(title), "%s - vshm-view", options->name);
@@ -462,5 +464,6 @@ int main(int argc, char **argv)
 		            display_upload_method(viewer.display));
 	display_destroy(viewer.display);
 	vshm_reader_detach(viewer.reader);
+	program_shutdown_finish();
 	return viewer.exit_code;
 }
