@@ -56,17 +56,23 @@ int program_common_option(int option, bool *quiet, void (*usage)(FILE *out))
 	return -1;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
 int program_parse_size(const char *option, const char *text, uint32_t *width, uint32_t *height)
 {
+	/* strtoul() would skip spaces and take signs: only digits are a number here. */
 	char *end;
 	errno = 0;
 	unsigned long w = strtoul(text, &end, 10);
-	bool ok = end != text && (*end == 'x' || *end == 'X') && text[0] != '-';
+	bool ok = is_digit(text[0]) && (*end == 'x' || *end == 'X');
 	unsigned long h = 0;
 	if (ok) {
 		const char *rest = end + 1;
 		h = strtoul(rest, &end, 10);
-		ok = end != rest && *end == '\0' && rest[0] != '-' && errno == 0;
+		ok = is_digit(rest[0]) && *end == '\0' && errno == 0;
 	}
 	if (!ok || w < 1 || h < 1 || w > VSHM_FORMAT_DIMENSION_MAX ||
 	    h > VSHM_FORMAT_DIMENSION_MAX) {
@@ -85,8 +91,7 @@ int program_parse_count(const char *option, const char *text, uint64_t minimum, 
 	char *end;
 	errno = 0;
 	unsigned long long parsed = strtoull(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || text[0] == '+' || parsed < minimum ||
-	    parsed > maximum) {
+	if (errno || !is_digit(text[0]) || *end || parsed < minimum || parsed > maximum) {
 		if (maximum == UINT64_MAX)
 			program_say("%s '%s' is not a whole number, %llu or more", option, text,
 			            (unsigned long long)minimum);
