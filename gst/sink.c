@@ -211,15 +211,19 @@ static GstFlowReturn render(GstBaseSink *base, GstBuffer *buffer)
 	return GST_FLOW_OK;
 }
 
-static gboolean event(GstBaseSink *base, GstEvent *event)
+/* Called for EOS once the clock has reached the end of the last frame. */
+static GstFlowReturn wait_event(GstBaseSink *base, GstEvent *event)
 {
 	GstVshmSink *sink = GST_VSHM_SINK(base);
-	if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && sink->ring && sink_ring_end(sink->ring) < 0)
+	GstFlowReturn flow =
+	    GST_BASE_SINK_CLASS(gst_vshm_sink_parent_class)->wait_event(base, event);
+	if (flow == GST_FLOW_OK && GST_EVENT_TYPE(event) == GST_EVENT_EOS && sink->ring &&
+	    sink_ring_end(sink->ring) < 0)
 		GST_ELEMENT_WARNING(
 		    sink, RESOURCE, WRITE,
 		    ("could not mark the end of the stream: %s", error_sentence("no slot")),
 		    (NULL));
-	return GST_BASE_SINK_CLASS(gst_vshm_sink_parent_class)->event(base, event);
+	return flow;
 }
 
 static void set_property(GObject *object, guint id, const GValue *value, GParamSpec *spec)
@@ -352,7 +356,7 @@ static void gst_vshm_sink_class_init(GstVshmSinkClass *klass)
 	base_class->set_caps = set_caps;
 	base_class->propose_allocation = propose_allocation;
 	base_class->render = render;
-	base_class->event = event;
+	base_class->wait_event = wait_event;
 }
 
 static void gst_vshm_sink_init(GstVshmSink *sink)
