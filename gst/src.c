@@ -162,6 +162,7 @@ static gboolean decide_allocation(GstBaseSrc *base, GstQuery *query)
 	GstCaps *caps = NULL;
 	gst_query_parse_allocation(query, &caps, NULL);
 	src->video_meta = gst_query_find_allocation_meta(query, GST_VIDEO_META_API_TYPE, NULL);
+	GST_DEBUG_OBJECT(src, "downstream %s GstVideoMeta", src->video_meta ? "reads" : "ignores");
 	GstVideoInfo info;
 	if (!caps || !gst_video_info_from_caps(&info, caps)) {
 		/* Before the first frame: no pool yet. */
@@ -224,9 +225,8 @@ static int attach(GstVshmSrc *src)
 	return 0;
 }
 
-static int reattach(GstVshmSrc *src)
+static int reattach(GstVshmSrc *src, struct vshm_reader *reader)
 {
-	struct vshm_reader *reader = src_reader_get(src->holder);
 	int result = vshm_reader_reattach(reader);
 	if (result < 0)
 		return result;
@@ -239,6 +239,17 @@ static int reattach(GstVshmSrc *src)
 	src->discontinuity = true;
 	GST_INFO_OBJECT(src, "followed stream '%s' to its new segment", src->name);
 	return 0;
+}
+
+/* With copy=false and every reader's frame still downstream: one more reader, if the
+ * stream lets us in; otherwise the source waits for a frame to come back. */
+static void add_reader(GstVshmSrc *src)
+{
+	if (src_reader_count(src->holder) >= SRC_READERS)
+		return;
+	struct vshm_reader *reader = vshm_reader_attach(src->name, NULL);
+	if (reader && src_reader_add(src->holder, reader))
+		GST_DEBUG_OBJECT(src, "a second reader, for frames downstream keeps");
 }
 
 static bool is_retryable(int result)
@@ -358,11 +369,13 @@ static void stamp(GstVshmSrc *src, GstBuffer *buffer, const struct vshm_frame *f
 }
 
 /*
- * Waits for the next frame and acquires it. Returns GST_FLOW_OK with the frame held,
+ * Waits for the next frame and acquires it. Returns GST_FLOW_OK with the frame held by
+ * *taken_by,
  * GST_FLOW_EOS (the writer went, with eos-when-gone), GST_FLOW_FLUSHING, or
  * GST_FLOW_ERROR after posting an element error.
  */
-static GstFlowReturn next_frame(GstVshmSrc *src, struct vshm_frame *frame)
+static GstFlowReturn next_frame(GstVshmSrc *src, struct vshm_frame *frame,
+                                struct vshm_reader **taken_by)
 {
 	GST_OBJECT_LOCK(src);
 	guint64 timeout_ns = src->timeout_ns;
@@ -396,13 +409,18 @@ static GstFlowReturn next_frame(GstVshmSrc *src, struct vshm_frame *frame)
 			g_usleep(SLICE_MS * 1000);
 			continue;
 		}
-		if (!src_reader_wait_returned(src->holder, SLICE_MS))
+		struct vshm_reader *reader = src_reader_free_one(src->holder, SLICE_MS);
+		if (!reader) {
+			add_reader(src);
 			continue;
-		struct vshm_reader *reader = src_reader_get(src->holder);
+		}
 		int result = vshm_reader_wait(reader, SLICE_MS);
 		if (result == 0 && vshm_reader_acquire(reader, frame) == 0) {
-			if (frame->sequence != src->last_sequence)
+			/* Another reader may have taken this frame already. */
+			if (frame->sequence != src->last_sequence) {
+				*taken_by = reader;
 				return GST_FLOW_OK;
+			}
 			vshm_reader_release(reader);
 			continue;
 		}
@@ -418,7 +436,7 @@ static GstFlowReturn next_frame(GstVshmSrc *src, struct vshm_frame *frame)
 			gone_said = true;
 			g_snprintf(why, sizeof(why), "its writer is gone");
 		} else if (result == -ESTALE) {
-			result = reattach(src);
+			result = reattach(src, reader);
 			if (result < 0 && !is_retryable(result)) {
 				GST_ELEMENT_ERROR(src, RESOURCE, OPEN_READ, ("%s", vshm_error()),
 				                  ("stream-name=%s", src->name));
@@ -441,10 +459,10 @@ static GstFlowReturn create(GstPushSrc *push, GstBuffer **buffer)
 
 	for (;;) {
 		struct vshm_frame frame;
-		GstFlowReturn flow = next_frame(src, &frame);
+		struct vshm_reader *reader = NULL;
+		GstFlowReturn flow = next_frame(src, &frame, &reader);
 		if (flow != GST_FLOW_OK)
 			return flow;
-		struct vshm_reader *reader = src_reader_get(src->holder);
 		/* vshmsink ends a stream by publishing its last frame again with the flag:
 		 * a frame already pushed is not pushed twice. */
 		if ((frame.flags & VSHM_FRAME_END_OF_STREAM) && src->last_sequence != 0 &&
@@ -466,7 +484,7 @@ static GstFlowReturn create(GstPushSrc *push, GstBuffer **buffer)
 		frame_layout(&frame, &layout);
 		/* Without GstVideoMeta downstream assumes GStreamer's default layout. */
 		if (!copy && (src->video_meta || vshm_gst_layout_is_default(&src->info, &layout))) {
-			*buffer = src_reader_lend(src->holder, &frame, &src->info, &layout);
+			*buffer = src_reader_lend(src->holder, reader, &frame, &src->info, &layout);
 		} else {
 			flow = copy_frame(src, reader, &frame, buffer);
 			if (flow != GST_FLOW_OK)
