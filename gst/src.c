@@ -619,10 +619,11 @@ static void gst_vshm_src_class_init(GstVshmSrcClass *klass)
 	                         "waiting for a new writer of the same name. A frame that says "
 	                         "end-of-stream always ends with EOS",
 	                         FALSE, settable));
-	g_object_class_install_property(object_class, PROP_FRAMES_PUSHED,
-	                                g_param_spec_uint64("frames-pushed", "Frames pushed",
-	                                                    "Frames pushed downstream", 0,
-	                                                    G_MAXUINT64, 0, counter));
+	g_object_class_install_property(
+	    object_class, PROP_FRAMES_PUSHED,
+	    g_param_spec_uint64("frames-pushed", "Frames pushed",
+	                        "Frames pushed downstream since the element started", 0,
+	                        G_MAXUINT64, 0, counter));
 	g_object_class_install_property(
 	    object_class, PROP_FRAMES_TORN,
 	    g_param_spec_uint64("frames-torn", "Frames torn",
