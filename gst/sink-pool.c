@@ -13,6 +13,8 @@
  */
 #include "sink-pool.h"
 
+#define GST_CAT_DEFAULT vshm_gst_debug
+
 struct _GstVshmSlotPool {
 	GstBufferPool parent;
 	struct sink_ring *ring;

@@ -187,8 +187,11 @@ static GstFlowReturn render(GstBaseSink *base, GstBuffer *buffer)
 		frame_info.flags |= VSHM_FRAME_DISCONTINUITY;
 	sink->rendered++;
 
-	if (sink_ring_publish_in_place(sink->ring, buffer, &frame_info) == 1)
+	if (sink_ring_publish_in_place(sink->ring, buffer, &frame_info) == 1) {
+		GST_LOG_OBJECT(sink, "published in place");
 		return GST_FLOW_OK;
+	}
+	GST_LOG_OBJECT(sink, "copying a buffer that is not a lent slot held by the sink alone");
 	int result = sink_ring_publish_copy(sink->ring, buffer, &sink->info, &frame_info);
 	if (result == -EINVAL) {
 		GST_ELEMENT_ERROR(sink, STREAM, FORMAT,

@@ -48,6 +48,11 @@ struct _GstVshmSrc {
 	gchar *name;
 	struct src_reader *holder;
 	GstCaps *caps; /* of the frames pushed now, NULL before the first */
+	struct caps_key {
+		uint32_t format, width, height;
+		uint8_t color_matrix, color_range;
+		uint64_t frame_interval_ns;
+	} caps_key; /* what caps were made from */
 	GstVideoInfo info;
 	uint64_t frame_interval_ns;
 	bool video_meta;        /* downstream reads GstVideoMeta */
@@ -277,6 +282,16 @@ static void frame_layout(const struct vshm_frame *frame, struct vshm_format_layo
  */
 static bool follow_format(GstVshmSrc *src, const struct vshm_frame *frame)
 {
+	/* The common case, the same as the last frame, costs no caps to build. */
+	const struct caps_key key = { frame->format,      frame->width,
+		                      frame->height,      frame->color_matrix,
+		                      frame->color_range, src->frame_interval_ns };
+	const struct caps_key *last = &src->caps_key;
+	if (src->caps && key.format == last->format && key.width == last->width &&
+	    key.height == last->height && key.color_matrix == last->color_matrix &&
+	    key.color_range == last->color_range &&
+	    key.frame_interval_ns == last->frame_interval_ns)
+		return true;
 	GstVideoInfo info;
 	if (!vshm_gst_info_from_frame(frame, src->frame_interval_ns, &info))
 		return false;
@@ -292,6 +307,7 @@ static bool follow_format(GstVshmSrc *src, const struct vshm_frame *frame)
 	}
 	GST_INFO_OBJECT(src, "frames are now %" GST_PTR_FORMAT, (void *)caps);
 	src->info = info;
+	src->caps_key = key;
 	bool accepted = gst_base_src_negotiate(GST_BASE_SRC(src));
 	if (!accepted)
 		GST_ELEMENT_ERROR(src, CORE, NEGOTIATION,
