@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,16 +31,24 @@ struct sink_case {
 	bool zero_copy; /* every frame published in place, none copied */
 };
 
-/* The PTS of every buffer that reached the sink, in order. */
+/*
+ * The PTS of every buffer that reached the sink, in order; and a gate that keeps buffer
+ * n from the sink until the reader has read frame n - 1. A reader of the ring gets the
+ * latest frame, so one that the machine's load delays by a frame interval would miss a
+ * frame; the gate makes "every frame, in order" a property of vshmsink alone.
+ */
 struct pts_log {
 	GstClockTime pts[MAX_FRAMES];
 	unsigned count;
+	_Atomic unsigned read; /* frames the reader is done with */
 };
 
 static GstPadProbeReturn log_pts(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
 	struct pts_log *log = data;
 	GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+	for (int waited = 0; atomic_load(&log->read) < log->count && waited < 10000; waited++)
+		g_usleep(1000);
 	if (log->count < MAX_FRAMES)
 		log->pts[log->count++] = GST_BUFFER_PTS(buffer);
 	return GST_PAD_PROBE_OK;
@@ -107,6 +116,7 @@ static void run_case(const struct sink_case *c)
 			wrong += differences != 0;
 		else
 			torn++;
+		atomic_store(&log.read, seen);
 	}
 	GstMessage *error = gst_test_wait_end(pipeline, 10000);
 	if (error)
