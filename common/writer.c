@@ -403,22 +403,28 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 	return 0;
 }
 
+/* Gives up the begun frame in slot: nothing of it was published, so no reader may take
+ * the slot as it is now. */
+static void cancel_slot(struct vshm_writer *writer, uint32_t slot)
+{
+	/* The slot's old frame may be partly overwritten, so it must not look stable with
+	 * its old count. 2n (n = the number not yet published) is even, so it does not
+	 * block anyone, and no reader accepts it: latest never says n for this slot unless
+	 * a later begin claims it again (odd first) and publishes n. */
+	seqcount_write_end(&writer->segment.slots[slot].sequence, 2 * writer->next_publish);
+	writer->slot_publish[slot] = 0;
+	writer->begun_slots &= ~(UINT64_C(1) << slot);
+	writer->begun_count--;
+}
+
 int vshm_writer_cancel(struct vshm_writer *writer)
 {
 	if (writer->begun_count == 0)
 		return -EINVAL;
 	for (uint32_t slot = 0; slot < writer->segment.geometry.slot_count; slot++) {
-		if (!(writer->begun_slots & (UINT64_C(1) << slot)))
-			continue;
-		/* The slot's old frame may be partly overwritten, so it must not look stable
-		 * with its old count. 2n (n = the number not yet published) is even, so it
-		 * does not block anyone, and no reader accepts it: latest never says n for
-		 * this slot unless a later begin claims it again (odd first) and publishes n. */
-		seqcount_write_end(&writer->segment.slots[slot].sequence, 2 * writer->next_publish);
-		writer->slot_publish[slot] = 0;
+		if (writer->begun_slots & (UINT64_C(1) << slot))
+			cancel_slot(writer, slot);
 	}
-	writer->begun_slots = 0;
-	writer->begun_count = 0;
 	check_invariants(writer);
 	return 0;
 }
@@ -436,6 +442,15 @@ static uint32_t slot_to_publish(const struct vshm_writer *writer, const struct v
 	    (writer->begun_slots & (UINT64_C(1) << frame->slot)))
 		return frame->slot;
 	return NO_SLOT;
+}
+
+int vshm_writer_cancel_frame(struct vshm_writer *writer, const struct vshm_frame *frame)
+{
+	uint32_t slot = slot_to_publish(writer, frame);
+	if (slot == NO_SLOT)
+		return -EINVAL;
+	cancel_slot(writer, slot);
+	return 0;
 }
 
 int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)

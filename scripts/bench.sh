@@ -42,3 +42,8 @@ if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^viewer/vshm-view:' &
   echo
   "$root/bench/viewer.sh" "$build"
 fi
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^gst/vshm-gst-bench:'; then
+  ninja -C "$build" gst/vshm-gst-bench gst/libgstvshm.so >/dev/null
+  echo
+  "$root/bench/gstreamer.sh" "$build"
+fi

@@ -110,6 +110,20 @@ VSHM_EXPORT int vshm_writer_publish(struct vshm_writer *writer, struct vshm_fram
  */
 VSHM_EXPORT int vshm_writer_cancel(struct vshm_writer *writer);
 
+/*
+ * Gives up one begun frame without publishing it, leaving any other begun frames as
+ * they are: the counterpart of vshm_writer_publish(), choosing the frame the same way
+ * (with frames_in_flight 0 or 1 the one begun frame; with frames_in_flight > 1 the one
+ * in frame->slot). For a source that lends several slots at once and gets one back
+ * unused, such as a buffer pool whose buffer was dropped before it was filled. Call it
+ * only once nothing writes to that slot any more. The slot's previous frame is gone
+ * (it may have been partly overwritten); the latest frame is never touched, since no
+ * frame is begun in it. Returns 0, or -EINVAL if no such frame is begun (the stream is
+ * left as it was then).
+ */
+VSHM_EXPORT int vshm_writer_cancel_frame(struct vshm_writer *writer,
+                                         const struct vshm_frame *frame);
+
 /* Adds n to the stream's count of frames the source dropped (camera gaps and the like). */
 VSHM_EXPORT void vshm_writer_count_dropped(struct vshm_writer *writer, uint64_t n);
 
