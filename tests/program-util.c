@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,9 +38,15 @@ pid_t program_start(char *const argv[], const char *output_path, const char *err
 {
 	fflush(stdout);
 	fflush(stderr);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Tied to the test: a test that fails or times out leaves no program running,
+		 * and SIGTERM lets the program remove its streams. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		redirect(STDOUT_FILENO, output_path);
 		redirect(STDERR_FILENO, error_path);
 		int null = open("/dev/null", O_RDONLY);

@@ -13,7 +13,7 @@ const char *program_path(const char *variable);
 
 /*
  * Starts argv[0] with argv, standard output and error to the given files (NULL:
- * /dev/null). Returns the pid.
+ * /dev/null). The program gets SIGTERM if the test process dies. Returns the pid.
  */
 pid_t program_start(char *const argv[], const char *output_path, const char *error_path);
 
