@@ -340,16 +340,21 @@ static pid_t child_running(pid_t launcher, const char *name)
 static int kill_stage_repeatedly(pid_t launcher, int times, long apart_us)
 {
 	int killed = 0;
+	pid_t previous = 0;
 	for (int i = 0; i < times; i++) {
+		/* A new one each time: the one just killed may linger a moment. */
 		pid_t stage = 0;
 		for (int tries = 0; tries < 300 && !stage; tries++) {
 			stage = child_running(launcher, "vshm-filter-grayscale");
-			if (!stage)
+			if (!stage || stage == previous) {
+				stage = 0;
 				test_sleep_us(10000);
+			}
 		}
 		if (!stage)
 			break;
 		kill(stage, SIGKILL);
+		previous = stage;
 		killed++;
 		test_sleep_us(apart_us);
 	}
