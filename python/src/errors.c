@@ -69,13 +69,25 @@ int vshm_py_errors_add(PyObject *module)
 	return 0;
 }
 
+/* A str of a message that may hold bytes that are not UTF-8 (libvshm quotes names as
+ * they were given, byte by byte): those show as \x escapes. */
+static PyObject *message_text(const char *message)
+{
+	return PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "backslashreplace");
+}
+
 static PyObject *raise_message(int error, const char *message)
 {
 	PyObject *type;
 	switch (error) {
-	case EINVAL:
-		PyErr_SetString(PyExc_ValueError, message);
+	case EINVAL: {
+		PyObject *text = message_text(message);
+		if (text) {
+			PyErr_SetObject(PyExc_ValueError, text);
+			Py_DECREF(text);
+		}
 		return NULL;
+	}
 	case ENOMEM:
 		return PyErr_NoMemory();
 	case EPIPE:
@@ -91,7 +103,8 @@ static PyObject *raise_message(int error, const char *message)
 		type = vshm_py_stream_error;
 		break;
 	}
-	PyObject *arguments = Py_BuildValue("(is)", error, message);
+	PyObject *text = message_text(message);
+	PyObject *arguments = text ? Py_BuildValue("(iN)", error, text) : NULL;
 	if (arguments) {
 		PyErr_SetObject(type, arguments);
 		Py_DECREF(arguments);
@@ -118,7 +131,7 @@ PyObject *vshm_py_raise_library(int error)
 int vshm_py_check_name(const char *name)
 {
 	if (vshm_name_check(name) < 0) {
-		PyErr_SetString(PyExc_ValueError, vshm_error());
+		raise_message(EINVAL, vshm_error());
 		return -1;
 	}
 	return 0;

@@ -4,6 +4,8 @@
  */
 #include "vshm-python.h"
 
+#include <string.h>
+
 static PyObject *module_formats(PyObject *module, PyObject *unused)
 {
 	PyObject *names = PyList_New(0);
@@ -26,8 +28,15 @@ static PyObject *module_check_name(PyObject *module, PyObject *argument)
 		             Py_TYPE(argument)->tp_name);
 		return NULL;
 	}
-	const char *name = PyUnicode_AsUTF8(argument);
-	if (!name || vshm_py_check_name(name) < 0)
+	Py_ssize_t length;
+	const char *name = PyUnicode_AsUTF8AndSize(argument, &length);
+	if (!name)
+		return NULL;
+	if (strlen(name) != (size_t)length) {
+		PyErr_SetString(PyExc_ValueError, "stream name contains a NUL character");
+		return NULL;
+	}
+	if (vshm_py_check_name(name) < 0)
 		return NULL;
 	Py_RETURN_NONE;
 }
