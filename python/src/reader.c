@@ -253,10 +253,11 @@ static PyObject *next_frame(struct reader_object *self, double timeout)
 	}
 }
 
-/* An optional timeout argument: absent means the reader's own. */
+/* An optional timeout argument: absent (or ..., as the signatures show it) means the
+ * reader's own. */
 static int timeout_argument(struct reader_object *self, PyObject *value, double *seconds)
 {
-	if (!value) {
+	if (!value || value == Py_Ellipsis) {
 		*seconds = self->timeout;
 		return 0;
 	}
@@ -482,15 +483,17 @@ static PyMethodDef reader_methods[] = {
 	  "was published yet. It may be the frame taken last time (compare frame.sequence).\n"
 	  "Raises RuntimeError while this reader still holds a frame." },
 	{ "wait", (PyCFunction)(void (*)(void))reader_wait, METH_VARARGS | METH_KEYWORDS,
-	  "wait(timeout=<the reader's>)\n--\n\n"
-	  "Sleeps until a frame newer than the last one taken is published, without\n"
+	  "wait(timeout=...)\n--\n\n"
+	  "Sleeps until a frame newer than the last one taken is published, at most\n"
+	  "timeout seconds (default: the reader's timeout; None: no limit), without\n"
 	  "taking it (acquire() does). Raises Timeout, WriterGone when the writer exited or\n"
 	  "died, StreamReplaced when a new writer has the name (call reattach()). Waits\n"
 	  "with the GIL released; Ctrl-C raises KeyboardInterrupt." },
 	{ "next_frame", (PyCFunction)(void (*)(void))reader_next_frame,
 	  METH_VARARGS | METH_KEYWORDS,
-	  "next_frame(timeout=<the reader's>)\n--\n\n"
-	  "Waits for a frame newer than the last one taken and takes it: what iteration\n"
+	  "next_frame(timeout=...)\n--\n\n"
+	  "Waits for a frame newer than the last one taken (at most timeout seconds,\n"
+	  "by default the reader's) and takes it: what iteration\n"
 	  "does, without releasing a frame first (release it yourself, or use `with`).\n"
 	  "Follows a new writer of the name unless the reader has reattach=False (then\n"
 	  "raises WriterGone or StreamReplaced). Raises Timeout, and RuntimeError while a\n"
@@ -543,12 +546,12 @@ PyTypeObject vshm_py_reader_type = {
 	          "Reads the vshm stream `name`: the newest frame each time, its pixels where the\n"
 	          "writer left them (no copy).\n\n"
 	          "    with vshm.Reader('cam', timeout=5) as reader:\n"
-	          "        for frame in reader:                 # waits for each new frame\n"
-	          "            gray = frame.array()[:frame.height]   # nv12: the Y plane\n"
-	          "            level = gray.mean()\n"
-	          "            del gray                          # views go before the frame\n"
-	          "            if not frame.release():           # False: overwritten meanwhile\n"
-	          "                continue                      # so `level` may be wrong\n\n"
+	          "        for frame in reader:          # waits for each new frame\n"
+	          "            img = frame.array()       # a numpy view of the slot\n"
+	          "            level = img.mean()\n"
+	          "            del img                   # views go before the frame does\n"
+	          "            if not frame.release():   # False: overwritten meanwhile,\n"
+	          "                continue              # so level may be wrong\n\n"
 	          "Waits up to `timeout` seconds (None: without limit) for the stream to appear,\n"
 	          "and as long for each new frame, then raises vshm.Timeout. Iteration releases\n"
 	          "the previous frame at each step, follows a writer that restarts (a new\n"
