@@ -8,7 +8,9 @@ by scripts/bench.sh through the vshm-python-bench wrapper meson makes):
   no growth);
 - a numpy invert filter (samples/python/invert.py) next to the C one
   (vshm-filter-invert) at 1080p, each fed as fast as vshm-capture can (target: at least
-  0.8 times the C filter's frame rate).
+  0.8 times the C filter's frame rate). The frames each publishes per second of its own
+  CPU time are the figure judged: on a small machine the observed rate is capped by the
+  source, which competes for the same cores.
 
 Figures are reported with their targets; nothing here fails on them.
 """
@@ -68,9 +70,18 @@ def verdict(passed):
     return "PASS" if passed else "MISS"
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def filter_rate(build, name, argv, seconds=FILTER_SECONDS):
-    """Frames per second a filter publishes from a full-speed 1080p i420 source, and its
-    own figure of microseconds of work per frame."""
+    """A filter fed by a full-speed 1080p i420 source: the frames per second it publishes,
+    the frames it publishes per second of its own CPU time (its rate with a core to
+    itself, whatever else the machine runs), and its own figure of microseconds of work
+    (the transform alone) per frame."""
     source, output = f"{name}.in", f"{name}.out"
     capture = subprocess.Popen(
         [f"{build}/capture/vshm-capture", "test", "--size", "1920x1080", "--format", "i420", "--fast", "--quiet",
@@ -81,16 +92,18 @@ def filter_rate(build, name, argv, seconds=FILTER_SECONDS):
         with vshm.Reader(output, timeout=20) as reader:
             reader.next_frame().release()
             time.sleep(1.0)  # past the start: page faults, imports
-            first, start = reader.stats["frames_published"], time.monotonic()
+            first, start, cpu = reader.stats["frames_published"], time.monotonic(), cpu_seconds(stage.pid)
             time.sleep(seconds)
             last, end = reader.stats["frames_published"], time.monotonic()
+            cpu = cpu_seconds(stage.pid) - cpu
     finally:
         stage.send_signal(signal.SIGINT)
         _, errors = stage.communicate(timeout=20)
         capture.send_signal(signal.SIGINT)
         capture.wait(timeout=20)
     work = re.findall(r"done: .* ([\d.]+) us per frame", errors)
-    return (last - first) / (end - start), float(work[-1]) if work else float("nan")
+    per_cpu_second = (last - first) / cpu if cpu > 0 else float("nan")
+    return (last - first) / (end - start), per_cpu_second, float(work[-1]) if work else float("nan")
 
 
 def main():
@@ -142,16 +155,24 @@ def main():
     c_invert = [f"{build}/samples/filters/vshm-filter-invert"]
     python_invert = [sys.executable, f"{root}/samples/python/invert.py"]
     rates = {"C": [], "numpy": []}
-    for run in range(2):  # alternated, so both meet the same moments of a busy machine
+    for run in range(3):  # alternated, so both meet the same moments of a busy machine
         rates["C"].append(filter_rate(build, f"{name}-c{run}", c_invert))
         rates["numpy"].append(filter_rate(build, f"{name}-py{run}", python_invert))
-    best = {kind: max(results) for kind, results in rates.items()}
-    print("  invert filter at 1080p i420, fed by vshm-capture --fast (best of 2 runs)")
+    # Medians of each figure over the runs.
+    median = {kind: [statistics.median(run[i] for run in runs) for i in range(3)] for kind, runs in rates.items()}
+    print(
+        "  invert filter at 1080p i420, fed by vshm-capture --fast (medians of 3 runs; frames per CPU\n"
+        "  second is the filter's rate with a core to itself, whatever else the machine runs)"
+    )
     for kind, label in (("C", "C vshm-filter-invert"), ("numpy", "numpy samples/python/invert.py")):
-        fps, work = best[kind]
-        print(f"    {label:32} {fps:6.1f} fps, {work:7.0f} us of work per frame")
-    ratio = best["numpy"][0] / best["C"][0] if best["C"][0] else float("nan")
-    print(f"    numpy / C frame rate {ratio:.2f}   target >= 0.8   {verdict(ratio >= 0.8)}")
+        fps, per_cpu, work = median[kind]
+        print(f"    {label:32} {fps:6.1f} fps, {per_cpu:6.1f} frames per CPU second, {work:5.0f} us of work per frame")
+    observed = median["numpy"][0] / median["C"][0]
+    ratio = median["numpy"][1] / median["C"][1]
+    print(
+        f"    numpy / C: {ratio:.2f} in frames per CPU second ({observed:.2f} as observed)   target >= 0.8   "
+        f"{verdict(ratio >= 0.8)}"
+    )
 
 
 if __name__ == "__main__":

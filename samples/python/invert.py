@@ -22,8 +22,9 @@ def invert(frame, output):
     for pixels, result in zip(frame.planes, output.planes):
         # A plane is a memoryview of shared memory (rows of bytes): the input's is the
         # writer's slot, the output's is ours. np.asarray() wraps it without copying, and
-        # np.subtract() reads the one and writes the other: the only pass over the pixels.
-        np.subtract(255, pixels, out=np.asarray(result))
+        # np.invert() (bitwise not: 255 - v for a byte) reads the one and writes the
+        # other, the only pass over the pixels.
+        np.invert(pixels, out=np.asarray(result))
     if frame.format in ("rgba", "bgra", "xrgb8888"):
         # Byte 3 of each pixel is alpha or padding: keep it, as the C invert does.
         output.array()[..., 3] = frame.array()[..., 3]
