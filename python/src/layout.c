@@ -103,10 +103,12 @@ static bool plane_lies_in_array(const struct vshm_frame *frame, uint32_t plane,
 			return false;
 		/* Compared as offsets from the first plane, never formed as pointers outside
 		 * the slot. */
+		if (frame->plane[plane] < base)
+			return false;
 		uint64_t in_array = array_row * array_stride + byte;
 		uint64_t in_slot =
 		    (uint64_t)(frame->plane[plane] - base) + (uint64_t)row * frame->stride[plane];
-		if (frame->plane[plane] < base || in_array != in_slot)
+		if (in_array != in_slot)
 			return false;
 	}
 	return true;
