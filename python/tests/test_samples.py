@@ -52,7 +52,8 @@ def test_stats_prints_a_line_per_second(name, capture):
     for line in lines:
         match = re.match(rf"{name}: nv12 320x240, ([\d.]+) fps published, ([\d.]+) read, age \d+ us", line)
         assert match, line
-        assert 25 < float(match.group(1)) < 35 and 25 < float(match.group(2)) < 35
+        # About 30 (a loaded machine may stretch a second's window).
+        assert 15 < float(match.group(1)) < 45 and 15 < float(match.group(2)) < 45
 
 
 def test_stats_refuses_a_bad_name():
