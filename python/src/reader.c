@@ -266,14 +266,19 @@ static int timeout_argument(struct reader_object *self, PyObject *value, double 
 
 static PyObject *reader_new(PyTypeObject *type, PyObject *arguments, PyObject *keywords)
 {
-	static char *names[] = {
-		"name", "timeout", "reattach", "allow_foreign_owner", "allow_world_writable", NULL
-	};
+	static char *names[] = { "name",
+		                 "timeout",
+		                 "reattach",
+		                 "allow_foreign_owner",
+		                 "allow_world_writable",
+		                 "guard_truncation",
+		                 NULL };
 	const char *name;
 	PyObject *timeout_value = Py_None;
-	int follow = 1, foreign = 0, world_writable = 0;
-	if (!PyArg_ParseTupleAndKeywords(arguments, keywords, "s|O$ppp:Reader", names, &name,
-	                                 &timeout_value, &follow, &foreign, &world_writable))
+	int follow = 1, foreign = 0, world_writable = 0, guard = 0;
+	if (!PyArg_ParseTupleAndKeywords(arguments, keywords, "s|O$pppp:Reader", names, &name,
+	                                 &timeout_value, &follow, &foreign, &world_writable,
+	                                 &guard))
 		return NULL;
 	double timeout;
 	if (vshm_py_check_name(name) < 0 || vshm_py_parse_timeout(timeout_value, &timeout) < 0)
@@ -287,6 +292,7 @@ static PyObject *reader_new(PyTypeObject *type, PyObject *arguments, PyObject *k
 	struct vshm_reader_options options = {
 		.allow_foreign_owner = foreign,
 		.allow_world_writable = world_writable,
+		.guard_truncation = guard,
 	};
 	self->reader = attach(self, &options, timeout);
 	if (!self->reader) {
@@ -542,7 +548,7 @@ PyTypeObject vshm_py_reader_type = {
 	.tp_getset = reader_getset,
 	.tp_new = reader_new,
 	.tp_doc = "Reader(name, timeout=None, *, reattach=True, allow_foreign_owner=False, "
-	          "allow_world_writable=False)\n--\n\n"
+	          "allow_world_writable=False, guard_truncation=False)\n--\n\n"
 	          "Reads the vshm stream `name`: the newest frame each time, its pixels where the\n"
 	          "writer left them (no copy).\n\n"
 	          "    with vshm.Reader('cam', timeout=5) as reader:\n"
@@ -557,7 +563,10 @@ PyTypeObject vshm_py_reader_type = {
 	          "the previous frame at each step, follows a writer that restarts (a new\n"
 	          "segment under the name) unless reattach=False, and stops after a frame that\n"
 	          "says end of stream. Segments owned by another user or writable by others are\n"
-	          "refused unless allowed.\n\n"
+	          "refused unless allowed. guard_truncation: survive a segment cut short under\n"
+	          "the reader (a writer's bug): its pixels then read as zeros and the frame as\n"
+	          "torn, instead of SIGBUS ending the process; it installs a process-wide SIGBUS\n"
+	          "handler that passes other faults on. run_filter() turns it on.\n\n"
 	          "Views: an array() or plane of a frame must be gone before that frame is\n"
 	          "released (by release(), a `with` block or the next loop step), or the release\n"
 	          "raises BufferError and the frame stays held: a released slot is rewritten by\n"

@@ -335,3 +335,42 @@ def test_waits_release_the_gil(name):
         waiter.join(timeout=5)
         assert result == {"frame": 7} and spins > 10000
         reader.close()
+
+
+TRUNCATED = """
+import struct, sys, numpy, vshm
+name, guard = sys.argv[1], sys.argv[2] == "guard"
+writer = vshm.Writer(name, "gray8", 64, 48)
+writer.publish(numpy.full((48, 64), 1, numpy.uint8))
+reader = vshm.Reader(name, timeout=1, reattach=False, guard_truncation=guard)
+reader.next_frame().release()
+with open("/dev/shm/vshm." + name, "r+b") as segment:
+    segment.truncate(struct.unpack_from("<Q", segment.read(64), 48)[0])  # payload_offset
+with writer.frame():
+    pass  # published without touching its (now missing) pixels
+frame = reader.next_frame()
+total = int(frame.array().sum())
+intact = frame.release()
+try:
+    reader.wait(timeout=0.2)
+    waited = "a frame"
+except vshm.StreamReplaced:
+    waited = "replaced"
+print(total, intact, waited)
+reader.close()
+writer.close()
+"""
+
+
+def test_a_segment_cut_short_under_a_reader(name):
+    # Guarded, the missing pixels read as zeros, the frame as torn, and the reader is
+    # told to move on; unguarded, the read ends the process (what the guard prevents).
+    guarded = subprocess.run(python_program("-c", TRUNCATED, name, "guard"), capture_output=True, text=True,
+                             timeout=30)
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout == "0 False replaced\n"
+    unguarded = subprocess.run(python_program("-c", TRUNCATED, f"{name}-2", "plain"), capture_output=True,
+                               text=True, timeout=30)
+    # SIGBUS; under AddressSanitizer, its report of the fault and an abort.
+    assert unguarded.returncode in (-signal.SIGBUS, -signal.SIGABRT, 1) and not unguarded.stdout
+    os.unlink(f"/dev/shm/vshm.{name}-2")  # the killed writer's segment

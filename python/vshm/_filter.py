@@ -142,7 +142,7 @@ class _Run:
     def attach(self):
         """Attaches to the input, waiting for it. Returns 0, or 1 after saying why."""
         try:
-            self.reader = _vshm.Reader(self.input_name, timeout=0, reattach=False)
+            self.reader = _vshm.Reader(self.input_name, timeout=0, reattach=False, guard_truncation=True)
             return 0
         except _vshm.StreamError as error:
             if error.errno not in (errno.ENOENT, errno.EAGAIN, errno.ENODATA):
@@ -151,7 +151,7 @@ class _Run:
         if not self.quiet:
             self.say(f"waiting for input stream '{self.input_name}'")
         try:
-            self.reader = _vshm.Reader(self.input_name, timeout=self.timeout, reattach=False)
+            self.reader = _vshm.Reader(self.input_name, timeout=self.timeout, reattach=False, guard_truncation=True)
         except (_vshm.StreamError, ValueError) as error:
             self.say(f"cannot read input stream '{self.input_name}': {getattr(error, 'strerror', None) or error}")
             return 1
@@ -329,6 +329,9 @@ def run_filter(process, *, name=None, description=None, input_formats=None, outp
     output is published with the input's frame number, capture time and flags, unless
     the input turned out torn (then it is dropped). An exception in process stops the
     filter with exit status 1 and its traceback.
+
+    The input is read with guard_truncation on, as the C filters read theirs: an input
+    segment cut short under the filter drops the frame instead of ending the process.
 
     The command line (argv, default sys.argv) is the C filters': INPUT [OUTPUT] and
     -f/--format, --slots, --timeout, --group, -q/--quiet, -h/--help, -V/--version;
