@@ -58,7 +58,7 @@ def test_python_filters_in_a_vshm_run_chain(name, processes):
     # Three inversions of the pattern: the pattern inverted, frame by frame.
     seen = take_checked_frames(f"{name}.3", 10, inverted_pattern)
     assert len({number for number, _ in seen}) == 10
-    assert run.stop(signal.SIGINT) == 0
+    assert run.stop(signal.SIGINT) == -signal.SIGINT  # stopped, it ends by the signal
     assert not [s for s in os.listdir("/dev/shm") if s.startswith(f"vshm.{name}")]
 
 
@@ -73,8 +73,21 @@ def test_a_killed_python_stage_is_restarted(name, processes):
             inverted_pattern(frame)
             if reader.stats["writer_pid"] != first_pid and reader.stats["reattaches"] >= 1:
                 break
-    assert run.stop(signal.SIGTERM) == 0
+    assert run.stop(signal.SIGTERM) == -signal.SIGTERM
     assert "restarting stage 1" in run.stderr
+
+
+def test_a_stage_stopped_by_a_signal_has_failed(name, processes):
+    # As for a C filter: vshm-run tells a stage that was stopped from one that passed on
+    # the end of its stream by how it ended, and stops the pipeline.
+    run = pipeline(processes, name, f"test --size 160x120 --fps 30 ! {INVERT} ! {INVERT}")
+    wait_for_stream(f"{name}.2")
+    with vshm.Reader(f"{name}.1", timeout=5) as reader:
+        stage_pid = reader.stats["writer_pid"]
+    os.kill(stage_pid, signal.SIGTERM)
+    assert run.wait(timeout=30) == 1
+    assert re.search(r"stage 1 \(.*invert.py\).*(signal 15|Terminated)", run.stderr), run.stderr
+    assert not [s for s in os.listdir("/dev/shm") if s.startswith(f"vshm.{name}")]
 
 
 def test_the_end_of_stream_ends_the_pipeline(name, processes):
@@ -97,7 +110,8 @@ def test_alone_it_follows_its_input_and_stops_on_signals(name, capture, processe
     with vshm.Reader(output, timeout=10) as reader:
         numbers = [frame.frame_number for _, frame in zip(range(30), reader)]
     assert numbers[-20:] == sorted(numbers[-20:]) and numbers[-20] < 60, numbers
-    assert stage.stop(signal.SIGTERM) == 0
+    # Stopped by a signal: it cleans up, then ends by that signal, as the C filters do.
+    assert stage.stop(signal.SIGTERM) == -signal.SIGTERM
     assert "lost its writer; waiting for a new one" in stage.stderr
     assert re.search(r"done: '.*' -> '.*': \d+ frames", stage.stderr)
     assert not os.path.exists(f"/dev/shm/vshm.{output}")
@@ -107,7 +121,7 @@ def test_ctrl_c_while_waiting_for_the_input(name, processes):
     stage = processes([INVERT, name, f"{name}.out"])
     time.sleep(0.5)
     assert "waiting for input stream" in stage.popen.stderr.readline()
-    assert stage.stop(signal.SIGINT, timeout=3) == 0
+    assert stage.stop(signal.SIGINT, timeout=3) == -signal.SIGINT
 
 
 def test_the_input_does_not_appear_in_time(name):
@@ -209,7 +223,7 @@ def test_input_formats_and_output_format(name, capture, tmp_path):
             assert frame.format == "gray8" and frame.array()[5, 2] == 255  # the white bar
     finally:
         stage.send_signal(signal.SIGINT)
-        assert stage.wait(timeout=10) == 0
+        assert stage.wait(timeout=10) == -signal.SIGINT
     assert stage.stderr.read() == ""  # --quiet: nothing at all after a clean stop
     result = run_program([path, name, f"{name}.out", "--format", "bgr24", "--timeout", "5"])
     assert result.returncode == 1 and "cannot make bgr24 frames from rgb24 input" in result.stderr

@@ -38,7 +38,7 @@ def test_edges_draws_the_bar_edges(name, capture, processes, fmt):
     for k, (r, g, b) in enumerate(BARS):
         middle = picture[height // 3, (2 * k + 1) * width // 14].astype(int)
         assert np.abs(middle - (b, g, r)).max() <= 4, f"bar {k}: {middle}"
-    assert stage.stop(signal.SIGINT) == 0
+    assert stage.stop(signal.SIGINT) == -signal.SIGINT
 
 
 def test_stats_prints_a_line_per_second(name, capture):

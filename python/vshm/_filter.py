@@ -312,10 +312,51 @@ def _decimal(text):
     return float(text)
 
 
-def _stop(signal_number, frame):
-    # A second Ctrl-C ends the program at once, for a user whose first went unheard.
-    signal.signal(signal_number, signal.SIG_DFL)
-    raise _Stop()
+# How long cleanup may take before a repeated signal ends the filter the hard way, as
+# for the C programs: tools such as timeout(1) signal twice in quick succession.
+_SIGNAL_GRACE_SECONDS = 3
+
+
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP as the C programs take them: the first stops the loop
+    (as _Stop, while it runs) and is remembered; repeats within the grace period are
+    absorbed so that cleanup finishes; a repeat after it ends the process at once."""
+
+    NUMBERS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self):
+        self.first = None
+        self.first_time = 0.0
+        self.stopping_loop = True
+        self.previous = {}
+        try:
+            for number in self.NUMBERS:
+                self.previous[number] = signal.signal(number, self.handle)
+        except ValueError:
+            pass  # not the main thread: signals stay with whoever handles them there
+
+    def handle(self, number, frame):
+        now = time.monotonic()
+        if self.first is None:
+            self.first, self.first_time = number, now
+            if self.stopping_loop:
+                raise _Stop()
+        elif now - self.first_time >= _SIGNAL_GRACE_SECONDS:
+            # The filter did not stop: a user signalling again means it.
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+
+    def finish(self):
+        """Restores the handlers; after a signal, ends the process by that signal, as a
+        shell or vshm-run expects of a program that was stopped (vshm-run tells it from
+        one that passed on the end of its stream this way)."""
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        if self.first is not None and self.previous:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            signal.signal(self.first, signal.SIG_DFL)
+            os.kill(os.getpid(), self.first)
 
 
 def run_filter(process, *, name=None, description=None, input_formats=None, output_format=None, argv=None):
@@ -336,8 +377,10 @@ def run_filter(process, *, name=None, description=None, input_formats=None, outp
     The command line (argv, default sys.argv) is the C filters': INPUT [OUTPUT] and
     -f/--format, --slots, --timeout, --group, -q/--quiet, -h/--help, -V/--version;
     see --help. The filter waits for INPUT, follows it when its writer restarts, stops
-    after passing on a frame that says end of stream, or on SIGINT, SIGTERM or SIGHUP
-    (a second one ends it at once), and removes OUTPUT when it stops.
+    after passing on a frame that says end of stream, or on SIGINT, SIGTERM or SIGHUP,
+    and removes OUTPUT when it stops. Stopped by a signal, it then ends the process by
+    that signal, as the C filters do, so that a shell or vshm-run sees how it ended
+    (repeats of the signal within 3 seconds are absorbed so that cleanup finishes).
 
     name: used in --help and the default output name INPUT.name (default: the program's
     file name without .py). description: one line for --help. input_formats: the
@@ -346,8 +389,9 @@ def run_filter(process, *, name=None, description=None, input_formats=None, outp
     input format given the one --format asked for (None if none); returning None stops
     the filter. Without it, the output has the input's format and --format is refused.
 
-    Returns the exit status: 0 after a clean stop, 1 on a stream, format or process
-    error, 2 on bad usage. Use it as sys.exit(vshm.run_filter(process)).
+    Returns the exit status, unless a signal stopped the filter: 0 after passing on the
+    end of the stream, 1 on a stream, format or process error, 2 on bad usage. Use it
+    as sys.exit(vshm.run_filter(process)).
     """
     if not callable(process):
         raise TypeError(f"run_filter() takes a function process(input, output), not {type(process).__name__}")
@@ -367,13 +411,7 @@ def run_filter(process, *, name=None, description=None, input_formats=None, outp
     if status is not None:
         return status
 
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {}
-    try:
-        for number in signals:
-            previous[number] = signal.signal(number, _stop)
-    except ValueError:
-        pass  # not the main thread: signals stay with whoever handles them there
+    signals = _Signals()
     status = 1
     try:
         try:
@@ -388,11 +426,10 @@ def run_filter(process, *, name=None, description=None, input_formats=None, outp
             run.break_status()
             traceback.print_exc()
             status = 1
+        # Stopping now anyway: a signal during the cleanup is remembered, not raised.
+        signals.stopping_loop = False
         # Here the frames of the last step are freed (they lived in the traceback), so
         # their slots are given back before the streams close.
-        # Stopping now anyway: a signal during the clean-up must not cut it short.
-        for number in previous:
-            signal.signal(number, signal.SIG_IGN)
         # The summary, also after a failure: it says how far the filter got.
         try:
             run.quiet = run.quiet and status == 0
@@ -400,6 +437,5 @@ def run_filter(process, *, name=None, description=None, input_formats=None, outp
         finally:
             run.close()
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        signals.finish()
     return status
