@@ -483,7 +483,8 @@ static void reattach_frees_its_own_old_entry_only(void **state)
 	assert_true(old != MAP_FAILED);
 	close(fd);
 	const struct vshm_shm_reader *entries =
-	    (const struct vshm_shm_reader *)(old + VSHM_READER_TABLE_OFFSET);
+	    (const struct vshm_shm_reader *)(old + ((const struct vshm_shm_header *)old)
+	                                               ->reader_table_offset);
 
 	struct vshm_frame frame;
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_RGBA, 640, 480, &frame), 0);

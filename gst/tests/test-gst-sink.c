@@ -83,7 +83,9 @@ static void run_case(const struct sink_case *c)
 	/* Prerolled, the sink has its caps and the stream exists, but nothing is
 	 * published until PLAYING: the reader misses no frame. */
 	gst_test_set_state(pipeline, GST_STATE_PAUSED);
-	struct vshm_reader *reader = vshm_reader_attach(name, NULL);
+	/* Lossless: every frame, whatever the machine's load. */
+	static const struct vshm_reader_options every_frame = { .lossless = true };
+	struct vshm_reader *reader = vshm_reader_attach(name, &every_frame);
 	if (!reader)
 		fail_msg("attach to %s: %s", name, vshm_error());
 	gst_element_set_state(pipeline, GST_STATE_PLAYING);
