@@ -1,8 +1,9 @@
 /*
  * vshm-view under a private Xvfb, checked by the pixels it shows (its --snapshot PNG):
- * the test pattern in every format, a sample video against FFmpeg's own decode, a
- * writer restart, torn frames never presented, bad input, two viewers on one stream,
- * and almost no CPU while the writer is paused.
+ * the test pattern in every format (by the renderer's upload and by the viewer's own
+ * conversion), a sample video against FFmpeg's own decode, a writer restart, torn
+ * frames never presented, bad input, two viewers on one stream, and almost no CPU while
+ * the writer is paused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -139,7 +140,12 @@ static bool in_flat_area(uint64_t n, uint32_t x, uint32_t y)
 	return true;
 }
 
-static void pattern_is_shown(uint32_t format)
+/*
+ * The test pattern in format, as vshm-view shows it. With convert, through the
+ * viewer's own one-pass conversion (VSHM_VIEW_CONVERT=1) rather than the renderer's
+ * upload, whatever the renderer could take.
+ */
+static void pattern_is_shown(uint32_t format, bool convert)
 {
 	char name[64], snapshot[512], size[32];
 	test_unique_name(name, sizeof(name), "view");
@@ -154,12 +160,18 @@ static void pattern_is_shown(uint32_t format)
 		"--snapshot", snapshot, "--after", "5", "--timeout", "20", NULL
 	};
 	char errors[4096];
+	if (convert)
+		setenv("VSHM_VIEW_CONVERT", "1", 1);
 	int status = run_viewer(name, viewer_arguments, errors, sizeof(errors));
+	unsetenv("VSHM_VIEW_CONVERT");
 	kill(capture, SIGINT);
 	assert_int_equal(test_wait(capture, 10000), 0);
 	if (status != 0)
 		fail_msg("vshm-view failed (%d): %s", status, errors);
 	uint64_t n = snapshot_frame_number(errors);
+	const char *method = strstr(errors, "one pass to RGB");
+	if (convert && !method)
+		fail_msg("VSHM_VIEW_CONVERT=1 did not take the one-pass conversion: %s", errors);
 
 	struct program_picture picture;
 	program_read_picture(snapshot, &picture);
@@ -188,8 +200,9 @@ static void pattern_is_shown(uint32_t format)
 		}
 	}
 	free(picture.rgb);
-	print_message("%-9s frame %4llu: %llu pixels compared, %llu off by more than %d\n",
-	              vshm_format_name(format), (unsigned long long)n, (unsigned long long)checked,
+	print_message("%-9s frame %4llu%s: %llu pixels compared, %llu off by more than %d\n",
+	              vshm_format_name(format), (unsigned long long)n,
+	              convert ? " (converted by the viewer)" : "", (unsigned long long)checked,
 	              (unsigned long long)wrong, tolerance);
 	assert_int_equal(wrong, 0);
 	assert_true(checked > WIDTH * HEIGHT / 2);
@@ -199,7 +212,16 @@ static void pattern_in_every_format(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++)
-		pattern_is_shown(vshm_format_at(i));
+		pattern_is_shown(vshm_format_at(i), false);
+}
+
+/* The fallback conversion (convert.c), forced for every format, shows the same picture:
+ * no renderer at hand may take the formats that need it. */
+static void pattern_in_every_format_through_the_fallback(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++)
+		pattern_is_shown(vshm_format_at(i), true);
 }
 
 /* The sample's frame N as vshm-view shows it, next to ffmpeg's decode of frame N. */
@@ -623,6 +645,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pattern_in_every_format),
+		cmocka_unit_test(pattern_in_every_format_through_the_fallback),
 		cmocka_unit_test(sample_video_matches_ffmpeg),
 		cmocka_unit_test(viewer_survives_a_writer_restart),
 		cmocka_unit_test(torn_frames_are_never_presented),
