@@ -343,11 +343,12 @@ static void fill_rgba(uint8_t *pixels, uint32_t stride, uint32_t width, uint32_t
 	}
 }
 
-/* Waits until the viewer gives slot back (or exits). */
+/* Waits until the viewer gives slot back, exits, or 20 s have passed. */
 static void wait_for_release(struct vshm_shm_reader *entry, uint32_t slot, pid_t viewer)
 {
+	uint64_t deadline = vshm_now_ns() + 20000000000u;
 	for (uint64_t spins = 0; atomic_load(&entry->held_slot) == slot + 1; spins++) {
-		if (spins % 4096 == 0 && !still_running(viewer))
+		if (spins % 4096 == 0 && (!still_running(viewer) || vshm_now_ns() > deadline))
 			return;
 		sched_yield();
 	}
