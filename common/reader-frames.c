@@ -260,33 +260,43 @@ static int acquire_latest(struct vshm_reader *reader, struct vshm_frame *frame)
 	return -EAGAIN;
 }
 
-/* The frame after the last one consumed, for a lossless reader. */
+/*
+ * The frame after the last one consumed, for a lossless reader: the lowest publish
+ * number above it among the slots. The writer keeps every frame we have not consumed,
+ * so that is the next one (a gap means frames went while we were demoted).
+ */
 static int acquire_next(struct vshm_reader *reader, struct vshm_frame *frame)
 {
 	struct vshm_segment *segment = &reader->segment;
 	/* Pairs with the writer's release exchange: frames up to the one named are there. */
-	uint64_t latest = VSHM_LOAD(&segment->header->latest, memory_order_acquire);
-	uint64_t n = reader->last_acquired + 1;
-	if (vshm_latest_number(latest) < n)
-		return -EAGAIN; /* not published yet */
+	uint64_t latest =
+	    vshm_latest_number(VSHM_LOAD(&segment->header->latest, memory_order_acquire));
+	uint64_t next = UINT64_MAX;
+	uint32_t next_slot = 0;
 	for (uint32_t slot = 0; slot < segment->geometry.slot_count; slot++) {
-		/* Acquire: pairs with the writer's release store of the even count. */
-		if (VSHM_LOAD(&segment->slots[slot].sequence, memory_order_acquire) != 2 * n)
-			continue;
-		int rejection = 0;
-		switch (take(reader, slot, n, frame, &rejection)) {
-		case TAKEN:
-			reader->entered = false;
-			return 0;
-		case REJECTED:
-			return rejection;
-		case RETRY:
-			return -EAGAIN; /* rewritten as we took it: only if we were demoted */
+		/* Acquire: pairs with the writer's release store of the even count. A slot
+		 * being written is odd; a cancelled one's even count names a frame not
+		 * published yet, above latest. */
+		uint64_t sequence = VSHM_LOAD(&segment->slots[slot].sequence, memory_order_acquire);
+		uint64_t n = sequence / 2;
+		if (!(sequence & 1) && n > reader->last_acquired && n <= latest && n < next) {
+			next = n;
+			next_slot = slot;
 		}
 	}
-	/* Not in any slot: the writer demoted us and reused it (or is broken). Reject it:
-	 * consuming it lets a broken writer's next frames through. */
-	return reject(reader, n, "no slot holds it any more");
+	if (next == UINT64_MAX)
+		return -EAGAIN; /* not published yet */
+	int rejection = 0;
+	switch (take(reader, next_slot, next, frame, &rejection)) {
+	case TAKEN:
+		reader->entered = false;
+		return 0;
+	case REJECTED:
+		return rejection;
+	case RETRY:
+		break;
+	}
+	return -EAGAIN; /* rewritten as we took it: only if we were demoted */
 }
 
 int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
@@ -302,9 +312,7 @@ int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
 		reader->lossless = false;
 		reader->demoted = true;
 	}
-	/* A lossless reader's first frame is the latest, entered like any reader's: its
-	 * consumed number, set when it attached, says which frames it does not need. */
-	if (reader->lossless && reader->last_acquired)
+	if (reader->lossless)
 		return acquire_next(reader, frame);
 	return acquire_latest(reader, frame);
 }

@@ -24,6 +24,8 @@ struct vshm_reader {
 	uint32_t held_slot;
 	uint64_t held_sequence; /* the even count the held slot had when taken */
 	uint64_t last_acquired; /* publish number of the last frame taken or rejected */
+	/* Lossless: the latest frame's number when we attached (or 0): we take those after. */
+	uint64_t attached_after;
 	bool writer_known_gone;
 	/* The geometry part of the last frame info that passed check_frame_info(): a frame
 	 * with the same bytes needs no second check (most streams never change format). */

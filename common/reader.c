@@ -39,20 +39,22 @@ static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
 }
 
 /*
- * Asks the writer for every frame from now on. The frames up to the latest one are not
- * ours to wait for: consumed says so before the flag tells the writer to look at it
- * (release: pairs with the writer's acquire load of the flags), and our first acquire
- * takes the latest frame the usual way.
+ * Asks the writer for every frame published from now on. The frames up to the latest
+ * one are not ours to wait for: consumed says so before the flag tells the writer to look
+ * at it (release: pairs with the writer's acquire load of the flags). Returns the number
+ * of the latest frame, the last one we do not take.
  */
-static void become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
+static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
 {
 	struct vshm_shm_header *header = reader->segment.header;
-	uint64_t latest = atomic_load_explicit(&header->latest, memory_order_acquire);
-	atomic_store_explicit(&entry->consumed, vshm_latest_number(latest), memory_order_relaxed);
+	uint64_t latest =
+	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_acquire));
+	atomic_store_explicit(&entry->consumed, latest, memory_order_relaxed);
 	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_release);
 	atomic_fetch_add_explicit(&header->lossless_readers, 1, memory_order_release);
 	reader->lossless = true;
 	reader->demoted = false;
+	return latest;
 }
 
 /* Takes a free entry of the reader table: the first whose lock nobody holds. */
@@ -87,8 +89,8 @@ static int claim_entry(struct vshm_reader *reader)
 			                          memory_order_relaxed);
 		raise_high_water(segment->header, i);
 		reader->entry = i;
-		if (reader->options.lossless)
-			become_lossless(reader, entry);
+		reader->attached_after =
+		    reader->options.lossless ? become_lossless(reader, entry) : 0;
 		return 0;
 	}
 	return vshm_fail(EUSERS,
@@ -179,6 +181,7 @@ struct vshm_reader *vshm_reader_attach(const char *name, const struct vshm_reade
 	}
 	reader->segment = segment;
 	reader->entry = (uint32_t)result;
+	reader->last_acquired = reader->attached_after;
 	return reader;
 }
 
@@ -328,11 +331,12 @@ int vshm_reader_reattach(struct vshm_reader *reader)
 	vshm_segment_close(&reader->segment);
 	reader->segment = segment;
 	reader->entry = (uint32_t)result;
-	reader->last_acquired = 0;
+	/* A lossless reader stays lossless on the new segment (claim_entry() set it up),
+	 * taking every frame published there after it came. */
+	reader->last_acquired = reader->attached_after;
 	reader->writer_known_gone = false;
 	reader->geometry_checked = false;
 	reader->reattaches++;
-	/* A lossless reader stays lossless on the new segment (claim_entry() set it up). */
 	return 0;
 }
 

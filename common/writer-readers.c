@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "futex.h"
 #include "log.h"
@@ -203,5 +204,19 @@ void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number)
 			slice = LOSSLESS_SLICE_NS;
 		vshm_futex_wait(&header->consumed_futex, word, slice);
 		VSHM_STORE(&header->writer_waiting, 0, memory_order_relaxed);
+	}
+}
+
+void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t count)
+{
+	struct vshm_shm_header *header = writer->segment.header;
+	uint64_t deadline =
+	    vshm_now_ns() + (uint64_t)writer->options.lossless_timeout_ms * 1000000u;
+	/* Rare (a move to bigger slots): a poll every millisecond costs nothing here. */
+	while (count &&
+	       atomic_load_explicit(&header->lossless_readers, memory_order_acquire) < count &&
+	       vshm_now_ns() < deadline) {
+		struct timespec pause = { 0, 1000000 };
+		nanosleep(&pause, NULL);
 	}
 }

@@ -295,7 +295,12 @@ static int grow(struct vshm_writer *writer, uint64_t slot_bytes)
 	}
 	atomic_fetch_add_explicit(&old_header->publish_futex, 1, memory_order_seq_cst);
 	vshm_futex_wake_all(&old_header->publish_futex);
+	/* Lossless readers take the frames left in the old segment, then come over: until
+	 * they are here, a frame published would be one they never see. */
+	uint32_t lossless =
+	    atomic_load_explicit(&old_header->lossless_readers, memory_order_acquire);
 	vshm_segment_close(&old);
+	vshm_writer_wait_for_lossless_readers(writer, lossless);
 	vshm_log(VSHM_LOG_INFO, "stream '%s': moved to a new segment with %llu-byte slots",
 	         writer->segment.name,
 	         (unsigned long long)writer->segment.geometry.slot_payload_size);

@@ -61,6 +61,7 @@ struct pipeline {
 	uint64_t restart_window_ns;
 	bool verbose;
 	bool dry_run;
+	bool lossless;
 };
 
 static void usage(FILE *out)
@@ -86,6 +87,10 @@ static void usage(FILE *out)
 	    "      --restart-window SEC  that window (default %.0f s): a stage that keeps\n"
 	    "                      failing stops the pipeline, one that fails now and\n"
 	    "                      then over days does not\n"
+	    "      --lossless      every stage after the source takes every frame (the\n"
+	    "                      filters get --lossless): nothing is dropped between\n"
+	    "                      stages, and a source that can go faster (a file with\n"
+	    "                      --fast) goes at the pace of the slowest stage\n"
 	    "      --dry-run       print the commands and stop\n"
 	    "  -v, --verbose       let the stages print their status lines\n" PROGRAM_INFO_HELP "\n"
 	    "Ctrl-C or SIGTERM stop every stage. The pipeline also ends when its last stage\n"
@@ -242,6 +247,15 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 		struct stage *stage = &pipeline->stages[index];
 		bool viewer = strcmp(basename(stage->arguments[0]), "vshm-view") == 0;
 		stage->viewer = viewer;
+		/* Filters take --lossless; the viewer shows the latest frame whatever. A stage
+		 * with a next one publishes nothing before that one is there, or the first
+		 * frames would go to nobody. */
+		if (pipeline->lossless && index > 0 && !viewer &&
+		    add_argument(stage, "--lossless") < 0)
+			return -1;
+		if (pipeline->lossless && index + 1 < pipeline->count &&
+		    (add_argument(stage, "--wait-readers") < 0 || add_argument(stage, "1") < 0))
+			return -1;
 		if (!pipeline->verbose && add_argument(stage, "--quiet") < 0)
 			return -1;
 		if (!viewer)
@@ -479,6 +493,7 @@ int main(int argc, char **argv)
 		{ "restart", no_argument, NULL, 'r' },
 		{ "restart-window", required_argument, NULL, 'w' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "lossless", no_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		PROGRAM_INFO_LONG_OPTIONS,
 		{ 0 },
@@ -510,6 +525,9 @@ int main(int argc, char **argv)
 		}
 		case 'r':
 			pipeline.restart = true;
+			break;
+		case 'l':
+			pipeline.lossless = true;
 			break;
 		case 'd':
 			pipeline.dry_run = true;

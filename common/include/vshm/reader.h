@@ -37,8 +37,8 @@ struct vshm_reader_options {
 	/*
 	 * Take every frame, not only the latest: acquire hands out the frame after the
 	 * last one taken, and the writer waits (on a futex) before it reuses the slot of a
-	 * frame this reader has not released yet. The first frame taken is the latest one
-	 * when the reader attached; from then on none is missed. A lossless reader that
+	 * frame this reader has not released yet. The reader takes every frame published
+	 * after it attached (or re-attached), in order. A lossless reader that
 	 * does not take its next frame within the writer's lossless timeout (1 s by
 	 * default), or dies, is demoted: the writer goes on, and the reader gets the latest
 	 * frames from then on (vshm_reader_stats.demoted). A writer with no lossless reader
