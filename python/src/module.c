@@ -91,6 +91,7 @@ PyMODINIT_FUNC PyInit__vshm(void)
 		{ "SLOTS_MIN", VSHM_SLOT_COUNT_MIN },
 		{ "SLOTS_MAX", VSHM_SLOT_COUNT_MAX },
 		{ "SLOTS_DEFAULT", VSHM_SLOT_COUNT_DEFAULT },
+		{ "READERS_DEFAULT", VSHM_READER_CAPACITY_DEFAULT },
 	};
 	for (unsigned i = 0; i < sizeof(constants) / sizeof(constants[0]); i++) {
 		if (PyModule_AddIntConstant(module, constants[i].name, constants[i].value) < 0)

@@ -272,13 +272,14 @@ static PyObject *reader_new(PyTypeObject *type, PyObject *arguments, PyObject *k
 		                 "allow_foreign_owner",
 		                 "allow_world_writable",
 		                 "guard_truncation",
+		                 "lossless",
 		                 NULL };
 	const char *name;
 	PyObject *timeout_value = Py_None;
-	int follow = 1, foreign = 0, world_writable = 0, guard = 0;
-	if (!PyArg_ParseTupleAndKeywords(arguments, keywords, "s|O$pppp:Reader", names, &name,
-	                                 &timeout_value, &follow, &foreign, &world_writable,
-	                                 &guard))
+	int follow = 1, foreign = 0, world_writable = 0, guard = 0, lossless = 0;
+	if (!PyArg_ParseTupleAndKeywords(arguments, keywords, "s|O$ppppp:Reader", names, &name,
+	                                 &timeout_value, &follow, &foreign, &world_writable, &guard,
+	                                 &lossless))
 		return NULL;
 	double timeout;
 	if (vshm_py_check_name(name) < 0 || vshm_py_parse_timeout(timeout_value, &timeout) < 0)
@@ -293,6 +294,7 @@ static PyObject *reader_new(PyTypeObject *type, PyObject *arguments, PyObject *k
 		.allow_foreign_owner = foreign,
 		.allow_world_writable = world_writable,
 		.guard_truncation = guard,
+		.lossless = lossless,
 	};
 	self->reader = attach(self, &options, timeout);
 	if (!self->reader) {
@@ -470,7 +472,7 @@ static PyObject *reader_stats(PyObject *object, void *closure)
 	struct vshm_reader_stats s;
 	vshm_reader_get_stats(self->reader, &s);
 	return Py_BuildValue(
-	    "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:I,s:K}", "frames_acquired",
+	    "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:I,s:K,s:O,s:O}", "frames_acquired",
 	    (unsigned long long)s.frames_acquired, "frames_torn", (unsigned long long)s.frames_torn,
 	    "acquire_retries", (unsigned long long)s.acquire_retries, "frames_invalid",
 	    (unsigned long long)s.frames_invalid, "reattaches", (unsigned long long)s.reattaches,
@@ -479,7 +481,8 @@ static PyObject *reader_stats(PyObject *object, void *closure)
 	    (unsigned long long)s.frames_dropped, "readers_attached",
 	    (unsigned int)s.readers_attached, "slot_count", (unsigned int)s.slot_count,
 	    "writer_pid", (unsigned int)s.writer_pid, "frame_interval_ns",
-	    (unsigned long long)s.frame_interval_ns);
+	    (unsigned long long)s.frame_interval_ns, "lossless", s.lossless ? Py_True : Py_False,
+	    "demoted", s.demoted ? Py_True : Py_False);
 }
 
 static PyMethodDef reader_methods[] = {
@@ -531,7 +534,9 @@ static PyGetSetDef reader_getset[] = {
 	{ "stats", reader_stats, NULL,
 	  "A dict of counts: this reader's (frames_acquired, frames_torn, acquire_retries,\n"
 	  "frames_invalid, reattaches) and the stream's (frames_published, overwrites,\n"
-	  "frames_dropped, readers_attached, slot_count, writer_pid, frame_interval_ns).",
+	  "frames_dropped, readers_attached, slot_count, writer_pid, frame_interval_ns),\n"
+	  "and whether it is lossless, or was until the writer demoted it (lossless,\n"
+	  "demoted).",
 	  NULL },
 	{ 0 },
 };
@@ -548,7 +553,7 @@ PyTypeObject vshm_py_reader_type = {
 	.tp_getset = reader_getset,
 	.tp_new = reader_new,
 	.tp_doc = "Reader(name, timeout=None, *, reattach=True, allow_foreign_owner=False, "
-	          "allow_world_writable=False, guard_truncation=False)\n--\n\n"
+	          "allow_world_writable=False, guard_truncation=False, lossless=False)\n--\n\n"
 	          "Reads the vshm stream `name`: the newest frame each time, its pixels where the\n"
 	          "writer left them (no copy).\n\n"
 	          "    with vshm.Reader('cam', timeout=5) as reader:\n"
@@ -567,6 +572,10 @@ PyTypeObject vshm_py_reader_type = {
 	          "the reader (a writer's bug): its pixels then read as zeros and the frame as\n"
 	          "torn, instead of SIGBUS ending the process; it installs a process-wide SIGBUS\n"
 	          "handler that passes other faults on. run_filter() turns it on.\n\n"
+	          "lossless: take every frame published after the reader attached, in order,\n"
+	          "instead of the newest: the writer waits for this reader before it reuses a\n"
+	          "slot, for at most its lossless timeout (1 s by default); a reader slower than\n"
+	          "that is demoted to taking the newest frame (stats['demoted']).\n\n"
 	          "Views: an array() or plane of a frame must be gone before that frame is\n"
 	          "released (by release(), a `with` block or the next loop step), or the release\n"
 	          "raises BufferError and the frame stays held: a released slot is rewritten by\n"

@@ -117,6 +117,40 @@ def test_alone_it_follows_its_input_and_stops_on_signals(name, capture, processe
     assert not os.path.exists(f"/dev/shm/vshm.{output}")
 
 
+def test_a_lossless_python_filter_passes_every_frame(name, capture, processes):
+    # The source replays as fast as it can go, but waits for the filter; the filter
+    # waits for our reader before its first frame. Every frame arrives, in order,
+    # inverted, although the Python filter is far slower than the source.
+    frames = 120
+    output = f"{name}.out"
+    stage = processes([INVERT, "--quiet", "--lossless", "--wait-readers", "1", name, output])
+    capture(name, "--format", "gray8", "--size", "160x120", "--fast", "--frames", str(frames), "--wait-readers", "1", wait=False)
+    with vshm.Reader(output, timeout=20, lossless=True) as reader:
+        numbers = []
+        for frame in reader:
+            inverted_pattern(frame)
+            numbers.append(frame.frame_number)
+        assert reader.stats["lossless"] and not reader.stats["demoted"]
+    assert numbers == list(range(frames))
+    assert stage.wait(timeout=20) == 0, stage.stderr
+
+
+def test_wait_readers_holds_the_first_frame(name, capture, processes):
+    output = f"{name}.out"
+    stage = processes([INVERT, "--wait-readers", "1", name, output])
+    capture(name, "--format", "gray8", "--size", "64x48", "--fps", "60")
+    line = stage.popen.stderr.readline()
+    while "waiting for 1 reader" not in line:
+        assert line, "the filter never said it waits for a reader"
+        line = stage.popen.stderr.readline()
+    assert f"of '{output}' before the first frame" in line
+    with vshm.Reader(output, timeout=5) as reader:
+        first = reader.next_frame()
+        assert first.frame_number > 0  # the input went on while the filter waited
+        first.release()
+    assert stage.stop(signal.SIGINT) == -signal.SIGINT
+
+
 def test_ctrl_c_while_waiting_for_the_input(name, processes):
     stage = processes([INVERT, name, f"{name}.out"])
     time.sleep(0.5)
@@ -142,6 +176,8 @@ def test_the_input_does_not_appear_in_time(name):
         (["in", "--timeout", "-1"], "--timeout '-1'"),
         (["in", "--timeout", "soon"], "is not a number of seconds"),
         (["in", "--format", "nv13"], "is not a pixel format"),
+        (["in", "--wait-readers", "x"], "--wait-readers 'x' is not a whole number 0..64"),
+        (["in", "--wait-readers", "65"], "--wait-readers '65' is not a whole number 0..64"),
         (["in", "--format", "rgb24"], "this filter writes frames in its input's format"),
         (["in", "--bogus"], "Try 'invert.py --help'"),
     ],

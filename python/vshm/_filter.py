@@ -36,6 +36,8 @@ class _Run:
         self.timeout = None
         self.group = False
         self.quiet = False
+        self.lossless = False
+        self.wait_readers = 0
         self.input_name = None
         self.output_name = None
         self.reader = None
@@ -68,6 +70,10 @@ class _Run:
             f" (default {_vshm.SLOTS_DEFAULT})\n"
             "      --timeout SEC   give up if INPUT does not appear in time (default: wait)\n"
             "      --group         let the owner's group read the output (mode 0660)\n"
+            "      --lossless      take every frame of INPUT: its writer waits for this\n"
+            "                      filter (for at most its lossless timeout, 1 s by\n"
+            "                      default) instead of going on without it\n"
+            "      --wait-readers N  publish nothing until N readers have attached\n"
             "  -q, --quiet         no status line, only errors\n"
             "  -h, --help          this text\n"
             "  -V, --version       the version\n"
@@ -81,7 +87,7 @@ class _Run:
         """Reads the command line. Returns None to run, or the exit status."""
         try:
             options, positional = getopt.gnu_getopt(
-                arguments, "f:qhV", ["format=", "slots=", "timeout=", "group", "quiet", "help", "version"]
+                arguments, "f:qhV", ["format=", "slots=", "timeout=", "group", "lossless", "wait-readers=", "quiet", "help", "version"]
             )
         except getopt.GetoptError as error:
             print(f"{self.program}: {error.msg}\nTry '{self.program} --help'.", file=sys.stderr)
@@ -108,6 +114,13 @@ class _Run:
                 self.timeout = seconds
             elif option == "--group":
                 self.group = True
+            elif option == "--lossless":
+                self.lossless = True
+            elif option == "--wait-readers":
+                if not (value.isdigit() and int(value) <= _vshm.READERS_DEFAULT):
+                    self.say(f"--wait-readers '{value}' is not a whole number 0..{_vshm.READERS_DEFAULT}")
+                    return 2
+                self.wait_readers = int(value)
             elif option in ("-q", "--quiet"):
                 self.quiet = True
             elif option in ("-h", "--help"):
@@ -142,7 +155,9 @@ class _Run:
     def attach(self):
         """Attaches to the input, waiting for it. Returns 0, or 1 after saying why."""
         try:
-            self.reader = _vshm.Reader(self.input_name, timeout=0, reattach=False, guard_truncation=True)
+            self.reader = _vshm.Reader(
+                self.input_name, timeout=0, reattach=False, guard_truncation=True, lossless=self.lossless
+            )
             return 0
         except _vshm.StreamError as error:
             if error.errno not in (errno.ENOENT, errno.EAGAIN, errno.ENODATA):
@@ -151,7 +166,9 @@ class _Run:
         if not self.quiet:
             self.say(f"waiting for input stream '{self.input_name}'")
         try:
-            self.reader = _vshm.Reader(self.input_name, timeout=self.timeout, reattach=False, guard_truncation=True)
+            self.reader = _vshm.Reader(
+                self.input_name, timeout=self.timeout, reattach=False, guard_truncation=True, lossless=self.lossless
+            )
         except (_vshm.StreamError, ValueError) as error:
             self.say(f"cannot read input stream '{self.input_name}': {getattr(error, 'strerror', None) or error}")
             return 1
@@ -223,6 +240,8 @@ class _Run:
             output.frame_number = frame.frame_number
             output.capture_ns = frame.capture_ns
             output.flags = frame.flags
+            if self.frames == 0:
+                self.wait_for_readers()
             output.publish()
         except BufferError as error:
             self.say(f"the filter function kept a view of a frame after it returned ({error})")
@@ -232,6 +251,18 @@ class _Run:
         # frame, which says end-of-stream).
         self.ended = frame.end_of_stream
         return 0
+
+    def wait_for_readers(self):
+        """--wait-readers: nothing is published until that many readers are there, so a
+        lossless chain downstream sees the first frame too. A signal ends the wait (as
+        _Stop)."""
+        said = False
+        while self.writer.stats["readers_attached"] < self.wait_readers:
+            if not said and not self.quiet:
+                plural = "" if self.wait_readers == 1 else "s"
+                self.say(f"waiting for {self.wait_readers} reader{plural} of '{self.output_name}' before the first frame")
+            said = True
+            time.sleep(0.001)
 
     def break_status(self):
         if self.line_open:
