@@ -99,8 +99,9 @@ static void usage(FILE *out)
 	    "way (killed, stopped by a signal from elsewhere, or failing) has failed: it is\n"
 	    "restarted with --restart; without it the pipeline stops, saying which stage.\n"
 	    "Programs are looked up in $VSHM_PATH, beside vshm-run (and in the build\n"
-	    "tree), then in $PATH. Exit status: 0 done, 1 a stage failed, 2 bad usage;\n"
-	    "stopped by a signal, vshm-run ends by that signal once every stage is gone.\n",
+	    "tree, whose Python module Python stages then import), then in $PATH.\n"
+	    "Exit status: 0 done, 1 a stage failed, 2 bad usage; stopped by a signal,\n"
+	    "vshm-run ends by that signal once every stage is gone.\n",
 	    RESTARTS_MAX, RESTART_WINDOW_DEFAULT, UPSTREAM_GONE_GRACE_MS / 1000);
 }
 
@@ -113,6 +114,24 @@ static bool running_from_build_tree(void)
 		return false;
 	self[length] = '\0';
 	return strcmp(dirname(self), RUN_BUILD_TOOLS_DIRECTORY) == 0;
+}
+
+/*
+ * A Python stage (a run_filter() script) of a build tree imports the vshm module that
+ * build made: its folder goes first on the stages' PYTHONPATH, if the build made one.
+ * An installed vshm-run leaves PYTHONPATH alone; the module is installed then.
+ */
+static void add_build_python_path(void)
+{
+	char package[PATH_MAX];
+	snprintf(package, sizeof(package), "%s/vshm/__init__.py", RUN_BUILD_PYTHON_DIRECTORY);
+	if (!running_from_build_tree() || access(package, R_OK) != 0)
+		return;
+	const char *existing = getenv("PYTHONPATH");
+	char path[8192];
+	snprintf(path, sizeof(path), "%s%s%s", RUN_BUILD_PYTHON_DIRECTORY,
+	         existing && *existing ? ":" : "", existing && *existing ? existing : "");
+	setenv("PYTHONPATH", path, 1);
 }
 
 /*
@@ -568,6 +587,7 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	add_build_python_path();
 	program_shutdown_install();
 	int exit_code = run(&pipeline);
 	program_shutdown_finish();

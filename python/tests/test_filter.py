@@ -62,6 +62,16 @@ def test_python_filters_in_a_vshm_run_chain(name, processes):
     assert not [s for s in os.listdir("/dev/shm") if s.startswith(f"vshm.{name}")]
 
 
+def test_the_build_trees_vshm_run_gives_python_stages_its_module(name, processes):
+    # Without PYTHONPATH, as a user runs build/tools/vshm-run straight after building:
+    # the Python stage must import the module this build made, not fail on "import vshm".
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = processes([program("VSHM_RUN"), "--name", name, f"test --size 160x120 --fps 30 ! {INVERT}"], env=environment)
+    wait_for_stream(f"{name}.1")
+    take_checked_frames(f"{name}.1", 3, inverted_pattern)
+    assert run.stop(signal.SIGINT) == -signal.SIGINT, run.stderr
+
+
 def test_a_killed_python_stage_is_restarted(name, processes):
     run = pipeline(processes, name, f"test --size 160x120 --format rgb24 --fps 30 ! {INVERT}", "--restart")
     wait_for_stream(f"{name}.1")
