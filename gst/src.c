@@ -16,53 +16,19 @@
  * the held slot is one the writer cannot use. The writer never waits, so if readers
  * hold more slots than it has spare it overwrites one of them; a frame overwritten
  * while downstream held it cannot be recalled, only counted (frames-torn-late).
+ *
+ * lossless=true (with copy=true): the source pushes every frame published after it
+ * attached, in order, and the writer waits for it (within its lossless timeout) rather
+ * than overwrite a frame the source has not taken yet.
  */
 #include <errno.h>
 #include <string.h>
 
-#include <gst/base/gstpushsrc.h>
 #include <gst/video/gstvideopool.h>
 
-#include "src-reader.h"
+#include "src.h"
 
 #define GST_CAT_DEFAULT vshm_gst_debug
-
-/* How long one wait lasts before the flushing flag and the timeout are looked at again. */
-#define SLICE_MS 20
-
-#define GST_TYPE_VSHM_SRC (gst_vshm_src_get_type())
-G_DECLARE_FINAL_TYPE(GstVshmSrc, gst_vshm_src, GST, VSHM_SRC, GstPushSrc)
-
-struct _GstVshmSrc {
-	GstPushSrc parent;
-
-	/* Properties, under the object lock. */
-	gchar *stream_name;
-	guint64 timeout_ns;
-	gboolean copy;
-	gboolean eos_when_gone;
-
-	gint flushing; /* atomic: unlock() was called */
-
-	/* Streaming thread; caps and counters also read under the object lock. */
-	gchar *name;
-	struct src_reader *holder;
-	GstCaps *caps; /* of the frames pushed now, NULL before the first */
-	struct caps_key {
-		uint32_t format, width, height;
-		uint8_t color_matrix, color_range;
-		uint64_t frame_interval_ns;
-	} caps_key; /* what caps were made from */
-	GstVideoInfo info;
-	uint64_t frame_interval_ns;
-	bool video_meta;        /* downstream reads GstVideoMeta */
-	uint64_t last_sequence; /* of the last frame taken from this segment, 0: none */
-	uint64_t last_frame_number;
-	bool discontinuity;
-	bool ended;
-	guint64 pushed, torn;
-	guint64 torn_late; /* of readers detached already */
-};
 
 enum {
 	PROP_0,
@@ -70,6 +36,7 @@ enum {
 	PROP_TIMEOUT,
 	PROP_COPY,
 	PROP_EOS_WHEN_GONE,
+	PROP_LOSSLESS,
 	PROP_FRAMES_PUSHED,
 	PROP_FRAMES_TORN,
 	PROP_FRAMES_TORN_LATE,
@@ -80,11 +47,6 @@ G_DEFINE_TYPE(GstVshmSrc, gst_vshm_src, GST_TYPE_PUSH_SRC)
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(VSHM_GST_CAPS));
 
-static bool flushing(GstVshmSrc *src)
-{
-	return g_atomic_int_get(&src->flushing) != 0;
-}
-
 static gboolean start(GstBaseSrc *base)
 {
 	GstVshmSrc *src = GST_VSHM_SRC(base);
@@ -92,10 +54,23 @@ static gboolean start(GstBaseSrc *base)
 	g_free(src->name);
 	src->name = g_strdup(src->stream_name);
 	src->pushed = src->torn = src->torn_late = 0;
+	src->take_every_frame = src->lossless;
+	gboolean copy = src->copy;
 	GST_OBJECT_UNLOCK(src);
 	if (vshm_name_check(src->name) < 0) {
 		GST_ELEMENT_ERROR(src, RESOURCE, SETTINGS, ("%s", vshm_error()),
 		                  ("stream-name=%s", src->name ? src->name : "(null)"));
+		return FALSE;
+	}
+	/* A lent frame stays held while a sink keeps it as its last sample, and a lossless
+	 * reader takes no next frame before it lets go: the stream would stall until the
+	 * writer gave up on us. */
+	if (src->take_every_frame && !copy) {
+		GST_ELEMENT_ERROR(src, RESOURCE, SETTINGS,
+		                  ("lossless=true needs copy=true: a lossless reader takes each "
+		                   "frame in turn, so it cannot wait for downstream to free a "
+		                   "wrapped one"),
+		                  ("stream-name=%s", src->name));
 		return FALSE;
 	}
 	src->last_sequence = 0;
@@ -210,56 +185,6 @@ static gboolean query(GstBaseSrc *base, GstQuery *query)
 	GST_OBJECT_UNLOCK(src);
 	gst_query_set_latency(query, TRUE, interval, GST_CLOCK_TIME_NONE);
 	return TRUE;
-}
-
-/* Tries to attach once. Returns 0, or a negative errno: -ENOENT, -EAGAIN and -ENODATA
- * mean "not there yet, try again"; others are final (vshm_error() says why). */
-static int attach(GstVshmSrc *src)
-{
-	struct vshm_reader *reader = vshm_reader_attach(src->name, NULL);
-	if (!reader)
-		return -errno;
-	struct vshm_reader_stats stats;
-	vshm_reader_get_stats(reader, &stats);
-	GST_OBJECT_LOCK(src);
-	src->holder = src_reader_new(reader);
-	src->frame_interval_ns = stats.frame_interval_ns;
-	GST_OBJECT_UNLOCK(src);
-	src->last_sequence = 0;
-	GST_INFO_OBJECT(src, "attached to stream '%s'", src->name);
-	return 0;
-}
-
-static int reattach(GstVshmSrc *src, struct vshm_reader *reader)
-{
-	int result = vshm_reader_reattach(reader);
-	if (result < 0)
-		return result;
-	struct vshm_reader_stats stats;
-	vshm_reader_get_stats(reader, &stats);
-	GST_OBJECT_LOCK(src);
-	src->frame_interval_ns = stats.frame_interval_ns;
-	GST_OBJECT_UNLOCK(src);
-	src->last_sequence = 0;
-	src->discontinuity = true;
-	GST_INFO_OBJECT(src, "followed stream '%s' to its new segment", src->name);
-	return 0;
-}
-
-/* With copy=false and every reader's frame still downstream: one more reader, if the
- * stream lets us in; otherwise the source waits for a frame to come back. */
-static void add_reader(GstVshmSrc *src)
-{
-	if (src_reader_count(src->holder) >= SRC_READERS)
-		return;
-	struct vshm_reader *reader = vshm_reader_attach(src->name, NULL);
-	if (reader && src_reader_add(src->holder, reader))
-		GST_DEBUG_OBJECT(src, "a second reader, for frames downstream keeps");
-}
-
-static bool is_retryable(int result)
-{
-	return result == -ENOENT || result == -EAGAIN || result == -ENODATA;
 }
 
 /* The layout of a frame as the writer laid it out (not necessarily vshm_format_layout()'s). */
@@ -384,86 +309,6 @@ static void stamp(GstVshmSrc *src, GstBuffer *buffer, const struct vshm_frame *f
 	src->discontinuity = false;
 }
 
-/*
- * Waits for the next frame and acquires it. Returns GST_FLOW_OK with the frame held by
- * *taken_by,
- * GST_FLOW_EOS (the writer went, with eos-when-gone), GST_FLOW_FLUSHING, or
- * GST_FLOW_ERROR after posting an element error.
- */
-static GstFlowReturn next_frame(GstVshmSrc *src, struct vshm_frame *frame,
-                                struct vshm_reader **taken_by)
-{
-	GST_OBJECT_LOCK(src);
-	guint64 timeout_ns = src->timeout_ns;
-	gboolean eos_when_gone = src->eos_when_gone;
-	GST_OBJECT_UNLOCK(src);
-	uint64_t deadline = timeout_ns ? vshm_now_ns() + timeout_ns : 0;
-	bool gone_said = false;
-	char why[256] = "";
-
-	for (;;) {
-		if (flushing(src))
-			return GST_FLOW_FLUSHING;
-		if (deadline && vshm_now_ns() >= deadline) {
-			GST_ELEMENT_ERROR(
-			    src, RESOURCE, READ,
-			    ("no frame from stream '%s' within %" G_GUINT64_FORMAT " ms%s%s",
-			     src->name, timeout_ns / 1000000, why[0] ? ": " : "", why),
-			    ("timeout=%" G_GUINT64_FORMAT, timeout_ns));
-			return GST_FLOW_ERROR;
-		}
-		if (!src->holder) {
-			int result = attach(src);
-			if (result == 0)
-				continue;
-			if (!is_retryable(result)) {
-				GST_ELEMENT_ERROR(src, RESOURCE, OPEN_READ, ("%s", vshm_error()),
-				                  ("stream-name=%s", src->name));
-				return GST_FLOW_ERROR;
-			}
-			g_strlcpy(why, vshm_error(), sizeof(why));
-			g_usleep(SLICE_MS * 1000);
-			continue;
-		}
-		struct vshm_reader *reader = src_reader_free_one(src->holder, SLICE_MS);
-		if (!reader) {
-			add_reader(src);
-			continue;
-		}
-		int result = vshm_reader_wait(reader, SLICE_MS);
-		if (result == 0 && vshm_reader_acquire(reader, frame) == 0) {
-			/* Another reader may have taken this frame already. */
-			if (frame->sequence != src->last_sequence) {
-				*taken_by = reader;
-				return GST_FLOW_OK;
-			}
-			vshm_reader_release(reader);
-			continue;
-		}
-		if (result == -EPIPE) {
-			if (eos_when_gone) {
-				GST_INFO_OBJECT(src, "the writer of '%s' is gone: EOS", src->name);
-				return GST_FLOW_EOS;
-			}
-			if (!gone_said)
-				GST_INFO_OBJECT(src,
-				                "the writer of '%s' is gone; waiting for a new one",
-				                src->name);
-			gone_said = true;
-			g_snprintf(why, sizeof(why), "its writer is gone");
-		} else if (result == -ESTALE) {
-			result = reattach(src, reader);
-			if (result < 0 && !is_retryable(result)) {
-				GST_ELEMENT_ERROR(src, RESOURCE, OPEN_READ, ("%s", vshm_error()),
-				                  ("stream-name=%s", src->name));
-				return GST_FLOW_ERROR;
-			}
-			if (result < 0)
-				g_usleep(SLICE_MS * 1000);
-		}
-	}
-}
-
 static GstFlowReturn create(GstPushSrc *push, GstBuffer **buffer)
 {
 	GstVshmSrc *src = GST_VSHM_SRC(push);
@@ -476,7 +321,7 @@ static GstFlowReturn create(GstPushSrc *push, GstBuffer **buffer)
 	for (;;) {
 		struct vshm_frame frame;
 		struct vshm_reader *reader = NULL;
-		GstFlowReturn flow = next_frame(src, &frame, &reader);
+		GstFlowReturn flow = src_next_frame(src, &frame, &reader);
 		if (flow != GST_FLOW_OK)
 			return flow;
 		/* vshmsink ends a stream by publishing its last frame again with the flag:
@@ -537,6 +382,9 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
 	case PROP_EOS_WHEN_GONE:
 		src->eos_when_gone = g_value_get_boolean(value);
 		break;
+	case PROP_LOSSLESS:
+		src->lossless = g_value_get_boolean(value);
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec);
 		break;
@@ -560,6 +408,9 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *s
 		break;
 	case PROP_EOS_WHEN_GONE:
 		g_value_set_boolean(value, src->eos_when_gone);
+		break;
+	case PROP_LOSSLESS:
+		g_value_set_boolean(value, src->lossless);
 		break;
 	case PROP_FRAMES_PUSHED:
 		g_value_set_uint64(value, src->pushed);
@@ -636,6 +487,15 @@ static void gst_vshm_src_class_init(GstVshmSrcClass *klass)
 	                         "end-of-stream always ends with EOS",
 	                         FALSE, settable));
 	g_object_class_install_property(
+	    object_class, PROP_LOSSLESS,
+	    g_param_spec_boolean(
+	        "lossless", "Lossless",
+	        "Push every frame published after the source attached, in order, instead of "
+	        "the newest: the writer waits for this source before it reuses a slot, for at "
+	        "most its lossless timeout (1 s by default), after which it stops waiting for "
+	        "it and the source takes the newest frames again. Needs copy=true",
+	        FALSE, settable));
+	g_object_class_install_property(
 	    object_class, PROP_FRAMES_PUSHED,
 	    g_param_spec_uint64("frames-pushed", "Frames pushed",
 	                        "Frames pushed downstream since the element started", 0,
@@ -655,7 +515,8 @@ static void gst_vshm_src_class_init(GstVshmSrcClass *klass)
 
 	gst_element_class_set_static_metadata(
 	    element_class, "vshm shared-memory ring source", "Source/Video",
-	    "Reads the newest frames of a vshm stream, never slowing its writer down. Caps "
+	    "Reads the newest frames of a vshm stream, never slowing its writer down, or with "
+	    "lossless=true every frame, the writer waiting for it. Caps "
 	    "follow the frames' own format; the source waits for the stream, follows a "
 	    "restarted writer, and never pushes a torn frame (copy=true, the default) or "
 	    "wraps the slot with no copy (copy=false)",

@@ -46,6 +46,7 @@ struct seen {
 	GstCaps *caps[8];
 	unsigned caps_count;
 	const char *mapping; /* with copy=false: the /dev/shm file the data must lie in */
+	unsigned delay_us;   /* a slow sink: time each buffer takes */
 };
 
 static uint8_t pattern_byte(uint32_t format, uint64_t n, uint32_t plane, uint32_t row,
@@ -133,6 +134,8 @@ static GstPadProbeReturn check_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
 	g_mutex_unlock(&seen->lock);
 	if (caps)
 		gst_caps_unref(caps);
+	if (seen->delay_us)
+		g_usleep(seen->delay_us);
 	return GST_PAD_PROBE_OK;
 }
 
@@ -577,6 +580,52 @@ static char *failure_of(const char *options)
 	return text;
 }
 
+/* lossless=true: a source replayed as fast as it goes reaches a slow sink whole, every
+ * frame in order (a lossy source would see a handful of the 150). */
+static void lossless_pushes_every_frame_to_a_slow_sink(void **state)
+{
+	char name[64];
+	test_unique_name(name, sizeof(name), "gst-lossless");
+	struct seen seen = { .format = VSHM_FORMAT_GRAY8, .delay_us = 2000 };
+	g_mutex_init(&seen.lock);
+	GstElement *pipeline = reading_pipeline(name, "lossless=true", &seen);
+	gst_element_set_state(pipeline, GST_STATE_PLAYING);
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         "test",
+		         "--format",
+		         "gray8",
+		         "--size",
+		         "161x97",
+		         "--fast",
+		         "--frames",
+		         "150",
+		         "--wait-readers",
+		         "1",
+		         "--name",
+		         name,
+		         "--quiet",
+		         NULL };
+	pid_t capture = program_start(argv, NULL, NULL);
+	GstMessage *error = gst_test_wait_end(pipeline, 30000);
+	if (error)
+		fail_msg("%s", gst_test_error_text(error));
+	assert_int_equal(test_wait(capture, 10000), 0);
+	guint64 pushed = counter(pipeline, "frames-pushed");
+	gst_element_set_state(pipeline, GST_STATE_NULL);
+	gst_object_unref(pipeline);
+	print_message("lossless: %u buffers, %u wrong, first %llu, last %llu\n", seen.buffers,
+	              seen.wrong, (unsigned long long)seen.first_offset,
+	              (unsigned long long)seen.last_offset);
+	assert_int_equal(seen.buffers, 150);
+	assert_int_equal(pushed, 150);
+	assert_int_equal(seen.first_offset, 0);
+	assert_int_equal(seen.last_offset, 149);
+	assert_int_equal(seen.restarts, 0);
+	assert_int_equal(seen.wrong, 0);
+	assert_false(test_segment_exists(name));
+	seen_clear(&seen);
+}
+
 static void bad_settings_fail_with_the_librarys_sentence(void **state)
 {
 	char *text = failure_of("stream-name=a/b");
@@ -591,6 +640,10 @@ static void bad_settings_fail_with_the_librarys_sentence(void **state)
 	snprintf(expected, sizeof(expected),
 	         "no frame from stream '%s' within 300 ms: no stream '%s'", name, name);
 	assert_non_null(strstr(text, expected));
+	g_free(text);
+
+	text = failure_of("lossless=true copy=false");
+	assert_non_null(strstr(text, "lossless=true needs copy=true"));
 	g_free(text);
 
 	/* Something in /dev/shm under a stream's name that is not a vshm stream. */
@@ -623,6 +676,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(format_change_renegotiates),
 		cmocka_unit_test(killed_writer_is_followed_to_the_next),
 		cmocka_unit_test(killed_writer_ends_the_stream_with_eos_when_gone),
+		cmocka_unit_test(lossless_pushes_every_frame_to_a_slow_sink),
 		cmocka_unit_test(bad_settings_fail_with_the_librarys_sentence),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
