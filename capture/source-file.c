@@ -1,12 +1,8 @@
 /*
  * The file source: libavformat demuxes, libavcodec decodes (threaded), and each
- * decoded picture goes into a ring slot in one pass:
- *   - when the decoder's pixel format is one the ring carries, at the source size,
- *     copy_planes() copies its planes into the slot: the one copy of the pipeline,
- *     needed because the decoder keeps its output buffers as references for the
- *     pictures that follow, so it cannot decode into slots that readers then hold;
- *   - otherwise libswscale converts or scales straight from the decoder's buffers into
- *     the slot: the conversion is the one pass, with no intermediate frame.
+ * decoded picture goes into a ring slot in one pass, by picture.c: a plane copy when the
+ * ring carries the decoder's format at the source size, else libswscale straight into
+ * the slot.
  *
  * The source decodes one picture ahead, so the picture it writes knows whether it is
  * the last one and can carry the end-of-stream flag.
@@ -14,13 +10,12 @@
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "picture.h"
 #include "shutdown.h"
 #include "source.h"
 
@@ -43,7 +38,7 @@ struct capture_source {
 	bool has_pending;
 	uint64_t pending_media_ns;
 	bool pending_discontinuity; /* its timestamps jumped: it starts a new stretch */
-	struct SwsContext *scaler;
+	struct capture_picture converter;
 	bool input_done; /* the demuxer is at its end and the decoder was told so */
 	int64_t first_pts;
 	bool have_first_pts;
@@ -56,64 +51,6 @@ struct capture_source {
 	uint64_t loops;
 	uint64_t io_deadline_ns; /* 0, or when blocking I/O gives up */
 };
-
-/* FFmpeg's pixel format with the same bytes as a ring format, from the format table. */
-static enum AVPixelFormat av_format_of(uint32_t format)
-{
-	const struct vshm_format_description *description = vshm_format_describe(format);
-	return description ? av_get_pix_fmt(description->ffmpeg_name) : AV_PIX_FMT_NONE;
-}
-
-/* The ring format with the same bytes as an FFmpeg pixel format, or INVALID. */
-static uint32_t vshm_format_of(enum AVPixelFormat format)
-{
-	for (unsigned i = 0; vshm_format_at(i); i++) {
-		if (av_format_of(vshm_format_at(i)) == format)
-			return vshm_format_at(i);
-	}
-	return VSHM_FORMAT_INVALID;
-}
-
-/* The full-range (JPEG) formats, and the same layout in the usual range. */
-static enum AVPixelFormat without_jpeg_range(enum AVPixelFormat format, bool *full_range)
-{
-	*full_range = true;
-	switch (format) {
-	case AV_PIX_FMT_YUVJ420P:
-		return AV_PIX_FMT_YUV420P;
-	case AV_PIX_FMT_YUVJ422P:
-		return AV_PIX_FMT_YUV422P;
-	case AV_PIX_FMT_YUVJ444P:
-		return AV_PIX_FMT_YUV444P;
-	case AV_PIX_FMT_YUVJ440P:
-		return AV_PIX_FMT_YUV440P;
-	case AV_PIX_FMT_YUVJ411P:
-		return AV_PIX_FMT_YUV411P;
-	default:
-		*full_range = false;
-		return format;
-	}
-}
-
-/* The ring format for a decoded format: its own if carried (YUVJ ones are the same bytes
- * in full range), else the closest family. */
-static uint32_t ring_format_for(enum AVPixelFormat format)
-{
-	bool full_range;
-	uint32_t own = vshm_format_of(without_jpeg_range(format, &full_range));
-	if (own)
-		return own;
-	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);
-	if (!descriptor)
-		return VSHM_FORMAT_I420;
-	if (descriptor->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL))
-		return VSHM_FORMAT_XRGB8888;
-	if (descriptor->nb_components <= 2)
-		return VSHM_FORMAT_GRAY8;
-	if (descriptor->log2_chroma_w == 1 && descriptor->log2_chroma_h == 0)
-		return VSHM_FORMAT_YUYV; /* 4:2:2 keeps its chroma, packed */
-	return VSHM_FORMAT_I420;
-}
 
 static const char *error_text(int error)
 {
@@ -312,8 +249,9 @@ static void describe_output(const struct capture_source *source, uint32_t *forma
                             uint32_t *height)
 {
 	const AVFrame *picture = source->pending;
-	*format = source->settings.format ? source->settings.format
-	                                  : ring_format_for((enum AVPixelFormat)picture->format);
+	*format = source->settings.format
+	              ? source->settings.format
+	              : capture_picture_ring_format((enum AVPixelFormat)picture->format);
 	*width = source->settings.width ? source->settings.width : (uint32_t)picture->width;
 	*height = source->settings.height ? source->settings.height : (uint32_t)picture->height;
 }
@@ -376,7 +314,7 @@ static void file_close(struct capture_source *source)
 {
 	if (!source)
 		return;
-	sws_freeContext(source->scaler);
+	capture_picture_finish(&source->converter);
 	av_frame_free(&source->pending);
 	av_packet_free(&source->packet);
 	avcodec_free_context(&source->decoder);
@@ -474,66 +412,6 @@ error:
 	return NULL;
 }
 
-static enum vshm_color_matrix matrix_of(enum AVColorSpace space)
-{
-	switch (space) {
-	case AVCOL_SPC_BT709:
-		return VSHM_COLOR_MATRIX_BT709;
-	case AVCOL_SPC_BT470BG:
-	case AVCOL_SPC_SMPTE170M:
-		return VSHM_COLOR_MATRIX_BT601;
-	case AVCOL_SPC_BT2020_NCL:
-	case AVCOL_SPC_BT2020_CL:
-		return VSHM_COLOR_MATRIX_BT2020;
-	default:
-		return VSHM_COLOR_MATRIX_UNSPECIFIED;
-	}
-}
-
-/* The one copy: each plane of the decoded picture into the slot, row by row. */
-static void copy_planes(const AVFrame *picture, enum AVPixelFormat format, struct vshm_frame *frame)
-{
-	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);
-	for (uint32_t plane = 0; plane < frame->plane_count; plane++) {
-		int bytes = av_image_get_linesize(format, picture->width, (int)plane);
-		int rows = picture->height;
-		if (plane == 1 || plane == 2)
-			rows = AV_CEIL_RSHIFT(picture->height, descriptor->log2_chroma_h);
-		av_image_copy_plane(frame->plane[plane], (int)frame->stride[plane],
-		                    picture->data[plane], picture->linesize[plane], bytes, rows);
-	}
-}
-
-/* Converts or scales straight into the slot. Returns 0 or a negative AVERROR. */
-static int convert_into(struct capture_source *source, const AVFrame *picture,
-                        enum AVPixelFormat input, bool full_range, struct vshm_frame *frame)
-{
-	enum AVPixelFormat output = av_format_of(frame->format);
-	bool scaling =
-	    (uint32_t)picture->width != frame->width || (uint32_t)picture->height != frame->height;
-	source->scaler = sws_getCachedContext(source->scaler, picture->width, picture->height,
-	                                      input, (int)frame->width, (int)frame->height, output,
-	                                      scaling ? SWS_BICUBIC : SWS_POINT, NULL, NULL, NULL);
-	if (!source->scaler)
-		return AVERROR(EINVAL);
-	/* Keep the source's range when converting between YUV layouts; expand it only
-	 * when converting to RGB. */
-	enum vshm_color_matrix matrix = matrix_of(picture->colorspace);
-	const int *coefficients =
-	    sws_getCoefficients(matrix == VSHM_COLOR_MATRIX_BT709    ? SWS_CS_ITU709
-	                        : matrix == VSHM_COLOR_MATRIX_BT2020 ? SWS_CS_BT2020
-	                                                             : SWS_CS_DEFAULT);
-	int output_full = full_range || (av_pix_fmt_desc_get(output)->flags & AV_PIX_FMT_FLAG_RGB);
-	sws_setColorspaceDetails(source->scaler, coefficients, full_range, coefficients,
-	                         output_full, 0, 1 << 16, 1 << 16);
-	int strides[VSHM_FORMAT_PLANES_MAX];
-	for (int i = 0; i < VSHM_FORMAT_PLANES_MAX; i++)
-		strides[i] = (int)frame->stride[i];
-	sws_scale(source->scaler, (const uint8_t *const *)picture->data, picture->linesize, 0,
-	          picture->height, frame->plane, strides);
-	return 0;
-}
-
 static int file_next(struct capture_source *source, struct vshm_writer *writer,
                      struct vshm_frame *frame, uint64_t *media_ns)
 {
@@ -549,38 +427,15 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 		        source->location, width, height, vshm_format_name(format), vshm_error());
 		return result;
 	}
-	bool full_range;
-	enum AVPixelFormat input =
-	    without_jpeg_range((enum AVPixelFormat)picture->format, &full_range);
-	full_range = full_range || picture->color_range == AVCOL_RANGE_JPEG;
-	bool carried_as_is = av_format_of(format) == input;
-	if (carried_as_is && (uint32_t)picture->width == width &&
-	    (uint32_t)picture->height == height) {
-		copy_planes(picture, input, frame);
-	} else {
-		result = convert_into(source, picture, input, full_range, frame);
-		if (result < 0) {
-			fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n",
-			        source->location, av_get_pix_fmt_name(input),
-			        vshm_format_name(format), error_text(result));
-			vshm_writer_cancel(writer);
-			return -EINVAL;
-		}
+	result = capture_picture_write(&source->converter, picture, VSHM_COLOR_MATRIX_UNSPECIFIED,
+	                               frame);
+	if (result < 0) {
+		fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n",
+		        source->location, av_get_pix_fmt_name((enum AVPixelFormat)picture->format),
+		        vshm_format_name(format), error_text(result));
+		vshm_writer_cancel(writer);
+		return -EINVAL;
 	}
-	bool yuv = !(av_pix_fmt_desc_get(av_format_of(format))->flags & AV_PIX_FMT_FLAG_RGB) &&
-	           format != VSHM_FORMAT_GRAY8;
-	/* What the slot holds: the source's matrix and range carried as they are, or, for
-	 * RGB made into YUV by swscale, BT.601 in the range convert_into() chose. */
-	bool input_rgb = av_pix_fmt_desc_get(input)->flags & AV_PIX_FMT_FLAG_RGB;
-	frame->color_matrix = (uint8_t)(!yuv        ? VSHM_COLOR_MATRIX_UNSPECIFIED
-	                                : input_rgb ? VSHM_COLOR_MATRIX_BT601
-	                                            : matrix_of(picture->colorspace));
-	if (!yuv || full_range)
-		frame->color_range = VSHM_COLOR_RANGE_FULL;
-	else if (input_rgb || picture->color_range == AVCOL_RANGE_MPEG)
-		frame->color_range = VSHM_COLOR_RANGE_LIMITED;
-	else
-		frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
 	/* --fps plays the pictures at that rate, whatever their own timestamps say. */
 	*media_ns = source->settings.fps > 0
 	                ? (uint64_t)((double)source->next_frame_number * 1e9 / source->settings.fps)

@@ -44,8 +44,8 @@ int fake_open64(const char *file, int oflag, ...) __asm__("open64");
 #define MAX_FORMATS  16
 #define MAX_SIZES    16
 #define MAX_RATES    8
-#define MAX_HANDLES  16
-#define MAX_BUFFERS  32
+#define MAX_HANDLES  128
+#define MAX_BUFFERS  64
 #define MIN_BUFFERS  2
 #define MAX_MAPPINGS 64
 #define PAGE         4096u
@@ -101,6 +101,9 @@ struct config {
 	uint32_t replug_formats[MAX_FORMATS]; /* offered after a replug, if any */
 	uint32_t replug_format_count;
 	uint32_t min_buffers;     /* REQBUFS grants at least this many */
+	uint32_t max_buffers;     /* and at most this many */
+	int userptr_refused_at;   /* VIDIOC_QBUF or VIDIOC_STREAMON refuse user memory there */
+	int streamon_error;       /* STREAMON fails with this errno */
 	uint32_t sizeimage_extra; /* bytes a raw frame's sizeimage is padded by */
 	bool mjpeg_whole_buffer;  /* MJPEG bytesused is the whole buffer, zeros after the JPEG */
 	bool fill;
@@ -170,9 +173,19 @@ static const struct {
 	const char *name;
 	int value;
 } errno_names[] = {
-	{ "EACCES", EACCES }, { "EPERM", EPERM }, { "EBUSY", EBUSY },
-	{ "ENOENT", ENOENT }, { "ENXIO", ENXIO }, { "ENODEV", ENODEV },
+	{ "EACCES", EACCES }, { "EPERM", EPERM },   { "EBUSY", EBUSY },
+	{ "ENOENT", ENOENT }, { "ENXIO", ENXIO },   { "ENODEV", ENODEV },
+	{ "EIO", EIO },       { "ENOMEM", ENOMEM }, { "EINVAL", EINVAL },
 };
+
+/* An errno by its name ("EBUSY"), 0 for none or an unknown name. */
+static int errno_value(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+		if (strcmp(name, errno_names[i].name) == 0)
+			return errno_names[i].value;
+	return 0;
+}
 
 /* "YUYV,MJPG" into fourccs. */
 static void parse_formats(const char *text, uint32_t *formats, uint32_t *count)
@@ -207,6 +220,15 @@ static void configure(void)
 		c->min_buffers = 1;
 	if (c->min_buffers > MAX_BUFFERS)
 		c->min_buffers = MAX_BUFFERS;
+	c->max_buffers = (uint32_t)env_number("FAKE_CAMERA_MAX_BUFFERS", MAX_BUFFERS);
+	if (c->max_buffers < c->min_buffers || c->max_buffers > MAX_BUFFERS)
+		c->max_buffers = MAX_BUFFERS;
+	const char *refused_at = getenv("FAKE_CAMERA_USERPTR_REFUSED_AT");
+	if (refused_at && strcmp(refused_at, "qbuf") == 0)
+		c->userptr_refused_at = (int)VIDIOC_QBUF;
+	else if (refused_at && strcmp(refused_at, "streamon") == 0)
+		c->userptr_refused_at = (int)VIDIOC_STREAMON;
+	c->streamon_error = errno_value(getenv("FAKE_CAMERA_STREAMON_ERROR"));
 	c->sizeimage_extra = (uint32_t)env_number("FAKE_CAMERA_SIZEIMAGE_EXTRA", 0);
 	c->mjpeg_whole_buffer = env_number("FAKE_CAMERA_MJPEG_WHOLE_BUFFER", 0) != 0;
 	const char *sizes = getenv("FAKE_CAMERA_SIZES");
@@ -242,10 +264,7 @@ static void configure(void)
 		c->caps = V4L2_CAP_VIDEO_OUTPUT;
 	else if (caps && strcmp(caps, "metadata") == 0)
 		c->caps = V4L2_CAP_META_CAPTURE;
-	const char *open_error = getenv("FAKE_CAMERA_OPEN_ERROR");
-	for (size_t i = 0; open_error && i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
-		if (strcmp(open_error, errno_names[i].name) == 0)
-			c->open_error = errno_names[i].value;
+	c->open_error = errno_value(getenv("FAKE_CAMERA_OPEN_ERROR"));
 	c->busy = env_number("FAKE_CAMERA_BUSY", 0) != 0;
 	c->eagain_every = env_number("FAKE_CAMERA_EAGAIN_EVERY", 0);
 	c->eintr_every = env_number("FAKE_CAMERA_EINTR_EVERY", 0);
@@ -924,8 +943,8 @@ static int request_buffers(struct handle *handle, struct v4l2_requestbuffers *re
 	uint32_t count = request->count;
 	if (count < fake.config.min_buffers)
 		count = fake.config.min_buffers; /* drivers raise the count to what they need */
-	if (count > MAX_BUFFERS)
-		count = MAX_BUFFERS;
+	if (count > fake.config.max_buffers)
+		count = fake.config.max_buffers; /* or lower it to what they can give */
 	uint32_t size = driver_sizeimage();
 	uint32_t length = (size + PAGE - 1) / PAGE * PAGE;
 	if (request->memory == V4L2_MEMORY_MMAP) {
@@ -988,6 +1007,10 @@ static int queue_buffer(struct handle *handle, struct v4l2_buffer *request)
 		int mapped = mincore((void *)start, span, vector); /* ENOMEM for any hole */
 		free(vector);
 		if (mapped < 0)
+			return fail(EFAULT);
+		/* vb2-dma-contig drivers take only memory that is contiguous in physical
+		 * memory, which no process's pages are: they refuse it here. */
+		if (fake.config.userptr_refused_at == (int)VIDIOC_QBUF)
 			return fail(EFAULT);
 		buffer->memory = (uint8_t *)request->m.userptr;
 		buffer->length = request->length;
@@ -1059,6 +1082,11 @@ static int stream_on(struct handle *handle, const int *type)
 		return fail(EINVAL);
 	if (q->streaming)
 		return 0;
+	if (fake.config.streamon_error)
+		return fail(fake.config.streamon_error);
+	if (q->memory == V4L2_MEMORY_USERPTR &&
+	    fake.config.userptr_refused_at == (int)VIDIOC_STREAMON)
+		return fail(EINVAL); /* as drivers that check the memory only when they start */
 	q->streaming = true;
 	q->start_ns = now_ns();
 	q->next_frame = 0;

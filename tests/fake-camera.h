@@ -47,6 +47,12 @@
  *   FAKE_CAMERA_REPLUG_FORMATS  formats it offers once it is back (default: the same)
  *   FAKE_CAMERA_MIN_BUFFERS  N: REQBUFS grants at least N buffers (default 2), as
  *                            drivers raise the count to what they need
+ *   FAKE_CAMERA_MAX_BUFFERS  N: and at most N (default and largest 64), as drivers
+ *                            lower it to what they have
+ *   FAKE_CAMERA_USERPTR_REFUSED_AT  "qbuf" or "streamon": USERPTR is taken at REQBUFS
+ *                            but the memory refused there (EFAULT at QBUF, EINVAL at
+ *                            STREAMON), as drivers built on vb2-dma-contig do
+ *   FAKE_CAMERA_STREAMON_ERROR  an errno name (EIO, ...) that STREAMON fails with
  *   FAKE_CAMERA_SIZEIMAGE_EXTRA N: raw frames' sizeimage (and bytesused) is N bytes
  *                            more than the pixels need, as some drivers pad it
  *   FAKE_CAMERA_MJPEG_WHOLE_BUFFER 1: MJPEG frames say the whole buffer is used (the
