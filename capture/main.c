@@ -66,6 +66,9 @@ static void usage(FILE *out)
 	    "      --slots N       slots in the ring, %d..%d (default %d; at least 7 when a\n"
 	    "                      camera writes straight into them)\n"
 	    "  -l, --loop          start files over at the end, forever\n"
+	    "      --skip-damaged  drop the pictures of a damaged file that decode with\n"
+	    "                      errors (by default they are published as FFmpeg decodes\n"
+	    "                      them, flagged damaged)\n"
 	    "      --frames N      stop after N frames (the last carries end-of-stream)\n"
 	    "      --fast          publish as fast as possible, not in real time\n"
 	    "      --group         let the owner's group read the stream (mode 0660)\n"
@@ -142,6 +145,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "list-formats", required_argument, NULL, 'L' },
 		{ "io", required_argument, NULL, 'I' },
 		{ "no-reconnect", no_argument, NULL, 'R' },
+		{ "skip-damaged", no_argument, NULL, 'K' },
 		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
@@ -205,6 +209,9 @@ static int parse_options(int argc, char **argv, struct options *options)
 		case 'R':
 			options->settings.no_reconnect = true;
 			break;
+		case 'K':
+			options->settings.skip_damaged = true;
+			break;
 		default: {
 			int common = program_common_option(option, &options->quiet, usage);
 			if (common > 0)
@@ -224,6 +231,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 		return -1;
 	}
 	options->source = argv[optind];
+	if (!options->source[0]) {
+		program_say(
+		    "the SOURCE is empty; say what to capture: test, a video file, a URL or "
+		    "a camera");
+		return -1;
+	}
 	if (name) {
 		if (vshm_name_check(name) < 0) {
 			program_say("%s", vshm_error());
@@ -289,8 +302,12 @@ static void print_status(struct capture *capture, const struct vshm_frame *frame
 {
 	struct vshm_writer_stats stats;
 	vshm_writer_get_stats(capture->writer, &stats);
-	struct capture_source_stats source_stats;
+	struct capture_source_stats source_stats = { 0 };
 	capture->ops->get_stats(capture->source, &source_stats);
+	char damaged[48] = "";
+	if (source_stats.frames_damaged)
+		snprintf(damaged, sizeof(damaged), " | %llu damaged",
+		         (unsigned long long)source_stats.frames_damaged);
 	uint64_t frames = stats.frames_published - capture->status_published;
 	if (final) {
 		frames = stats.frames_published;
@@ -298,15 +315,16 @@ static void print_status(struct capture *capture, const struct vshm_frame *frame
 	}
 	capture->status_published = stats.frames_published;
 	const char *format = vshm_format_name(frame->format);
-	program_status_print(
-	    &capture->status, final,
-	    "%s'%s' %ux%u %s | %5.1f fps | %llu frames | %llu skipped | %llu "
-	    "overwrites | %u reader%s",
-	    final ? "done: " : "", capture->options->name, frame->width, frame->height,
-	    format ? format : "?", (double)frames * 1e9 / (double)(elapsed_ns + 1),
-	    (unsigned long long)stats.frames_published,
-	    (unsigned long long)source_stats.frames_skipped, (unsigned long long)stats.overwrites,
-	    stats.readers_attached, stats.readers_attached == 1 ? "" : "s");
+	program_status_print(&capture->status, final,
+	                     "%s'%s' %ux%u %s | %5.1f fps | %llu frames | %llu skipped%s | %llu "
+	                     "overwrites | %u reader%s",
+	                     final ? "done: " : "", capture->options->name, frame->width,
+	                     frame->height, format ? format : "?",
+	                     (double)frames * 1e9 / (double)(elapsed_ns + 1),
+	                     (unsigned long long)stats.frames_published,
+	                     (unsigned long long)source_stats.frames_skipped, damaged,
+	                     (unsigned long long)stats.overwrites, stats.readers_attached,
+	                     stats.readers_attached == 1 ? "" : "s");
 }
 
 /*

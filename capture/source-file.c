@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ffmpeg-log.h"
 #include "picture.h"
 #include "shutdown.h"
 #include "source.h"
@@ -48,8 +49,14 @@ struct capture_source {
 	uint64_t pictures_this_pass;
 	uint64_t next_frame_number;
 	uint64_t frames_skipped;
+	uint64_t frames_damaged;
 	uint64_t loops;
 	uint64_t io_deadline_ns; /* 0, or when blocking I/O gives up */
+
+	/* Damaged video (see take_picture()). */
+	bool pending_damaged; /* the pending picture was decoded with errors */
+	bool skipped_damaged; /* damaged pictures were skipped since the last one handed out */
+	bool said_damaged;
 };
 
 static const char *error_text(int error)
@@ -127,29 +134,89 @@ static uint64_t media_time_of(struct capture_source *source, const AVFrame *pict
 }
 
 /*
- * Decodes the next picture into source->pending. Returns 1, 0 at the end of the input,
- * or a negative AVERROR for a failure that ends the stream.
+ * Opens the decoder of source->stream, in one thread. A damaged picture is concealed
+ * with whatever the decoder has at hand: with frame threads (several pictures at once)
+ * that depends on how far its other threads have got, so which pictures come out
+ * damaged, and how, changes from run to run (FFmpeg's own program's output does too);
+ * with slice threads the concealed pictures are the same every time but not those that
+ * FFmpeg's program makes. One thread decodes a damaged file exactly as `ffmpeg -threads
+ * 1` does, every time, and costs nothing on pictures that play in real time; the price
+ * is --fast replay of large pictures, which frame threads would spread over the cores.
+ */
+static int start_decoder(struct capture_source *source, const AVCodec *codec)
+{
+	source->decoder = avcodec_alloc_context3(codec);
+	if (!source->decoder)
+		return AVERROR(ENOMEM);
+	int result = avcodec_parameters_to_context(source->decoder, source->stream->codecpar);
+	if (result < 0)
+		return result;
+	source->decoder->thread_count = 1;
+	return avcodec_open2(source->decoder, codec, NULL);
+}
+
+/* Says once that the video is damaged, when the first damaged picture comes. */
+static void say_damaged(struct capture_source *source)
+{
+	if (source->said_damaged)
+		return;
+	source->said_damaged = true;
+	char cause[256];
+	fprintf(stderr,
+	        "vshm-capture: '%s': the video is damaged from picture %llu on (FFmpeg: %s); "
+	        "pictures with decode errors are %s\n",
+	        source->location, (unsigned long long)source->next_frame_number,
+	        capture_ffmpeg_log_last(cause, sizeof(cause))[0] ? cause : "decoding errors",
+	        source->settings.skip_damaged
+	            ? "dropped (--skip-damaged)"
+	            : "published as FFmpeg decodes them, flagged damaged (--skip-damaged "
+	              "drops them)");
+}
+
+/*
+ * A picture the decoder gave, or failed to give (error < 0). Returns 1 to hand the
+ * picture out, 0 to go on decoding.
+ */
+static int take_picture(struct capture_source *source, int error)
+{
+	AVFrame *picture = source->pending;
+	if (error < 0) {
+		/* A picture that failed to decode: nothing to hand out (FFmpeg skips it too). */
+		source->frames_skipped++;
+		return 0;
+	}
+	bool damaged = (picture->flags & AV_FRAME_FLAG_CORRUPT) || picture->decode_error_flags;
+	source->pending_damaged = damaged;
+	if (damaged)
+		say_damaged(source);
+	if (damaged && source->settings.skip_damaged) {
+		/* Counted, and its number is not given to another: readers see the gap. */
+		source->frames_skipped++;
+		source->next_frame_number++;
+		source->skipped_damaged = true;
+		av_frame_unref(picture);
+		return 0;
+	}
+	source->frames_damaged += damaged;
+	return 1;
+}
+
+/*
+ * Decodes the next picture into source->pending: every picture the decoder outputs,
+ * as FFmpeg does, those with decode errors too (flagged damaged), unless asked to skip
+ * them. Only the video stream is read: the demuxer discards the others
+ * (AVDISCARD_ALL), so a damaged audio track cannot end the video. Returns 1, 0 at the
+ * end of the input, or a negative AVERROR for a failure that ends the stream.
  */
 static int decode_picture(struct capture_source *source)
 {
 	int consecutive_errors = 0;
 	for (;;) {
 		int result = avcodec_receive_frame(source->decoder, source->pending);
-		if (result == 0) {
-			if (source->pending->flags & AV_FRAME_FLAG_CORRUPT ||
-			    source->pending->decode_error_flags) {
-				source->frames_skipped++;
-				av_frame_unref(source->pending);
-				continue;
-			}
-			return 1;
-		}
 		if (result == AVERROR_EOF)
 			return 0;
-		if (result != AVERROR(EAGAIN)) {
-			/* A picture that failed to decode: skip it and go on. */
-			source->frames_skipped++;
-			if (++consecutive_errors > CONSECUTIVE_ERRORS_MAX) {
+		if (result == 0 || result != AVERROR(EAGAIN)) {
+			if (result < 0 && ++consecutive_errors > CONSECUTIVE_ERRORS_MAX) {
 				fprintf(stderr,
 				        "vshm-capture: '%s': %d pictures in a row failed to decode "
 				        "(%s); giving up\n",
@@ -157,6 +224,9 @@ static int decode_picture(struct capture_source *source)
 				        error_text(result));
 				return result;
 			}
+			int taken = take_picture(source, result);
+			if (taken != 0)
+				return taken;
 			continue;
 		}
 		if (source->input_done)
@@ -170,11 +240,15 @@ static int decode_picture(struct capture_source *source)
 			if (timed_out)
 				fprintf(stderr, "vshm-capture: '%s': no data for %u s; ending\n",
 				        source->location, (unsigned)(IO_TIMEOUT_NS / 1000000000u));
-			if (result != AVERROR_EOF)
-				fprintf(
-				    stderr,
-				    "vshm-capture: '%s': read error (%s); playing what was read\n",
-				    source->location, error_text(result));
+			if (result != AVERROR_EOF) {
+				char cause[256];
+				capture_ffmpeg_log_last(cause, sizeof(cause));
+				fprintf(stderr,
+				        "vshm-capture: '%s': read error (%s%s%s); playing what was "
+				        "read\n",
+				        source->location, cause, cause[0] ? ": " : "",
+				        error_text(result));
+			}
 			source->input_done = true;
 			avcodec_send_packet(source->decoder, NULL); /* drain what is buffered */
 			continue;
@@ -239,6 +313,8 @@ static int decode_ahead(struct capture_source *source)
 	if (result > 0) {
 		source->pending_media_ns =
 		    media_time_of(source, source->pending, &source->pending_discontinuity);
+		source->pending_discontinuity |= source->skipped_damaged;
+		source->skipped_damaged = false;
 		source->pictures_this_pass++;
 	}
 	source->has_pending = result > 0;
@@ -287,15 +363,12 @@ static int open_decoder(struct capture_source *source)
 		return AVERROR_DECODER_NOT_FOUND;
 	}
 	source->stream = source->format_context->streams[index];
-	source->decoder = avcodec_alloc_context3(codec);
-	if (!source->decoder)
-		return AVERROR(ENOMEM);
-	int result = avcodec_parameters_to_context(source->decoder, source->stream->codecpar);
-	if (result < 0)
-		return result;
-	source->decoder->thread_count = 0; /* one per core */
-	source->decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-	result = avcodec_open2(source->decoder, codec, NULL);
+	/* The demuxer skips every other stream: their packets are never read, so that
+	 * nothing in them (a damaged audio track) can end the video. */
+	for (unsigned i = 0; i < source->format_context->nb_streams; i++)
+		if ((int)i != index)
+			source->format_context->streams[i]->discard = AVDISCARD_ALL;
+	int result = start_decoder(source, codec);
 	if (result < 0) {
 		fprintf(stderr, "vshm-capture: '%s': cannot open the %s decoder: %s\n",
 		        source->location, codec->name, error_text(result));
@@ -326,7 +399,7 @@ static struct capture_source *file_open(const char *location,
                                         const struct capture_settings *settings,
                                         struct capture_description *description)
 {
-	av_log_set_level(getenv("VSHM_DEBUG") ? AV_LOG_INFO : AV_LOG_FATAL);
+	capture_ffmpeg_log_start();
 	avformat_network_init();
 	struct capture_source *source = calloc(1, sizeof(*source));
 	if (!source)
@@ -346,9 +419,12 @@ static struct capture_source *file_open(const char *location,
 	AVDictionary *open_options = NULL;
 	av_dict_set(&open_options, "rw_timeout", NETWORK_TIMEOUT_US, 0);
 	arm_io_deadline(source);
+	capture_ffmpeg_log_forget();
 	int result = avformat_open_input(&source->format_context, location, NULL, &open_options);
 	av_dict_free(&open_options);
 	bool timed_out = io_timed_out(source);
+	char cause[256];
+	capture_ffmpeg_log_last(cause, sizeof(cause));
 	if (result < 0) {
 		/* avformat_open_input() frees the context on failure. */
 		source->format_context = NULL;
@@ -360,21 +436,28 @@ static struct capture_source *file_open(const char *location,
 		else if (result == AVERROR(ENOENT))
 			fprintf(stderr, "vshm-capture: '%s': no such file\n", location);
 		else if (result == AVERROR_INVALIDDATA)
+			/* FFmpeg's own words say more than its error code: "moov atom not
+			 * found" where the code says "Invalid data found". */
 			fprintf(stderr,
-			        "vshm-capture: '%s' is not a video file FFmpeg recognises (%s)\n",
-			        location, error_text(result));
+			        "vshm-capture: '%s' is not a video file FFmpeg can read (%s)\n",
+			        location, cause[0] ? cause : error_text(result));
 		else
 			fprintf(stderr, "vshm-capture: cannot open '%s': %s\n", location,
-			        error_text(result));
+			        cause[0] ? cause : error_text(result));
 		goto error;
 	}
 	arm_io_deadline(source);
+	capture_ffmpeg_log_forget();
 	result = avformat_find_stream_info(source->format_context, NULL);
 	timed_out = io_timed_out(source);
 	if (result < 0 || program_shutdown_requested()) {
 		if (!program_shutdown_requested())
 			fprintf(stderr, "vshm-capture: '%s': cannot read its streams: %s\n",
-			        location, timed_out ? "no answer in time" : error_text(result));
+			        location,
+			        timed_out ? "no answer in time"
+			        : capture_ffmpeg_log_last(cause, sizeof(cause))[0]
+			            ? cause
+			            : error_text(result));
 		goto error;
 	}
 	if (open_decoder(source) < 0)
@@ -382,12 +465,17 @@ static struct capture_source *file_open(const char *location,
 
 	/* Decode the first picture now: it sizes the ring, and a file with none fails
 	 * here, before any stream is created. */
+	capture_ffmpeg_log_forget();
 	result = decode_ahead(source);
 	if (result <= 0) {
+		capture_ffmpeg_log_last(cause, sizeof(cause));
 		if (!program_shutdown_requested())
-			fprintf(stderr, "vshm-capture: '%s': no video frame could be decoded%s%s\n",
-			        location, result < 0 ? ": " : " (corrupt or empty video stream)",
-			        result < 0 ? error_text(result) : "");
+			fprintf(stderr,
+			        "vshm-capture: '%s': no video frame could be decoded (%s)\n",
+			        location,
+			        cause[0]     ? cause
+			        : result < 0 ? error_text(result)
+			                     : "corrupt or empty video stream");
 		goto error;
 	}
 	describe_output(source, &description->format, &description->width, &description->height);
@@ -443,6 +531,8 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 	frame->frame_number = source->next_frame_number++;
 	if (source->pending_discontinuity)
 		frame->flags |= VSHM_FRAME_DISCONTINUITY;
+	if (source->pending_damaged)
+		frame->flags |= VSHM_FRAME_DAMAGED;
 	av_frame_unref(picture);
 
 	/* Decode the next picture now, so this one knows whether it is the last. */
@@ -459,6 +549,7 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 static void file_get_stats(const struct capture_source *source, struct capture_source_stats *stats)
 {
 	stats->frames_skipped = source->frames_skipped;
+	stats->frames_damaged = source->frames_damaged;
 	stats->loops = source->loops;
 }
 

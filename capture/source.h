@@ -28,6 +28,7 @@ struct capture_settings {
 	uint32_t height;
 	double fps;
 	bool loop;
+	bool skip_damaged; /* files: drop pictures decoded with errors instead of flagging them */
 	/* Cameras only: */
 	enum capture_io io;
 	bool no_reconnect; /* exit when the device vanishes instead of waiting for it */
@@ -63,6 +64,7 @@ struct capture_description {
 
 struct capture_source_stats {
 	uint64_t frames_skipped; /* corrupt or undecodable frames, skipped and counted */
+	uint64_t frames_damaged; /* published flagged VSHM_FRAME_DAMAGED */
 	uint64_t loops;          /* times a looping source started over */
 };
 

@@ -403,6 +403,7 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 static void v4l2_get_stats(const struct capture_source *source, struct capture_source_stats *stats)
 {
 	stats->frames_skipped = source->frames_skipped;
+	stats->frames_damaged = 0;
 	stats->loops = 0;
 }
 
