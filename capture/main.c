@@ -76,7 +76,13 @@ static void usage(FILE *out)
 	    "Cameras:\n"
 	    "      --list-devices  list the video devices and the formats they offer\n"
 	    "      --list-formats DEVICE\n"
-	    "                      list a device's formats, frame sizes and frame rates\n"
+	    "                      list a device's formats, frame sizes and frame rates,\n"
+	    "                      and mark the one taken by default\n"
+	    "      --input-format FOURCC\n"
+	    "                      take the camera's frames in this format, as --list-formats\n"
+	    "                      names it (MJPG, YUYV, ...); by default, the format that\n"
+	    "                      reaches --fps (or goes fastest) at the size, preferring\n"
+	    "                      those the ring carries as they are\n"
 	    "      --io MODE       auto (default): the camera writes straight into the\n"
 	    "                      stream's slots (USERPTR) when its driver allows it, else\n"
 	    "                      mmap; mmap: copy each frame from the driver's buffers;\n"
@@ -129,6 +135,25 @@ static void name_from_source(const char *source, char *name)
 		strcpy(name, "capture");
 }
 
+/* A V4L2 fourcc as --list-formats shows it: 1 to 4 characters, padded with spaces. */
+static int parse_fourcc(const char *option, const char *text, uint32_t *fourcc)
+{
+	size_t length = strlen(text);
+	bool printable = length >= 1 && length <= 4;
+	for (size_t i = 0; printable && i < length; i++)
+		printable = text[i] > ' ' && text[i] <= '~';
+	if (!printable) {
+		program_say("%s '%s' is not a fourcc such as MJPG or YUYV (see --list-formats)",
+		            option, text);
+		return -1;
+	}
+	char code[4] = { ' ', ' ', ' ', ' ' };
+	for (size_t i = 0; i < length; i++)
+		code[i] = text[i];
+	*fourcc = VSHM_FOURCC(code[0], code[1], code[2], code[3]);
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *options)
 {
 	static const struct option long_options[] = {
@@ -146,6 +171,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "io", required_argument, NULL, 'I' },
 		{ "no-reconnect", no_argument, NULL, 'R' },
 		{ "skip-damaged", no_argument, NULL, 'K' },
+		{ "input-format", required_argument, NULL, 'i' },
 		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
@@ -211,6 +237,11 @@ static int parse_options(int argc, char **argv, struct options *options)
 			break;
 		case 'K':
 			options->settings.skip_damaged = true;
+			break;
+		case 'i':
+			if (parse_fourcc("--input-format", optarg,
+			                 &options->settings.input_format) < 0)
+				return -1;
 			break;
 		default: {
 			int common = program_common_option(option, &options->quiet, usage);

@@ -30,6 +30,7 @@ struct capture_settings {
 	bool loop;
 	bool skip_damaged; /* files: drop pictures decoded with errors instead of flagging them */
 	/* Cameras only: */
+	uint32_t input_format; /* the camera's format (a V4L2 fourcc) to take, 0: the best */
 	enum capture_io io;
 	bool no_reconnect; /* exit when the device vanishes instead of waiting for it */
 };

@@ -5,6 +5,7 @@
 #include <libavutil/frame.h>
 #include <libavutil/imgutils.h>
 #include <libv4l2.h>
+#include <limits.h>
 #include <linux/videodev2.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -59,6 +60,46 @@ static int errno_value(const char *name)
 	return 0;
 }
 
+/*
+ * "stepwise:160x120-1280x720/16x8" or "continuous:160x120-1280x720": sizes as a range,
+ * for every format (each a multiple of 2, as the pictures want).
+ */
+static void parse_size_range(const char *text, struct config *c)
+{
+	unsigned w0, h0, w1, h1, sw = 2, sh = 2;
+	bool stepwise =
+	    sscanf(text, "stepwise:%ux%u-%ux%u/%ux%u", &w0, &h0, &w1, &h1, &sw, &sh) == 6;
+	bool continuous =
+	    !stepwise && sscanf(text, "continuous:%ux%u-%ux%u", &w0, &h0, &w1, &h1) == 4;
+	if ((!stepwise && !continuous) || w0 < 2 || h0 < 2 || w1 < w0 || h1 < h0 || sw % 2 ||
+	    sh % 2 || !sw || !sh)
+		return;
+	c->size_type = stepwise ? V4L2_FRMSIZE_TYPE_STEPWISE : V4L2_FRMSIZE_TYPE_CONTINUOUS;
+	/* Continuous sizes still come in even numbers: the 4:2:x formats need them. */
+	c->steps = (struct v4l2_frmsize_stepwise){ w0 & ~1u, w1 & ~1u, stepwise ? sw : 1,
+		                                   h0 & ~1u, h1 & ~1u, stepwise ? sh : 1 };
+	c->widths[0] = c->steps.max_width;
+	c->heights[0] = c->steps.max_height;
+	c->size_count = 1;
+}
+
+/* "YUYV:5,MJPG:30": the one rate each of these formats has (the others have them all). */
+static void parse_format_rates(const char *text, struct config *c)
+{
+	for (const char *p = text; p && *p;) {
+		unsigned rate;
+		if (strlen(p) > 5 && p[4] == ':' && sscanf(p + 5, "%u", &rate) == 1 && rate >= 1 &&
+		    rate <= 1000) {
+			uint32_t fourcc = v4l2_fourcc(p[0], p[1], p[2], p[3]);
+			for (uint32_t i = 0; i < c->format_count; i++)
+				if (c->formats[i] == fourcc)
+					c->format_rates[i] = rate;
+		}
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+}
+
 /* "YUYV,MJPG" into fourccs. */
 static void parse_formats(const char *text, uint32_t *formats, uint32_t *count)
 {
@@ -79,6 +120,8 @@ void fake_configure(void)
 	memset(c, 0, sizeof(*c));
 	const char *device = getenv("FAKE_CAMERA_DEVICE");
 	snprintf(c->device, sizeof(c->device), "%s", device && *device ? device : "/dev/video0");
+	if (!realpath(c->device, c->real_device))
+		c->real_device[0] = '\0';
 
 	const char *formats = getenv("FAKE_CAMERA_FORMATS");
 	if (!formats || !*formats)
@@ -106,7 +149,8 @@ void fake_configure(void)
 	const char *sizes = getenv("FAKE_CAMERA_SIZES");
 	if (!sizes || !*sizes)
 		sizes = "640x480,320x240,1280x720,1920x1080";
-	for (const char *p = sizes; *p && c->size_count < MAX_SIZES;) {
+	parse_size_range(sizes, c);
+	for (const char *p = sizes; !c->size_type && *p && c->size_count < MAX_SIZES;) {
 		unsigned w, h;
 		if (sscanf(p, "%ux%u", &w, &h) == 2 && w >= 2 && h >= 2) {
 			c->widths[c->size_count] = w & ~1u;
@@ -129,6 +173,18 @@ void fake_configure(void)
 			break;
 		p++;
 	}
+	parse_format_rates(getenv("FAKE_CAMERA_FORMAT_FPS"), c);
+	c->mjpeg_cut_every = env_number("FAKE_CAMERA_MJPEG_CUT_EVERY", 0);
+	c->bytesperline_align = (uint32_t)env_number("FAKE_CAMERA_BYTESPERLINE_ALIGN", 0);
+	c->emulate = env_number("FAKE_CAMERA_EMULATE", 0) != 0;
+	const char *timestamps = getenv("FAKE_CAMERA_TIMESTAMPS");
+	c->timestamps = TIMESTAMPS_MONOTONIC;
+	if (timestamps && strcmp(timestamps, "realtime") == 0)
+		c->timestamps = TIMESTAMPS_REALTIME;
+	else if (timestamps && strcmp(timestamps, "backwards") == 0)
+		c->timestamps = TIMESTAMPS_BACKWARDS;
+	c->stall_after = env_number("FAKE_CAMERA_STALL_AFTER", 0);
+	c->stall_ns = env_number("FAKE_CAMERA_STALL_MS", 0) * 1000000u;
 	c->userptr = env_number("FAKE_CAMERA_USERPTR", 1) != 0;
 	const char *caps = getenv("FAKE_CAMERA_CAPS");
 	c->caps = V4L2_CAP_VIDEO_CAPTURE;
@@ -156,7 +212,8 @@ void fake_reset_device(void)
 	fake.pixelformat = fake.config.format_count ? fake.config.formats[0] : V4L2_PIX_FMT_YUYV;
 	fake.width = fake.config.size_count ? fake.config.widths[0] : 640;
 	fake.height = fake.config.size_count ? fake.config.heights[0] : 480;
-	fake.rate = fake.config.rate_count ? fake.config.rates[0] : 30;
+	uint32_t rates[MAX_RATES];
+	fake.rate = fake_rates_of(fake.pixelformat, rates) ? rates[0] : 30;
 	memset(&fake.queue, 0, sizeof(fake.queue));
 	fake.queue.owner = fake.config.busy ? MAX_HANDLES : -1;
 	fake.queue.memfd = -1;

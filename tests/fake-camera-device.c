@@ -66,7 +66,15 @@ void fake_stop_streaming(struct handle *handle)
 	timerfd_settime(handle->fd, 0, &off, NULL);
 }
 
-static bool offers(uint32_t pixelformat)
+/* The formats libv4l2 adds on the fds it converts for, when the driver lacks them. */
+static const uint32_t emulated_formats[] = {
+	V4L2_PIX_FMT_RGB24,
+	V4L2_PIX_FMT_BGR24,
+	V4L2_PIX_FMT_YUV420,
+	V4L2_PIX_FMT_YVU420,
+};
+
+static bool native(uint32_t pixelformat)
 {
 	for (uint32_t i = 0; i < fake.config.format_count; i++)
 		if (fake.config.formats[i] == pixelformat)
@@ -74,12 +82,102 @@ static bool offers(uint32_t pixelformat)
 	return false;
 }
 
+/*
+ * The index-th format a handle sees: the driver's, then, through libv4l2's converter
+ * (with FAKE_CAMERA_EMULATE), those libv4l2 emulates, flagged V4L2_FMT_FLAG_EMULATED.
+ * Returns 0 past the end.
+ */
+static uint32_t format_at(const struct handle *handle, uint32_t index, uint32_t *flags)
+{
+	*flags = 0;
+	if (index < fake.config.format_count) {
+		uint32_t pixelformat = fake.config.formats[index];
+		*flags = fake_is_jpeg(pixelformat) ? V4L2_FMT_FLAG_COMPRESSED : 0;
+		return pixelformat;
+	}
+	index -= fake.config.format_count;
+	if (!handle || !handle->converting || !fake.config.emulate)
+		return 0;
+	for (size_t i = 0; i < sizeof(emulated_formats) / sizeof(emulated_formats[0]); i++) {
+		if (native(emulated_formats[i]))
+			continue;
+		if (index-- == 0) {
+			*flags = V4L2_FMT_FLAG_EMULATED;
+			return emulated_formats[i];
+		}
+	}
+	return 0;
+}
+
+static bool offers(const struct handle *handle, uint32_t pixelformat)
+{
+	uint32_t flags, offered;
+	for (uint32_t i = 0; (offered = format_at(handle, i, &flags)) != 0; i++)
+		if (offered == pixelformat)
+			return true;
+	return false;
+}
+
+uint32_t fake_rates_of(uint32_t pixelformat, uint32_t rates[MAX_RATES])
+{
+	for (uint32_t i = 0; i < fake.config.format_count; i++) {
+		if (fake.config.formats[i] == pixelformat && fake.config.format_rates[i]) {
+			rates[0] = fake.config.format_rates[i];
+			return 1;
+		}
+	}
+	memcpy(rates, fake.config.rates, sizeof(fake.config.rates));
+	return fake.config.rate_count;
+}
+
 static bool offers_size(uint32_t width, uint32_t height)
 {
+	const struct v4l2_frmsize_stepwise *steps = &fake.config.steps;
+	if (fake.config.size_type)
+		return width >= steps->min_width && width <= steps->max_width &&
+		       height >= steps->min_height && height <= steps->max_height &&
+		       (width - steps->min_width) % steps->step_width == 0 &&
+		       (height - steps->min_height) % steps->step_height == 0 && width % 2 == 0 &&
+		       height % 2 == 0;
 	for (uint32_t i = 0; i < fake.config.size_count; i++)
 		if (fake.config.widths[i] == width && fake.config.heights[i] == height)
 			return true;
 	return false;
+}
+
+/* The offered size nearest to *width x *height. */
+static void nearest_size(uint32_t *width, uint32_t *height)
+{
+	const struct v4l2_frmsize_stepwise *steps = &fake.config.steps;
+	if (fake.config.size_type) {
+		/* Into the range, down onto the grid, even. */
+		uint32_t w = *width < steps->min_width   ? steps->min_width
+		             : *width > steps->max_width ? steps->max_width
+		                                         : *width;
+		uint32_t h = *height < steps->min_height   ? steps->min_height
+		             : *height > steps->max_height ? steps->max_height
+		                                           : *height;
+		w = steps->min_width +
+		    (w - steps->min_width) / steps->step_width * steps->step_width;
+		h = steps->min_height +
+		    (h - steps->min_height) / steps->step_height * steps->step_height;
+		*width = w & ~1u;
+		*height = h & ~1u;
+		return;
+	}
+	uint32_t best = 0;
+	uint64_t best_distance = UINT64_MAX;
+	for (uint32_t i = 0; i < fake.config.size_count; i++) {
+		int64_t dw = (int64_t)fake.config.widths[i] - *width;
+		int64_t dh = (int64_t)fake.config.heights[i] - *height;
+		uint64_t distance = (uint64_t)(dw < 0 ? -dw : dw) + (uint64_t)(dh < 0 ? -dh : dh);
+		if (distance < best_distance) {
+			best_distance = distance;
+			best = i;
+		}
+	}
+	*width = fake.config.widths[best];
+	*height = fake.config.heights[best];
 }
 
 static const char *description_of(uint32_t pixelformat)
@@ -93,6 +191,8 @@ static const char *description_of(uint32_t pixelformat)
 		return "Y/UV 4:2:0";
 	case V4L2_PIX_FMT_YUV420:
 		return "Planar YUV 4:2:0";
+	case V4L2_PIX_FMT_YVU420:
+		return "Planar YVU 4:2:0";
 	case V4L2_PIX_FMT_RGB24:
 		return "24-bit RGB 8-8-8";
 	case V4L2_PIX_FMT_BGR24:
@@ -101,36 +201,26 @@ static const char *description_of(uint32_t pixelformat)
 		return "8-bit Greyscale";
 	case V4L2_PIX_FMT_MJPEG:
 		return "Motion-JPEG";
+	case V4L2_PIX_FMT_JPEG:
+		return "JFIF JPEG";
 	default:
 		return "Unknown";
 	}
 }
 
 /* As drivers do: an unknown format becomes the first offered, a size the nearest. */
-static void adjust_format(struct v4l2_pix_format *pix)
+static void adjust_format(const struct handle *handle, struct v4l2_pix_format *pix)
 {
-	if (!offers(pix->pixelformat))
+	if (!offers(handle, pix->pixelformat))
 		pix->pixelformat = fake.config.formats[0];
-	uint32_t best = 0;
-	uint64_t best_distance = UINT64_MAX;
-	for (uint32_t i = 0; i < fake.config.size_count; i++) {
-		int64_t dw = (int64_t)fake.config.widths[i] - pix->width;
-		int64_t dh = (int64_t)fake.config.heights[i] - pix->height;
-		uint64_t distance = (uint64_t)(dw < 0 ? -dw : dw) + (uint64_t)(dh < 0 ? -dh : dh);
-		if (distance < best_distance) {
-			best_distance = distance;
-			best = i;
-		}
-	}
-	pix->width = fake.config.widths[best];
-	pix->height = fake.config.heights[best];
+	nearest_size(&pix->width, &pix->height);
 	pix->field = V4L2_FIELD_NONE;
 	pix->bytesperline = fake_camera_bytesperline(pix->pixelformat, pix->width);
 	pix->sizeimage = fake_camera_sizeimage(pix->pixelformat, pix->width, pix->height);
-	if (pix->pixelformat != V4L2_PIX_FMT_MJPEG)
+	if (!fake_is_jpeg(pix->pixelformat))
 		pix->sizeimage += fake.config.sizeimage_extra;
 	pix->colorspace =
-	    pix->pixelformat == V4L2_PIX_FMT_MJPEG ? V4L2_COLORSPACE_JPEG : V4L2_COLORSPACE_SRGB;
+	    fake_is_jpeg(pix->pixelformat) ? V4L2_COLORSPACE_JPEG : V4L2_COLORSPACE_SRGB;
 	pix->priv = 0;
 	pix->flags = 0;
 	pix->ycbcr_enc = V4L2_YCBCR_ENC_DEFAULT;
@@ -138,13 +228,13 @@ static void adjust_format(struct v4l2_pix_format *pix)
 	pix->xfer_func = V4L2_XFER_FUNC_DEFAULT;
 }
 
-static void current_format(struct v4l2_format *format)
+static void current_format(const struct handle *handle, struct v4l2_format *format)
 {
 	memset(&format->fmt, 0, sizeof(format->fmt));
 	format->fmt.pix.pixelformat = fake.pixelformat;
 	format->fmt.pix.width = fake.width;
 	format->fmt.pix.height = fake.height;
-	adjust_format(&format->fmt.pix);
+	adjust_format(handle, &format->fmt.pix);
 }
 
 static bool capture_type(uint32_t type)
@@ -162,7 +252,7 @@ bool fake_owned_by_other(const struct handle *handle)
 static uint32_t driver_sizeimage(void)
 {
 	uint32_t size = fake_camera_sizeimage(fake.pixelformat, fake.width, fake.height);
-	return fake.pixelformat == V4L2_PIX_FMT_MJPEG ? size : size + fake.config.sizeimage_extra;
+	return fake_is_jpeg(fake.pixelformat) ? size : size + fake.config.sizeimage_extra;
 }
 
 static uint64_t interval_ns(void)
@@ -170,12 +260,43 @@ static uint64_t interval_ns(void)
 	return 1000000000u / fake.rate;
 }
 
+/* When frame k of the stream is complete: one interval after the one before, but for a stall. */
+static uint64_t frame_due_ns(uint64_t k)
+{
+	uint64_t due = fake.queue.start_ns + (k + 1) * interval_ns();
+	if (fake.config.stall_ns && k >= fake.config.stall_after)
+		due += fake.config.stall_ns;
+	return due;
+}
+
+/* How many frames are complete at now (frame_due_ns() no later than now). */
+static uint64_t frames_complete(uint64_t now)
+{
+	uint64_t elapsed = now - fake.queue.start_ns;
+	uint64_t complete = elapsed / interval_ns();
+	const struct config *c = &fake.config;
+	if (!c->stall_ns || complete <= c->stall_after)
+		return complete;
+	/* Frames from stall_after on come stall_ns later. */
+	uint64_t late = elapsed >= c->stall_ns ? (elapsed - c->stall_ns) / interval_ns() : 0;
+	return late > c->stall_after ? late : c->stall_after;
+}
+
 static void produce(struct buffer *buffer, uint64_t k)
 {
 	struct config *c = &fake.config;
 	buffer->sequence = (uint32_t)k;
 	/* The end-of-frame time, rounded to microseconds as a timeval carries it. */
-	buffer->timestamp_ns = (fake.queue.start_ns + (k + 1) * interval_ns()) / 1000u * 1000u;
+	uint64_t timestamp_ns = frame_due_ns(k);
+	if (c->timestamps == TIMESTAMPS_REALTIME) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		timestamp_ns +=
+		    (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - fake_now_ns();
+	} else if (c->timestamps == TIMESTAMPS_BACKWARDS && k % 4 == 3) {
+		timestamp_ns -= 50000000u;
+	}
+	buffer->timestamp_ns = timestamp_ns / 1000u * 1000u;
 	buffer->flags = 0;
 	uint32_t size = driver_sizeimage();
 	if (c->error_every && (k + 1) % c->error_every == 0) {
@@ -185,12 +306,16 @@ static void produce(struct buffer *buffer, uint64_t k)
 		buffer->bytesused = size / 2;
 		return;
 	}
-	if (fake.pixelformat == V4L2_PIX_FMT_MJPEG) {
+	if (fake_is_jpeg(fake.pixelformat)) {
 		size_t written =
 		    fake_camera_jpeg(fake.width, fake.height, k, buffer->memory, buffer->length);
-		buffer->bytesused = (uint32_t)written;
 		if (!written)
 			buffer->flags = V4L2_BUF_FLAG_ERROR;
+		/* A frame cut short, as USB cameras short of bandwidth send them: the rest
+		 * of the buffer is what it held before, and nothing says so. */
+		if (c->mjpeg_cut_every && (k + 1) % c->mjpeg_cut_every == 0)
+			written /= 2;
+		buffer->bytesused = (uint32_t)written;
 		if (written && c->mjpeg_whole_buffer) {
 			memset(buffer->memory + written, 0, buffer->length - written);
 			buffer->bytesused = buffer->length;
@@ -221,8 +346,7 @@ static void run_camera(void)
 	struct queue *q = &fake.queue;
 	if (!q->streaming)
 		return;
-	uint64_t elapsed = fake_now_ns() - q->start_ns;
-	uint64_t completed = elapsed / interval_ns();
+	uint64_t completed = frames_complete(fake_now_ns());
 	uint64_t ticks_seen = q->ticks_seen;
 	while (q->next_frame < completed) {
 		if (q->queued == 0) {
@@ -257,7 +381,7 @@ static void schedule_wakeup(struct handle *handle)
 	if (fake_gone(handle) || q->done > 0) {
 		when.it_value.tv_nsec = 1;
 	} else if (q->streaming) {
-		uint64_t due = q->start_ns + (q->next_frame + 1) * interval_ns();
+		uint64_t due = frame_due_ns(q->next_frame);
 		when.it_value.tv_sec = (time_t)(due / 1000000000u);
 		when.it_value.tv_nsec = (long)(due % 1000000000u);
 		flags = TFD_TIMER_ABSTIME;
@@ -276,7 +400,9 @@ static void describe_buffer(uint32_t index, struct v4l2_buffer *out)
 	out->memory = q->memory;
 	out->field = V4L2_FIELD_NONE;
 	out->length = buffer->length;
-	out->flags = V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC | V4L2_BUF_FLAG_TSTAMP_SRC_EOF;
+	out->flags = fake.config.timestamps == TIMESTAMPS_REALTIME
+	                 ? V4L2_BUF_FLAG_TIMESTAMP_UNKNOWN
+	                 : V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC | V4L2_BUF_FLAG_TSTAMP_SRC_EOF;
 	if (buffer->mappings)
 		out->flags |= V4L2_BUF_FLAG_MAPPED;
 	if (buffer->state == BUFFER_QUEUED)
@@ -422,7 +548,7 @@ static int dequeue_buffer(struct handle *handle, struct v4l2_buffer *request)
 			schedule_wakeup(handle);
 			return fake_fail(EAGAIN);
 		}
-		uint64_t due = q->start_ns + (q->next_frame + 1) * interval_ns();
+		uint64_t due = frame_due_ns(q->next_frame);
 		struct timespec until = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
 		int result = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
 		if (result == EINTR)
@@ -469,27 +595,48 @@ static int stream_on(struct handle *handle, const int *type)
 	return 0;
 }
 
-static int enum_frame_sizes(struct v4l2_frmsizeenum *sizes)
+static int enum_frame_sizes(const struct handle *handle, struct v4l2_frmsizeenum *sizes)
 {
-	if (!offers(sizes->pixel_format) || sizes->index >= fake.config.size_count)
+	if (!offers(handle, sizes->pixel_format) || sizes->index >= fake.config.size_count)
 		return fake_fail(EINVAL);
+	memset(sizes->reserved, 0, sizeof(sizes->reserved));
+	if (fake.config.size_type) {
+		sizes->type = fake.config.size_type;
+		sizes->stepwise = fake.config.steps;
+		return 0;
+	}
 	sizes->type = V4L2_FRMSIZE_TYPE_DISCRETE;
 	sizes->discrete.width = fake.config.widths[sizes->index];
 	sizes->discrete.height = fake.config.heights[sizes->index];
-	memset(sizes->reserved, 0, sizeof(sizes->reserved));
 	return 0;
 }
 
-static int enum_frame_intervals(struct v4l2_frmivalenum *intervals)
+static int enum_frame_intervals(const struct handle *handle, struct v4l2_frmivalenum *intervals)
 {
-	if (!offers(intervals->pixel_format) || !offers_size(intervals->width, intervals->height) ||
-	    intervals->index >= fake.config.rate_count)
+	uint32_t rates[MAX_RATES];
+	uint32_t count = fake_rates_of(intervals->pixel_format, rates);
+	if (!offers(handle, intervals->pixel_format) ||
+	    !offers_size(intervals->width, intervals->height) || intervals->index >= count)
 		return fake_fail(EINVAL);
 	intervals->type = V4L2_FRMIVAL_TYPE_DISCRETE;
 	intervals->discrete.numerator = 1;
-	intervals->discrete.denominator = fake.config.rates[intervals->index];
+	intervals->discrete.denominator = rates[intervals->index];
 	memset(intervals->reserved, 0, sizeof(intervals->reserved));
 	return 0;
+}
+
+/* The rate of the current format nearest to want (frames a second). */
+static uint32_t nearest_rate(double want)
+{
+	uint32_t rates[MAX_RATES];
+	uint32_t count = fake_rates_of(fake.pixelformat, rates);
+	uint32_t best = rates[0];
+	for (uint32_t i = 0; i < count; i++) {
+		double d = rates[i] - want, b = best - want;
+		if ((d < 0 ? -d : d) < (b < 0 ? -b : b))
+			best = rates[i];
+	}
+	return best;
 }
 
 static void describe_parm(struct v4l2_streamparm *parm)
@@ -512,14 +659,7 @@ static int set_parm(struct handle *handle, struct v4l2_streamparm *parm)
 	struct v4l2_fract asked = parm->parm.capture.timeperframe;
 	if (asked.numerator && asked.denominator) {
 		/* The offered rate nearest to the asked one. */
-		double want = (double)asked.denominator / asked.numerator;
-		uint32_t best = fake.config.rates[0];
-		for (uint32_t i = 0; i < fake.config.rate_count; i++) {
-			double d = fake.config.rates[i] - want, b = best - want;
-			if ((d < 0 ? -d : d) < (b < 0 ? -b : b))
-				best = fake.config.rates[i];
-		}
-		fake.rate = best;
+		fake.rate = nearest_rate((double)asked.denominator / asked.numerator);
 	}
 	describe_parm(parm);
 	return 0;
@@ -545,28 +685,29 @@ int fake_device_ioctl(struct handle *handle, unsigned long request, void *argume
 	}
 	case VIDIOC_ENUM_FMT: {
 		struct v4l2_fmtdesc *desc = argument;
-		if (!capture_type(desc->type) || desc->index >= fake.config.format_count)
+		uint32_t flags = 0;
+		uint32_t pixelformat = format_at(handle, desc->index, &flags);
+		if (!capture_type(desc->type) || !pixelformat)
 			return fake_fail(EINVAL);
 		uint32_t index = desc->index, type = desc->type;
 		memset(desc, 0, sizeof(*desc));
 		desc->index = index;
 		desc->type = type;
-		desc->pixelformat = fake.config.formats[index];
-		desc->flags =
-		    desc->pixelformat == V4L2_PIX_FMT_MJPEG ? V4L2_FMT_FLAG_COMPRESSED : 0;
+		desc->pixelformat = pixelformat;
+		desc->flags = flags;
 		snprintf((char *)desc->description, sizeof(desc->description), "%s",
 		         description_of(desc->pixelformat));
 		return 0;
 	}
 	case VIDIOC_ENUM_FRAMESIZES:
-		return enum_frame_sizes(argument);
+		return enum_frame_sizes(handle, argument);
 	case VIDIOC_ENUM_FRAMEINTERVALS:
-		return enum_frame_intervals(argument);
+		return enum_frame_intervals(handle, argument);
 	case VIDIOC_G_FMT: {
 		struct v4l2_format *format = argument;
 		if (!capture_type(format->type))
 			return fake_fail(EINVAL);
-		current_format(format);
+		current_format(handle, format);
 		return 0;
 	}
 	case VIDIOC_TRY_FMT:
@@ -577,11 +718,12 @@ int fake_device_ioctl(struct handle *handle, unsigned long request, void *argume
 		if (request == VIDIOC_S_FMT &&
 		    (fake_owned_by_other(handle) || fake.queue.count || fake.queue.streaming))
 			return fake_fail(EBUSY);
-		adjust_format(&format->fmt.pix);
+		adjust_format(handle, &format->fmt.pix);
 		if (request == VIDIOC_S_FMT) {
 			fake.pixelformat = format->fmt.pix.pixelformat;
 			fake.width = format->fmt.pix.width;
 			fake.height = format->fmt.pix.height;
+			fake.rate = nearest_rate(fake.rate); /* the format may not have the rate */
 		}
 		return 0;
 	}

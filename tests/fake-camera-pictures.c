@@ -40,7 +40,13 @@ static uint8_t chroma_v(uint32_t x, uint32_t y, uint64_t s)
 	return (uint8_t)(64 + (y / 4 + s) % 128);
 }
 
-uint32_t fake_camera_bytesperline(uint32_t pixelformat, uint32_t width)
+bool fake_is_jpeg(uint32_t pixelformat)
+{
+	return pixelformat == V4L2_PIX_FMT_MJPEG || pixelformat == V4L2_PIX_FMT_JPEG;
+}
+
+/* Bytes a row of the first plane holds, before any padding. */
+static uint32_t row_bytes(uint32_t pixelformat, uint32_t width)
 {
 	switch (pixelformat) {
 	case V4L2_PIX_FMT_YUYV:
@@ -49,23 +55,35 @@ uint32_t fake_camera_bytesperline(uint32_t pixelformat, uint32_t width)
 	case V4L2_PIX_FMT_RGB24:
 	case V4L2_PIX_FMT_BGR24:
 		return width * 3;
-	case V4L2_PIX_FMT_MJPEG:
-		return 0;
-	default: /* NV12, YU12, GREY */
+	default: /* NV12, YU12, YV12, GREY */
 		return width;
 	}
 }
 
+uint32_t fake_camera_bytesperline(uint32_t pixelformat, uint32_t width)
+{
+	if (fake_is_jpeg(pixelformat))
+		return 0;
+	uint32_t bytes = row_bytes(pixelformat, width);
+	uint32_t align = fake.config.bytesperline_align;
+	/* Padded as drivers pad for their DMA engines (a multiple of 2, for the chroma). */
+	return align ? (bytes + align - 1) / align * align : bytes;
+}
+
 uint32_t fake_camera_sizeimage(uint32_t pixelformat, uint32_t width, uint32_t height)
 {
+	uint32_t bpl = fake_camera_bytesperline(pixelformat, width);
 	switch (pixelformat) {
 	case V4L2_PIX_FMT_NV12:
+		return bpl * height + bpl * (height / 2);
 	case V4L2_PIX_FMT_YUV420:
-		return width * height * 3 / 2;
+	case V4L2_PIX_FMT_YVU420:
+		return bpl * height + 2 * (bpl / 2) * (height / 2);
 	case V4L2_PIX_FMT_MJPEG:
+	case V4L2_PIX_FMT_JPEG:
 		return width * height * 2 + 4096;
 	default:
-		return fake_camera_bytesperline(pixelformat, width) * height;
+		return bpl * height;
 	}
 }
 
@@ -94,7 +112,7 @@ void fake_camera_fill(uint32_t pixelformat, uint32_t width, uint32_t height, uin
 				row[3 * x + 2] = pixelformat == V4L2_PIX_FMT_RGB24 ? b : r;
 				break;
 			}
-			default: /* the luma plane of NV12 and YU12, GREY */
+			default: /* the luma plane of NV12, YU12 and YV12, GREY */
 				row[x] = luma(x, y, s);
 				break;
 			}
@@ -107,11 +125,14 @@ void fake_camera_fill(uint32_t pixelformat, uint32_t width, uint32_t height, uin
 				chroma[(size_t)y * bpl + 2 * x] = chroma_u(2 * x, 2 * y, s);
 				chroma[(size_t)y * bpl + 2 * x + 1] = chroma_v(2 * x, 2 * y, s);
 			}
-	} else if (pixelformat == V4L2_PIX_FMT_YUV420) {
-		uint8_t *v = chroma + (size_t)(bpl / 2) * (height / 2);
+	} else if (pixelformat == V4L2_PIX_FMT_YUV420 || pixelformat == V4L2_PIX_FMT_YVU420) {
+		/* YU12: U then V; YV12: V then U. */
+		uint8_t *second = chroma + (size_t)(bpl / 2) * (height / 2);
+		uint8_t *u = pixelformat == V4L2_PIX_FMT_YUV420 ? chroma : second;
+		uint8_t *v = pixelformat == V4L2_PIX_FMT_YUV420 ? second : chroma;
 		for (uint32_t y = 0; y < height / 2; y++)
 			for (uint32_t x = 0; x < width / 2; x++) {
-				chroma[(size_t)y * (bpl / 2) + x] = chroma_u(2 * x, 2 * y, s);
+				u[(size_t)y * (bpl / 2) + x] = chroma_u(2 * x, 2 * y, s);
 				v[(size_t)y * (bpl / 2) + x] = chroma_v(2 * x, 2 * y, s);
 			}
 	}

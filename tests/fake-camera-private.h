@@ -33,6 +33,12 @@
 #define MAX_MAPPINGS 64
 #define PAGE         4096u
 
+enum fake_timestamps {
+	TIMESTAMPS_MONOTONIC, /* the end of frame on CLOCK_MONOTONIC, flagged so */
+	TIMESTAMPS_REALTIME,  /* CLOCK_REALTIME, flagged unknown, as drivers before Linux 3.10 */
+	TIMESTAMPS_BACKWARDS, /* flagged monotonic, but every 4th is 50 ms early: backwards */
+};
+
 enum buffer_state { BUFFER_DEQUEUED, BUFFER_QUEUED, BUFFER_DONE };
 
 struct buffer {
@@ -68,6 +74,7 @@ struct queue {
 
 struct config {
 	char device[256];
+	char real_device[4096]; /* its real path, if it exists as a file (for links to it) */
 	uint32_t formats[MAX_FORMATS];
 	uint32_t format_count;
 	uint32_t widths[MAX_SIZES], heights[MAX_SIZES];
@@ -89,6 +96,14 @@ struct config {
 	int streamon_error;       /* STREAMON fails with this errno */
 	uint32_t sizeimage_extra; /* bytes a raw frame's sizeimage is padded by */
 	bool mjpeg_whole_buffer;  /* MJPEG bytesused is the whole buffer, zeros after the JPEG */
+	uint64_t mjpeg_cut_every; /* every Nth JPEG is cut short, with no error flag */
+	uint32_t format_rates[MAX_FORMATS]; /* the one rate formats[i] has; 0: every rate */
+	uint32_t size_type; /* V4L2_FRMSIZE_TYPE_DISCRETE (the list), _STEPWISE, _CONTINUOUS */
+	struct v4l2_frmsize_stepwise steps; /* the range of a stepwise or continuous size */
+	uint32_t bytesperline_align;        /* rows padded to a multiple of this; 0: packed */
+	bool emulate;   /* converting handles offer libv4l2's emulated formats too */
+	int timestamps; /* enum fake_timestamps */
+	uint64_t stall_after, stall_ns; /* after this many frames, none for this long */
 	bool fill;
 };
 
@@ -145,11 +160,15 @@ FAKE_HIDDEN void fake_reset_device(void);
 
 /* fake-camera-pictures.c */
 FAKE_HIDDEN void fake_free_encoder(void);
+/* MJPEG and JPEG: compressed frames, the fake's JPEG of each. */
+FAKE_HIDDEN bool fake_is_jpeg(uint32_t pixelformat);
 
 /* fake-camera-device.c */
 /* The driver's answer to an ioctl on handle: 0, or -1 with errno. */
 FAKE_HIDDEN int fake_device_ioctl(struct handle *handle, unsigned long request, void *argument);
 FAKE_HIDDEN bool fake_any_mapped(void);
+/* The rates a format is offered at (FAKE_CAMERA_FPS, or its FAKE_CAMERA_FORMAT_FPS). */
+FAKE_HIDDEN uint32_t fake_rates_of(uint32_t pixelformat, uint32_t rates[MAX_RATES]);
 FAKE_HIDDEN void fake_free_buffers(void);
 FAKE_HIDDEN void fake_stop_streaming(struct handle *handle);
 /* Another handle owns the queue (or another process, with FAKE_CAMERA_BUSY). */

@@ -8,6 +8,7 @@
 #include <libavutil/frame.h>
 #include <libavutil/imgutils.h>
 #include <libv4l2.h>
+#include <limits.h>
 #include <linux/videodev2.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -122,7 +123,14 @@ static bool is_device(const char *file)
 		fake_configure();
 		fake_reset_device();
 	}
-	return file && strcmp(file, fake.config.device) == 0;
+	if (!file)
+		return false;
+	if (strcmp(file, fake.config.device) == 0)
+		return true;
+	/* Another name of it: a symbolic link, as udev makes under /dev/v4l/by-id. */
+	char real[PATH_MAX];
+	return fake.config.real_device[0] && strncmp(file, "/proc/", 6) != 0 &&
+	       realpath(file, real) && strcmp(real, fake.config.real_device) == 0;
 }
 
 /*

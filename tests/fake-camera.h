@@ -31,9 +31,20 @@
  *   FAKE_CAMERA_DEVICE       device path it answers for (default /dev/video0); other
  *                            paths go to the real open()/ioctl() (ENOENT, ENOTTY, ...)
  *   FAKE_CAMERA_FORMATS      offered formats, e.g. "YUYV,MJPG" (default: YUYV UYVY NV12
- *                            YU12 RGB3 BGR3 GREY MJPG)
- *   FAKE_CAMERA_SIZES        offered sizes, e.g. "640x480,1280x720" (even numbers)
+ *                            YU12 RGB3 BGR3 GREY MJPG); JPEG is compressed as MJPG is
+ *   FAKE_CAMERA_EMULATE      1: fds that libv4l2 converts for also offer RGB3 BGR3 YU12
+ *                            YV12 flagged V4L2_FMT_FLAG_EMULATED (those the driver lacks),
+ *                            as libv4l2 does; their frames come in that format
+ *   FAKE_CAMERA_SIZES        offered sizes, e.g. "640x480,1280x720" (even numbers), or a
+ *                            range: "stepwise:160x120-1280x720/16x8",
+ *                            "continuous:160x120-1280x720"
  *   FAKE_CAMERA_FPS          offered rates, e.g. "30,15" (the first is the default)
+ *   FAKE_CAMERA_FORMAT_FPS   formats that have one rate only, e.g. "YUYV:5,MJPG:30"
+ *   FAKE_CAMERA_BYTESPERLINE_ALIGN N: rows padded to a multiple of N bytes
+ *   FAKE_CAMERA_TIMESTAMPS   "monotonic" (default); "realtime": CLOCK_REALTIME flagged
+ *                            unknown, as drivers before Linux 3.10; "backwards": flagged
+ *                            monotonic, but every 4th frame stamped 50 ms early
+ *   FAKE_CAMERA_STALL_AFTER  N and FAKE_CAMERA_STALL_MS M: after N frames, none for M ms
  *   FAKE_CAMERA_USERPTR      0 refuses USERPTR memory (EINVAL at REQBUFS); default 1
  *   FAKE_CAMERA_CAPS         "capture" (default), "output" or "metadata"
  *   FAKE_CAMERA_OPEN_ERROR   an errno name (EACCES, EBUSY, ...) that open fails with
@@ -57,6 +68,8 @@
  *                            more than the pixels need, as some drivers pad it
  *   FAKE_CAMERA_MJPEG_WHOLE_BUFFER 1: MJPEG frames say the whole buffer is used (the
  *                            JPEG, then zeros), leaving no room after the data
+ *   FAKE_CAMERA_MJPEG_CUT_EVERY N: every Nth JPEG is cut to half its bytes, with no
+ *                            error flag, as USB cameras short of bandwidth send them
  * A mapped buffer is followed by an inaccessible page: reading past its end faults.
  *   FAKE_CAMERA_FILL         "none": frames get only their 8-byte stamp, as if a DMA
  *                            engine wrote them at no CPU cost (for benchmarks)

@@ -1,7 +1,8 @@
 /*
  * The camera source's parts, private to capture/v4l2/:
  *   device.c     opening a device node and saying why it cannot be used
- *   negotiate.c  format, size and rate: what is asked, what the camera offers
+ *   choose.c     which format, size and rate, among what the camera offers
+ *   negotiate.c  asking the driver for them, and what it answers
  *   io-mmap.c    frames copied (or MJPEG decoded) from the driver's buffers
  *   io-userptr.c the ring's slots lent to the driver: frames with no copy
  *   mjpeg.c      MJPEG frames decoded into a slot (through capture/picture.c)
@@ -151,8 +152,29 @@ bool camera_device_vanished(int error);
 uint32_t camera_list_formats(int fd, struct camera_format *formats);
 /* The ring format of a V4L2 pixel format with the same bytes, or VSHM_FORMAT_INVALID. */
 uint32_t camera_ring_format_of(uint32_t pixelformat);
+/* choose.c */
+
 /* True for the formats the ring carries as they are (see native_formats). */
 bool camera_is_native(uint32_t pixelformat);
+/*
+ * The size offered for pixelformat nearest to width x height (or the largest when none
+ * is asked), and its distance from it (for the largest: UINT64_MAX - its area). Returns
+ * false if the driver lists no sizes.
+ */
+bool camera_choose_size(int fd, uint32_t pixelformat, uint32_t width, uint32_t height,
+                        uint32_t *best_width, uint32_t *best_height, uint64_t *best_distance);
+/* The interval offered at that size nearest to fps (or the shortest when fps is 0). */
+bool camera_choose_interval(int fd, uint32_t pixelformat, uint32_t width, uint32_t height,
+                            double fps, struct v4l2_fract *best);
+/*
+ * The format to use, by the rules at the top of choose.c: wanted (reconnecting: the one
+ * we had), else settings->input_format, else the best candidate. path: say on stderr
+ * why, when the format chosen is not the one preferred because of its rate (NULL: say
+ * nothing). Returns its index in formats, or UINT32_MAX when there is none.
+ */
+uint32_t camera_choose_format(int fd, const struct camera_format *formats, uint32_t count,
+                              const struct capture_settings *settings, uint32_t wanted,
+                              const char *path);
 /* True for the compressed formats decoded here (MJPEG, JPEG). */
 bool camera_is_jpeg(uint32_t pixelformat);
 /*
@@ -185,6 +207,14 @@ bool camera_layout_is_the_rings(const struct capture_source *camera, uint64_t sl
  * goes on with mmap.
  */
 int camera_userptr_probe(struct capture_source *camera);
+
+/* list.c */
+
+/*
+ * --list-devices with the device nodes under dev ("/dev"): each video node, and its
+ * stable names under dev/v4l/by-id and dev/v4l/by-path. Returns 0, or 1 if none.
+ */
+int camera_list_devices_in(const char *dev);
 
 /* mjpeg.c */
 

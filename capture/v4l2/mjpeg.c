@@ -22,7 +22,10 @@ struct camera_mjpeg {
 	AVPacket *packet;
 	AVFrame *picture;
 	struct capture_picture converter;
-	uint8_t *padded; /* a JPEG copied when the driver's buffer has no room for padding */
+	bool seen_end;        /* a JPEG of this camera ended with EOI */
+	uint32_t without_end; /* JPEGs in a row without EOI, before any had one */
+	bool end_not_checked; /* this camera never sends EOI: frames are not checked for it */
+	uint8_t *padded;      /* a JPEG copied when the driver's buffer has no room for padding */
 	unsigned int padded_size;
 };
 
@@ -68,10 +71,50 @@ int camera_mjpeg_open(struct capture_source *source)
 	return 0;
 }
 
+/* A JPEG ends with EOI (FF D9); drivers may pad the buffer after it with zeros. */
+static bool ends_whole(const uint8_t *data, uint32_t size)
+{
+	while (size > 2 && data[size - 1] == 0)
+		size--;
+	return size >= 4 && data[size - 2] == 0xff && data[size - 1] == 0xd9;
+}
+
+/*
+ * Whether a JPEG is there whole. A UVC camera short of USB bandwidth delivers frames cut
+ * short without V4L2_BUF_FLAG_ERROR, and libavcodec conceals the missing part with what
+ * its buffer held: half of one picture over the rest of an older one. Such a frame has
+ * no EOI. A camera that never sends EOI (a few do) would have every frame refused:
+ * after FRAMES_WITHOUT_END_MAX in a row, and none with it, EOI is no longer asked for,
+ * and that is said once (libavcodec's decode errors still are).
+ */
+#define FRAMES_WITHOUT_END_MAX 30
+
+static bool is_whole(struct capture_source *source, const uint8_t *data, uint32_t size)
+{
+	struct camera_mjpeg *mjpeg = source->mjpeg;
+	if (mjpeg->end_not_checked)
+		return true;
+	if (ends_whole(data, size)) {
+		mjpeg->seen_end = true;
+		return true;
+	}
+	if (!mjpeg->seen_end && ++mjpeg->without_end >= FRAMES_WITHOUT_END_MAX) {
+		mjpeg->end_not_checked = true;
+		fprintf(stderr,
+		        "vshm-capture: '%s' sends JPEGs without their end marker; frames cut short "
+		        "are now found only when they do not decode cleanly\n",
+		        source->path);
+		return true;
+	}
+	return false;
+}
+
 int camera_mjpeg_decode(struct capture_source *source, uint8_t *data, uint32_t size,
                         size_t capacity, struct vshm_frame *frame)
 {
 	struct camera_mjpeg *mjpeg = source->mjpeg;
+	if (!is_whole(source, data, size))
+		return 0;
 	/* libavcodec may read AV_INPUT_BUFFER_PADDING_SIZE bytes past the data, and wants
 	 * them zero. The driver's buffer is ours until it is queued again: zero them there
 	 * if they fit; if not, copy the compressed data into a padded buffer kept from frame
@@ -97,6 +140,10 @@ int camera_mjpeg_decode(struct capture_source *source, uint8_t *data, uint32_t s
 	AVFrame *picture = mjpeg->picture;
 	if (avcodec_receive_frame(mjpeg->decoder, picture) < 0)
 		return 0;
+	if ((picture->flags & AV_FRAME_FLAG_CORRUPT) || picture->decode_error_flags) {
+		av_frame_unref(picture); /* concealed by libavcodec: not the camera's picture */
+		return 0;
+	}
 	uint32_t format = source->settings.format
 	                      ? source->settings.format
 	                      : capture_picture_ring_format((enum AVPixelFormat)picture->format);

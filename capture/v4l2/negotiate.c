@@ -1,11 +1,7 @@
 /*
- * Negotiation: which of the camera's formats, sizes and rates to ask for, and what the
- * driver answers (VIDIOC_S_FMT, VIDIOC_S_PARM), which is then what is used.
- *
- * The format: the asked one, or the first of the ring's own formats the camera offers
- * (then MJPEG, decoded here with libavcodec, then formats libv4l2 emulates); the size:
- * the asked one or the nearest (said on stderr), or the largest; the rate: the asked one
- * or the nearest, or the fastest.
+ * Negotiation: what choose.c picks is asked for (VIDIOC_S_FMT, VIDIOC_S_PARM), and what
+ * the driver answers is what is used; a size or rate other than the one asked is said
+ * on stderr. Also where the planes of the driver's frames lie.
  */
 #include <errno.h>
 #include <libv4l2.h>
@@ -13,12 +9,6 @@
 #include <string.h>
 
 #include "camera.h"
-
-/* Formats the ring carries as they are, in the order we prefer them (V4L2 codes). */
-static const uint32_t native_formats[] = {
-	V4L2_PIX_FMT_YUYV,  V4L2_PIX_FMT_UYVY,  V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420,
-	V4L2_PIX_FMT_RGB24, V4L2_PIX_FMT_BGR24, V4L2_PIX_FMT_GREY,
-};
 
 /* The ring format with the same layout as a V4L2 pixel format (the format table's
  * v4l2_fourcc), or VSHM_FORMAT_INVALID. */
@@ -32,24 +22,9 @@ uint32_t camera_ring_format_of(uint32_t pixelformat)
 	return VSHM_FORMAT_INVALID;
 }
 
-/* The V4L2 pixel format of a ring format, or 0 if V4L2 has none. */
-static uint32_t v4l2_format_of(uint32_t format)
-{
-	const struct vshm_format_description *description = vshm_format_describe(format);
-	return description ? description->v4l2_fourcc : 0;
-}
-
-bool camera_is_native(uint32_t pixelformat)
-{
-	for (size_t i = 0; i < sizeof(native_formats) / sizeof(native_formats[0]); i++)
-		if (native_formats[i] == pixelformat)
-			return camera_ring_format_of(pixelformat) != VSHM_FORMAT_INVALID;
-	return false;
-}
-
 bool camera_is_jpeg(uint32_t pixelformat)
 {
-	return pixelformat == V4L2_PIX_FMT_MJPEG;
+	return pixelformat == V4L2_PIX_FMT_MJPEG || pixelformat == V4L2_PIX_FMT_JPEG;
 }
 
 uint8_t camera_raw_matrix(uint32_t ring_format)
@@ -73,160 +48,6 @@ uint32_t camera_list_formats(int fd, struct camera_format *formats)
 		count++;
 	}
 	return count;
-}
-
-/*
- * The size the camera offers for pixelformat nearest to width x height (or the largest
- * when none is asked), in *best. Returns false if the driver lists no sizes.
- */
-static bool choose_size(int fd, uint32_t pixelformat, uint32_t width, uint32_t height,
-                        uint32_t *best_width, uint32_t *best_height, uint64_t *best_distance)
-{
-	bool found = false;
-	*best_distance = UINT64_MAX;
-	for (uint32_t i = 0;; i++) {
-		struct v4l2_frmsizeenum size = { .index = i, .pixel_format = pixelformat };
-		if (camera_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &size) < 0)
-			break;
-		uint32_t w, h;
-		if (size.type == V4L2_FRMSIZE_TYPE_DISCRETE) {
-			w = size.discrete.width;
-			h = size.discrete.height;
-		} else {
-			/* Stepwise or continuous: the asked size clamped to the grid. */
-			struct v4l2_frmsize_stepwise *s = &size.stepwise;
-			uint32_t step_w = s->step_width ? s->step_width : 1;
-			uint32_t step_h = s->step_height ? s->step_height : 1;
-			w = width ? width : s->max_width;
-			h = height ? height : s->max_height;
-			w = w < s->min_width ? s->min_width : w > s->max_width ? s->max_width : w;
-			h = h < s->min_height   ? s->min_height
-			    : h > s->max_height ? s->max_height
-			                        : h;
-			w = s->min_width + (w - s->min_width) / step_w * step_w;
-			h = s->min_height + (h - s->min_height) / step_h * step_h;
-		}
-		uint64_t distance;
-		if (width && height) {
-			int64_t dw = (int64_t)w - width, dh = (int64_t)h - height;
-			distance = (uint64_t)(dw < 0 ? -dw : dw) + (uint64_t)(dh < 0 ? -dh : dh);
-		} else {
-			distance = UINT64_MAX - (uint64_t)w * h; /* the largest */
-		}
-		if (distance < *best_distance) {
-			*best_distance = distance;
-			*best_width = w;
-			*best_height = h;
-			found = true;
-		}
-		if (size.type != V4L2_FRMSIZE_TYPE_DISCRETE)
-			break;
-	}
-	return found;
-}
-
-/* The offered interval nearest to fps (or the shortest when fps is 0). */
-static bool choose_interval(int fd, uint32_t pixelformat, uint32_t width, uint32_t height,
-                            double fps, struct v4l2_fract *best)
-{
-	bool found = false;
-	double best_score = 0;
-	for (uint32_t i = 0;; i++) {
-		struct v4l2_frmivalenum ival = {
-			.index = i, .pixel_format = pixelformat, .width = width, .height = height
-		};
-		if (camera_ioctl(fd, VIDIOC_ENUM_FRAMEINTERVALS, &ival) < 0)
-			break;
-		struct v4l2_fract f;
-		if (ival.type == V4L2_FRMIVAL_TYPE_DISCRETE) {
-			f = ival.discrete;
-		} else {
-			/* Continuous or stepwise: ask for the rate itself, the driver rounds. */
-			f = fps > 0 ? (struct v4l2_fract){ 1000, (uint32_t)(fps * 1000 + 0.5) }
-			            : ival.stepwise.min;
-		}
-		if (!f.numerator || !f.denominator)
-			continue;
-		double rate = (double)f.denominator / f.numerator;
-		double score = fps > 0 ? -(rate > fps ? rate - fps : fps - rate) : rate;
-		if (!found || score > best_score) {
-			best_score = score;
-			*best = f;
-			found = true;
-		}
-		if (ival.type != V4L2_FRMIVAL_TYPE_DISCRETE)
-			break;
-	}
-	return found;
-}
-
-static uint32_t find_format(const struct camera_format *formats, uint32_t count,
-                            uint32_t pixelformat, bool emulated)
-{
-	for (uint32_t i = 0; i < count; i++)
-		if (formats[i].pixelformat == pixelformat &&
-		    !!(formats[i].flags & V4L2_FMT_FLAG_EMULATED) == emulated)
-			return i;
-	return UINT32_MAX;
-}
-
-/*
- * Picks the camera format: the asked one, or (when the camera lacks it) MJPEG to decode
- * into it, or libv4l2's emulation of it; without one asked, the first native format,
- * then MJPEG, then an emulated one, preferring among them the one whose sizes come
- * nearest the asked size. Returns the index in formats, or UINT32_MAX.
- */
-static uint32_t choose_format(int fd, const struct camera_format *formats, uint32_t count,
-                              const struct capture_settings *settings, uint32_t wanted)
-{
-	uint32_t candidates[CAMERA_FORMATS_MAX * 2];
-	uint32_t candidate_count = 0;
-	uint32_t index;
-	if (wanted && (index = find_format(formats, count, wanted, false)) != UINT32_MAX)
-		return index;
-	if (settings->format) {
-		if ((index = find_format(formats, count, v4l2_format_of(settings->format),
-		                         false)) != UINT32_MAX)
-			return index;
-	} else {
-		for (size_t i = 0; i < sizeof(native_formats) / sizeof(native_formats[0]); i++)
-			if ((index = find_format(formats, count, native_formats[i], false)) !=
-			    UINT32_MAX)
-				candidates[candidate_count++] = index;
-	}
-#ifdef VSHM_HAVE_FFMPEG
-	if ((index = find_format(formats, count, V4L2_PIX_FMT_MJPEG, false)) != UINT32_MAX)
-		candidates[candidate_count++] = index;
-#endif
-	if (settings->format) {
-		if ((index = find_format(formats, count, v4l2_format_of(settings->format), true)) !=
-		    UINT32_MAX)
-			candidates[candidate_count++] = index;
-	} else {
-		for (size_t i = 0; i < sizeof(native_formats) / sizeof(native_formats[0]); i++)
-			if ((index = find_format(formats, count, native_formats[i], true)) !=
-			    UINT32_MAX)
-				candidates[candidate_count++] = index;
-	}
-	if (candidate_count == 0)
-		return UINT32_MAX;
-	if (!settings->width)
-		return candidates[0];
-	/* A size was asked: the candidate that comes nearest, in order of preference. */
-	uint32_t best = candidates[0];
-	uint64_t best_distance = UINT64_MAX;
-	for (uint32_t i = 0; i < candidate_count; i++) {
-		uint32_t w, h;
-		uint64_t distance;
-		if (!choose_size(fd, formats[candidates[i]].pixelformat, settings->width,
-		                 settings->height, &w, &h, &distance))
-			distance = UINT64_MAX - 1;
-		if (distance < best_distance) {
-			best_distance = distance;
-			best = candidates[i];
-		}
-	}
-	return best;
 }
 
 /*
@@ -290,7 +111,9 @@ int camera_negotiate(struct capture_source *source, bool verbose)
 	struct camera_format formats[CAMERA_FORMATS_MAX];
 	uint32_t count = camera_list_formats(fd, formats);
 	const struct capture_settings *settings = &source->settings;
-	uint32_t chosen = choose_format(fd, formats, count, settings, source->wanted_pixelformat);
+	uint32_t chosen =
+	    camera_choose_format(fd, formats, count, settings, source->wanted_pixelformat,
+	                         verbose ? source->path : NULL);
 	if (chosen == UINT32_MAX) {
 		if (verbose) {
 			char offered[CAMERA_FORMATS_MAX * 5 + 1] = "";
@@ -300,7 +123,14 @@ int camera_negotiate(struct capture_source *source, bool verbose)
 				strcat(offered, " ");
 				strcat(offered, text);
 			}
-			if (settings->format)
+			char asked[5];
+			camera_fourcc_text(settings->input_format, asked);
+			if (settings->input_format)
+				fprintf(
+				    stderr,
+				    "vshm-capture: '%s' has no %s (--input-format; it offers:%s)\n",
+				    source->path, asked, count ? offered : " nothing");
+			else if (settings->format)
 				fprintf(stderr,
 				        "vshm-capture: '%s' cannot give %s frames (it offers:%s)\n",
 				        source->path, vshm_format_name(settings->format),
@@ -317,8 +147,8 @@ int camera_negotiate(struct capture_source *source, bool verbose)
 	uint32_t pixelformat = formats[chosen].pixelformat;
 	uint32_t width = 0, height = 0;
 	uint64_t distance;
-	if (!choose_size(fd, pixelformat, settings->width, settings->height, &width, &height,
-	                 &distance)) {
+	if (!camera_choose_size(fd, pixelformat, settings->width, settings->height, &width, &height,
+	                        &distance)) {
 		/* The driver lists no sizes: ask for what was asked and take the answer. */
 		width = settings->width;
 		height = settings->height;
@@ -375,8 +205,8 @@ int camera_negotiate(struct capture_source *source, bool verbose)
 	struct v4l2_fract interval;
 	if (camera_ioctl(fd, VIDIOC_G_PARM, &parm) == 0 &&
 	    (parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME) &&
-	    choose_interval(fd, pix->pixelformat, pix->width, pix->height, settings->fps,
-	                    &interval)) {
+	    camera_choose_interval(fd, pix->pixelformat, pix->width, pix->height, settings->fps,
+	                           &interval)) {
 		parm.parm.capture.timeperframe = interval;
 		if (camera_ioctl(fd, VIDIOC_S_PARM, &parm) < 0 && verbose)
 			fprintf(stderr, "vshm-capture: '%s': cannot set its frame rate: %s\n",
@@ -408,10 +238,20 @@ int camera_negotiate(struct capture_source *source, bool verbose)
 	else
 		source->ring_format = camera_ring_format_of(pix->pixelformat);
 	if (!source->ring_format) {
-		char code[5];
-		camera_fourcc_text(pix->pixelformat, code);
 		fprintf(stderr, "vshm-capture: '%s' delivers %s, which the ring cannot carry\n",
-		        source->path, code);
+		        source->path, text);
+		v4l2_close(fd);
+		source->fd = -1;
+		return -EINVAL;
+	}
+	if (!source->compressed && settings->format && source->ring_format != settings->format) {
+		/* --input-format of a raw format, with another --format. */
+		if (verbose)
+			fprintf(
+			    stderr,
+			    "vshm-capture: '%s': %s frames are carried as %s, and only MJPEG is "
+			    "converted; leave out --format, or take --input-format MJPG\n",
+			    source->path, text, vshm_format_name(source->ring_format));
 		v4l2_close(fd);
 		source->fd = -1;
 		return -EINVAL;

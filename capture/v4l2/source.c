@@ -266,14 +266,27 @@ static void count_skipped(struct capture_source *source)
 	vshm_writer_count_dropped(source->writer, 1);
 }
 
-/* When the camera took the frame: its own monotonic timestamp, or now. */
-static uint64_t capture_time(const struct v4l2_buffer *buffer)
+/*
+ * When the camera took the frame: its own timestamp when the driver says it is on
+ * CLOCK_MONOTONIC, else now (drivers before Linux 3.10 stamp with the wall clock, and
+ * say "unknown"). Never later than now nor earlier than the frame before: readers
+ * compute latencies and rates from it, and a driver that stamps frames out of order
+ * must not make them negative.
+ */
+static uint64_t capture_time(struct capture_source *source, const struct v4l2_buffer *buffer)
 {
-	uint64_t capture_ns = 0;
-	if ((buffer->flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
-		capture_ns = (uint64_t)buffer->timestamp.tv_sec * 1000000000u +
-		             (uint64_t)buffer->timestamp.tv_usec * 1000u;
-	return capture_ns ? capture_ns : vshm_now_ns();
+	uint64_t now = vshm_now_ns(), capture_ns = now;
+	if ((buffer->flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC &&
+	    buffer->timestamp.tv_sec >= 0 && buffer->timestamp.tv_usec >= 0) {
+		uint64_t stamped = (uint64_t)buffer->timestamp.tv_sec * 1000000000u +
+		                   (uint64_t)buffer->timestamp.tv_usec * 1000u;
+		if (stamped && stamped <= now)
+			capture_ns = stamped;
+	}
+	if (capture_ns < source->last_capture_ns)
+		capture_ns = source->last_capture_ns;
+	source->last_capture_ns = capture_ns;
+	return capture_ns;
 }
 
 /*
@@ -381,7 +394,7 @@ static int v4l2_next(struct capture_source *source, struct vshm_writer *writer,
 			continue;
 		}
 
-		uint64_t capture_ns = capture_time(&buffer);
+		uint64_t capture_ns = capture_time(source, &buffer);
 		result = source->io->deliver(source, &buffer, frame);
 		if (result < 0) {
 			close_device(source);
