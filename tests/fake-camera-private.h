@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fake-camera.h"
 
@@ -117,6 +118,7 @@ struct handle {
 	 * V4L2_DISABLE_CONVERSION leaves the program talking to the driver. */
 	bool converting;
 	uint32_t generation; /* the device's generation it was opened on */
+	uint32_t priority;   /* enum v4l2_priority, V4L2_PRIORITY_DEFAULT when opened */
 };
 
 struct mapping {
@@ -163,7 +165,20 @@ FAKE_HIDDEN void fake_free_encoder(void);
 /* MJPEG and JPEG: compressed frames, the fake's JPEG of each. */
 FAKE_HIDDEN bool fake_is_jpeg(uint32_t pixelformat);
 
+/* fake-camera-queue.c */
+/* The buffer queue's ioctls, for fake_device_ioctl(): 0, or -1 with errno. */
+FAKE_HIDDEN int fake_request_buffers(struct handle *handle, struct v4l2_requestbuffers *request);
+FAKE_HIDDEN int fake_queue_buffer(struct handle *handle, struct v4l2_buffer *request);
+FAKE_HIDDEN int fake_dequeue_buffer(struct handle *handle, struct v4l2_buffer *request);
+FAKE_HIDDEN int fake_stream_on(struct handle *handle, const int *type);
+/* QUERYBUF's answer for buffer index. */
+FAKE_HIDDEN void fake_describe_buffer(uint32_t index, struct v4l2_buffer *out);
+/* sizeimage of the current format as the driver says it: raw frames maybe padded. */
+FAKE_HIDDEN uint32_t fake_driver_sizeimage(void);
+
 /* fake-camera-device.c */
+/* The driver's buffer type (capture), if it is a capture device at all. */
+FAKE_HIDDEN bool fake_capture_type(uint32_t type);
 /* The driver's answer to an ioctl on handle: 0, or -1 with errno. */
 FAKE_HIDDEN int fake_device_ioctl(struct handle *handle, unsigned long request, void *argument);
 FAKE_HIDDEN bool fake_any_mapped(void);
@@ -175,7 +190,14 @@ FAKE_HIDDEN void fake_stop_streaming(struct handle *handle);
 FAKE_HIDDEN bool fake_owned_by_other(const struct handle *handle);
 
 /* fake-camera.c */
+FAKE_HIDDEN int fake_real_close(int fd);
+FAKE_HIDDEN int fake_real_ioctl(int fd, unsigned long request, void *argument);
+FAKE_HIDDEN void *fake_real_mmap(void *start, size_t length, int prot, int flags, int fd,
+                                 off_t offset);
+FAKE_HIDDEN int fake_real_munmap(void *start, size_t length);
 FAKE_HIDDEN struct handle *fake_handle_of(int fd);
+/* True for the fake's device path, or another name of it (a link). */
+FAKE_HIDDEN bool fake_is_device_path(const char *file);
 FAKE_HIDDEN int fake_handle_index(const struct handle *handle);
 /* True if the device vanished since handle was opened (unplugged, or replugged since). */
 FAKE_HIDDEN bool fake_gone(const struct handle *handle);

@@ -33,6 +33,31 @@
 int fake_open(const char *file, int oflag, ...) __asm__("open");
 int fake_open64(const char *file, int oflag, ...) __asm__("open64");
 
+/*
+ * The kernel's calls, for the fake's own memory and for every fd that is not the fake's.
+ * They are system calls, not libc's functions: the preloaded fake puts its own in front
+ * of libc's close(), ioctl(), mmap() and munmap() (fake-camera-kernel.c).
+ */
+int fake_real_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+int fake_real_ioctl(int fd, unsigned long request, void *argument)
+{
+	return (int)syscall(SYS_ioctl, fd, request, argument);
+}
+
+void *fake_real_mmap(void *start, size_t length, int prot, int flags, int fd, off_t offset)
+{
+	return (void *)syscall(SYS_mmap, start, length, prot, flags, fd, offset);
+}
+
+int fake_real_munmap(void *start, size_t length)
+{
+	return (int)syscall(SYS_munmap, start, length);
+}
+
 struct handle *fake_handle_of(int fd)
 {
 	if (fd < 0)
@@ -63,9 +88,9 @@ void fake_update_plug_state(void)
 		/* A new device: the old queue, its buffers and handles are gone with the
 		 * old one. Memory still mapped by the program stays valid, as in the kernel. */
 		if (fake.queue.memfd >= 0)
-			close(fake.queue.memfd);
+			fake_real_close(fake.queue.memfd);
 		if (fake.queue.pool)
-			munmap(fake.queue.pool, fake.queue.pool_size);
+			fake_real_munmap(fake.queue.pool, fake.queue.pool_size);
 		fake.unplugged = false;
 		fake.generation++;
 		if (c->replug_format_count) {
@@ -113,11 +138,12 @@ static int open_device(int oflag)
 	*handle = (struct handle){ .used = true,
 		                   .fd = fd,
 		                   .nonblocking = (oflag & O_NONBLOCK) != 0,
+		                   .priority = V4L2_PRIORITY_DEFAULT,
 		                   .generation = fake.generation };
 	return fd;
 }
 
-static bool is_device(const char *file)
+bool fake_is_device_path(const char *file)
 {
 	if (!fake.configured) {
 		fake_configure();
@@ -141,7 +167,7 @@ static bool is_device(const char *file)
  */
 int fake_open(const char *file, int oflag, ...)
 {
-	if (is_device(file))
+	if (fake_is_device_path(file))
 		return open_device(oflag);
 	va_list arguments;
 	va_start(arguments, oflag);
@@ -152,7 +178,7 @@ int fake_open(const char *file, int oflag, ...)
 
 int fake_open64(const char *file, int oflag, ...)
 {
-	if (is_device(file))
+	if (fake_is_device_path(file))
 		return open_device(oflag);
 	va_list arguments;
 	va_start(arguments, oflag);
@@ -171,7 +197,7 @@ int v4l2_fd_open(int fd, int v4l2_flags)
 	struct handle *handle = fake_handle_of(fd);
 	if (!handle) {
 		struct v4l2_capability cap;
-		return ioctl(fd, VIDIOC_QUERYCAP, &cap) < 0 ? -1 : fd;
+		return fake_real_ioctl(fd, VIDIOC_QUERYCAP, &cap) < 0 ? -1 : fd;
 	}
 	if (fake_gone(handle))
 		return fake_fail(ENODEV);
@@ -183,7 +209,7 @@ int v4l2_fd_open(int fd, int v4l2_flags)
 int v4l2_open(const char *file, int oflag, ...)
 {
 	int fd;
-	if (is_device(file)) {
+	if (fake_is_device_path(file)) {
 		fd = open_device(oflag);
 	} else {
 		va_list arguments;
@@ -206,7 +232,7 @@ int v4l2_close(int fd)
 {
 	struct handle *handle = fake_handle_of(fd);
 	if (!handle)
-		return close(fd);
+		return fake_real_close(fd);
 	if (handle->generation == fake.generation &&
 	    fake.queue.owner == fake_handle_index(handle)) {
 		fake_stop_streaming(handle);
@@ -216,7 +242,7 @@ int v4l2_close(int fd)
 		fake.queue.owner = -1;
 	}
 	handle->used = false;
-	return close(fd);
+	return fake_real_close(fd);
 }
 
 int v4l2_ioctl(int fd, unsigned long int request, ...)
@@ -227,7 +253,7 @@ int v4l2_ioctl(int fd, unsigned long int request, ...)
 	va_end(arguments);
 	struct handle *handle = fake_handle_of(fd);
 	if (!handle)
-		return ioctl(fd, request, argument);
+		return fake_real_ioctl(fd, request, argument);
 	return fake_device_ioctl(handle, request, argument);
 }
 
@@ -235,7 +261,7 @@ void *v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t
 {
 	struct handle *handle = fake_handle_of(fd);
 	if (!handle)
-		return mmap(start, length, prot, flags, fd, (off_t)offset);
+		return fake_real_mmap(start, length, prot, flags, fd, (off_t)offset);
 	struct queue *q = &fake.queue;
 	if (fake_gone(handle)) {
 		errno = ENODEV;
@@ -262,14 +288,14 @@ void *v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t
 		/* An inaccessible page right after the buffer, so that a program reading
 		 * past the end of a buffer (past bytesused = length) faults at once. */
 		size_t rounded = (length + PAGE - 1) / PAGE * PAGE;
-		uint8_t *area = mmap(start, rounded + PAGE, PROT_NONE,
-		                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		uint8_t *area = fake_real_mmap(start, rounded + PAGE, PROT_NONE,
+		                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (area == MAP_FAILED)
 			return MAP_FAILED;
 		void *address =
-		    mmap(area, length, prot, flags | MAP_FIXED, q->memfd, (off_t)offset);
+		    fake_real_mmap(area, length, prot, flags | MAP_FIXED, q->memfd, (off_t)offset);
 		if (address == MAP_FAILED) {
-			munmap(area, rounded + PAGE);
+			fake_real_munmap(area, rounded + PAGE);
 			return MAP_FAILED;
 		}
 		*slot = (struct mapping){ .address = address,
@@ -299,5 +325,5 @@ int v4l2_munmap(void *start, size_t length)
 			length = (length + PAGE - 1) / PAGE * PAGE + PAGE;
 		break;
 	}
-	return munmap(start, length);
+	return fake_real_munmap(start, length);
 }

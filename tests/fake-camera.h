@@ -8,12 +8,18 @@
  * V4L2_DISABLE_CONVERSION, goes through libv4l2's converter, whose VIDIOC_REQBUFS refuses
  * every memory type but MMAP (EINVAL; libv4l2.c: "add support for userptr's?"). Only an
  * fd given to v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION) (or used bare) reaches the
- * driver, which takes USERPTR unless FAKE_CAMERA_USERPTR=0. Close fds with v4l2_close()
- * (libv4l2 takes any fd there); the fake does not see a plain close().
+ * driver, which takes USERPTR unless FAKE_CAMERA_USERPTR=0. Linked into a test, close fds
+ * with v4l2_close() (libv4l2 takes any fd there): the fake does not see a plain close().
  *
  * Two ways to use it: linked into a test program (its v4l2_* functions then take the
  * place of libv4l2's, which the test does not link), or built as libfake-camera.so and
- * put in front of the real vshm-capture with LD_PRELOAD.
+ * put in front of a program with LD_PRELOAD: the real vshm-capture, or v4l2-compliance,
+ * for which the module also answers the kernel's calls on the device (ioctl, mmap,
+ * close, stat and fstat of the node, its sysfs uevent; fake-camera-kernel.c) and passes
+ * what v4l2-compliance -s and -w -s check, but for the failures
+ * v4l2-compliance-deliberate.txt lists with their reasons. It has one input (a camera),
+ * priorities (G/S_PRIORITY, EBUSY to a handle outranked by another), no controls, no
+ * CREATE_BUFS, no DMABUF and no read().
  *
  * It answers like the kernel's videobuf2 drivers do, including their refusals: QBUF of a
  * queued buffer, of an unknown index or before REQBUFS (EINVAL), S_FMT or REQBUFS while
