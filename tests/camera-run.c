@@ -165,6 +165,27 @@ static void read_stream(struct camera_run *run, const char *name, uint64_t deadl
 	vshm_reader_detach(reader);
 }
 
+void camera_run_plain_fake(const char *device, const char *fps)
+{
+	extern char **environ;
+	for (bool again = true; again;) {
+		again = false; /* unsetenv() moves the others: start over after each */
+		for (char **variable = environ; *variable && !again; variable++) {
+			if (strncmp(*variable, "FAKE_CAMERA_", 12) != 0)
+				continue;
+			char name[128];
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(*variable, "="),
+			         *variable);
+			unsetenv(name);
+			again = true;
+		}
+	}
+	setenv("FAKE_CAMERA_DEVICE", device, 1);
+	setenv("FAKE_CAMERA_FORMATS", "YUYV", 1);
+	setenv("FAKE_CAMERA_SIZES", "320x240", 1);
+	setenv("FAKE_CAMERA_FPS", fps, 1);
+}
+
 void camera_run(struct camera_run *run)
 {
 	fake_camera_reset(); /* the checks here use the same environment as the capture */

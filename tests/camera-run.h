@@ -38,6 +38,12 @@ struct camera_run {
 	char errors[8192];               /* what it said on stderr */
 };
 
+/*
+ * The environment of a plain fake camera for the next runs: every FAKE_CAMERA_* variable
+ * unset, then the device path, YUYV only, 320x240 only, at fps frames a second.
+ */
+void camera_run_plain_fake(const char *device, const char *fps);
+
 /* Runs it, reads the stream to its end, waits for it to exit. */
 void camera_run(struct camera_run *run);
 

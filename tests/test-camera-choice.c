@@ -28,20 +28,10 @@
 
 #define DEVICE "/dev/video45"
 
-static const char *variables[] = {
-	"FAKE_CAMERA_FORMAT_FPS", "FAKE_CAMERA_EMULATE",         "FAKE_CAMERA_BYTESPERLINE_ALIGN",
-	"FAKE_CAMERA_USERPTR",    "FAKE_CAMERA_SIZEIMAGE_EXTRA",
-};
-
 static int setup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(variables) / sizeof(variables[0]); i++)
-		unsetenv(variables[i]);
-	setenv("FAKE_CAMERA_DEVICE", DEVICE, 1);
-	setenv("FAKE_CAMERA_FORMATS", "YUYV", 1);
-	setenv("FAKE_CAMERA_SIZES", "320x240", 1);
-	setenv("FAKE_CAMERA_FPS", "100", 1);
+	camera_run_plain_fake(DEVICE, "100");
 	return 0;
 }
 

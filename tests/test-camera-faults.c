@@ -277,8 +277,10 @@ static void replug_with_only_mjpeg_left(void **state)
 		char name[64], errors_path[512];
 		test_unique_name(name, sizeof(name), "replug-mjpeg");
 		error_path_for(name, errors_path, sizeof(errors_path));
+		/* 80 frames after the replug: the reader checks each MJPEG frame it takes
+		 * by decoding candidates, slowly, and takes only the latest. */
 		pid_t capture =
-		    start_capture(name, "60", io ? "--io=mmap" : "--io=auto", errors_path);
+		    start_capture(name, "100", io ? "--io=mmap" : "--io=auto", errors_path);
 		struct reading r = { 0 };
 		read_stream(name, &r);
 		int status = test_wait(capture, 20000);

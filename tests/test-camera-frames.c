@@ -20,20 +20,10 @@
 
 #define DEVICE "/dev/video46"
 
-static const char *variables[] = {
-	"FAKE_CAMERA_MJPEG_CUT_EVERY", "FAKE_CAMERA_MJPEG_WHOLE_BUFFER", "FAKE_CAMERA_TIMESTAMPS",
-	"FAKE_CAMERA_STALL_AFTER",     "FAKE_CAMERA_STALL_MS",
-};
-
 static int setup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(variables) / sizeof(variables[0]); i++)
-		unsetenv(variables[i]);
-	setenv("FAKE_CAMERA_DEVICE", DEVICE, 1);
-	setenv("FAKE_CAMERA_FORMATS", "YUYV", 1);
-	setenv("FAKE_CAMERA_SIZES", "320x240", 1);
-	setenv("FAKE_CAMERA_FPS", "50", 1);
+	camera_run_plain_fake(DEVICE, "50");
 	return 0;
 }
 

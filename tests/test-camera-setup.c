@@ -21,22 +21,10 @@
 
 #define DEVICE "/dev/video44"
 
-static const char *variables[] = {
-	"FAKE_CAMERA_MIN_BUFFERS",
-	"FAKE_CAMERA_MAX_BUFFERS",
-	"FAKE_CAMERA_USERPTR_REFUSED_AT",
-	"FAKE_CAMERA_STREAMON_ERROR",
-};
-
 static int setup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(variables) / sizeof(variables[0]); i++)
-		unsetenv(variables[i]);
-	setenv("FAKE_CAMERA_DEVICE", DEVICE, 1);
-	setenv("FAKE_CAMERA_FORMATS", "YUYV", 1);
-	setenv("FAKE_CAMERA_SIZES", "320x240", 1);
-	setenv("FAKE_CAMERA_FPS", "100", 1);
+	camera_run_plain_fake(DEVICE, "100");
 	return 0;
 }
 
