@@ -74,7 +74,8 @@ static void usage(FILE *out)
 	    "      --group         let the owner's group read the stream (mode 0660)\n"
 	    "\n"
 	    "Cameras:\n"
-	    "      --list-devices  list the video devices and the formats they offer\n"
+	    "      --list-devices  list the video devices, their stable /dev/v4l names and\n"
+	    "                      the formats they offer\n"
 	    "      --list-formats DEVICE\n"
 	    "                      list a device's formats, frame sizes and frame rates,\n"
 	    "                      and mark the one taken by default\n"
@@ -93,7 +94,8 @@ static void usage(FILE *out)
 	    "  (yuyv or i420, or --format).\n"
 	    "\n"
 	    "Other options:\n" PROGRAM_COMMON_HELP "\n"
-	    "Prints a status line every second (fps, frames, skipped, overwrites, readers).\n"
+	    "Prints a status line every second (fps, frames, skipped, damaged, overwrites,\n"
+	    "readers).\n"
 	    "Ctrl-C, SIGTERM or the end of the source stop it; the stream is removed.\n"
 	    "Exit status: 0 done, 1 the source or the stream failed, 2 bad usage.\n",
 	    program_format_names(), VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX,

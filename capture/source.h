@@ -1,6 +1,6 @@
 /*
  * What vshm-capture needs from a source of frames: one small ops struct, one file per
- * source (source-test.c, source-file.c, source-v4l2.c).
+ * source (source-test.c, source-file.c, the camera in v4l2/).
  *
  * A source writes each frame straight into a ring slot: next() begins the frame on
  * the writer, fills its pixels and metadata, and leaves it for the caller to publish
@@ -14,7 +14,7 @@
 
 #include <vshm/vshm.h>
 
-/* How a camera's frames reach the ring (see source-v4l2.c). */
+/* How a camera's frames reach the ring (see v4l2/io-userptr.c and v4l2/io-mmap.c). */
 enum capture_io {
 	CAPTURE_IO_AUTO = 0, /* USERPTR where the driver and the layout allow it, else mmap */
 	CAPTURE_IO_MMAP,     /* driver buffers, one copy each into the slot */

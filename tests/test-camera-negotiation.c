@@ -1,5 +1,5 @@
 /*
- * The camera source (capture/source-v4l2.c) against the fake camera linked in: what it
+ * The camera source (capture/v4l2/) against the fake camera linked in: what it
  * negotiates for every format, for a size and a rate the camera lacks (the nearest,
  * said on stderr), and that the first frames it puts in slots are what the fake made,
  * byte for byte (MJPEG: what libavcodec decodes from the fake's JPEG), with mmap and
