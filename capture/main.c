@@ -68,6 +68,9 @@ static void usage(FILE *out)
 	    "      --slots N       slots in the ring, %d..%d (default %d; at least 7 when a\n"
 	    "                      camera writes straight into them)\n"
 	    "  -l, --loop          start files over at the end, forever\n"
+	    "      --skip-damaged  drop the pictures of a damaged file that decode with\n"
+	    "                      errors (by default they are published as FFmpeg decodes\n"
+	    "                      them, flagged damaged)\n"
 	    "      --frames N      stop after N frames (the last carries end-of-stream)\n"
 	    "      --fast          publish as fast as possible, not in real "
 	    "time\n" PROGRAM_WAIT_READERS_HELP
@@ -75,9 +78,16 @@ static void usage(FILE *out)
 	    "      --group         let the owner's group read the stream (mode 0660)\n"
 	    "\n"
 	    "Cameras:\n"
-	    "      --list-devices  list the video devices and the formats they offer\n"
+	    "      --list-devices  list the video devices, their stable /dev/v4l names and\n"
+	    "                      the formats they offer\n"
 	    "      --list-formats DEVICE\n"
-	    "                      list a device's formats, frame sizes and frame rates\n"
+	    "                      list a device's formats, frame sizes and frame rates,\n"
+	    "                      and mark the one taken by default\n"
+	    "      --input-format FOURCC\n"
+	    "                      take the camera's frames in this format, as --list-formats\n"
+	    "                      names it (MJPG, YUYV, ...); by default, the format that\n"
+	    "                      reaches --fps (or goes fastest) at the size, preferring\n"
+	    "                      those the ring carries as they are\n"
 	    "      --io MODE       auto (default): the camera writes straight into the\n"
 	    "                      stream's slots (USERPTR) when its driver allows it, else\n"
 	    "                      mmap; mmap: copy each frame from the driver's buffers;\n"
@@ -88,7 +98,8 @@ static void usage(FILE *out)
 	    "  (yuyv or i420, or --format).\n"
 	    "\n"
 	    "Other options:\n" PROGRAM_COMMON_HELP "\n"
-	    "Prints a status line every second (fps, frames, skipped, overwrites, readers).\n"
+	    "Prints a status line every second (fps, frames, skipped, damaged, overwrites,\n"
+	    "readers).\n"
 	    "Ctrl-C, SIGTERM or the end of the source stop it; the stream is removed.\n"
 	    "Exit status: 0 done, 1 the source or the stream failed, 2 bad usage.\n",
 	    program_format_names(), VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX,
@@ -130,6 +141,25 @@ static void name_from_source(const char *source, char *name)
 		strcpy(name, "capture");
 }
 
+/* A V4L2 fourcc as --list-formats shows it: 1 to 4 characters, padded with spaces. */
+static int parse_fourcc(const char *option, const char *text, uint32_t *fourcc)
+{
+	size_t length = strlen(text);
+	bool printable = length >= 1 && length <= 4;
+	for (size_t i = 0; printable && i < length; i++)
+		printable = text[i] > ' ' && text[i] <= '~';
+	if (!printable) {
+		program_say("%s '%s' is not a fourcc such as MJPG or YUYV (see --list-formats)",
+		            option, text);
+		return -1;
+	}
+	char code[4] = { ' ', ' ', ' ', ' ' };
+	for (size_t i = 0; i < length; i++)
+		code[i] = text[i];
+	*fourcc = VSHM_FOURCC(code[0], code[1], code[2], code[3]);
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *options)
 {
 	static const struct option long_options[] = {
@@ -147,6 +177,8 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "list-formats", required_argument, NULL, 'L' },
 		{ "io", required_argument, NULL, 'I' },
 		{ "no-reconnect", no_argument, NULL, 'R' },
+		{ "skip-damaged", no_argument, NULL, 'K' },
+		{ "input-format", required_argument, NULL, 'i' },
 		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
@@ -218,6 +250,14 @@ static int parse_options(int argc, char **argv, struct options *options)
 		case 'R':
 			options->settings.no_reconnect = true;
 			break;
+		case 'K':
+			options->settings.skip_damaged = true;
+			break;
+		case 'i':
+			if (parse_fourcc("--input-format", optarg,
+			                 &options->settings.input_format) < 0)
+				return -1;
+			break;
 		default: {
 			int common = program_common_option(option, &options->quiet, usage);
 			if (common > 0)
@@ -237,6 +277,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 		return -1;
 	}
 	options->source = argv[optind];
+	if (!options->source[0]) {
+		program_say(
+		    "the SOURCE is empty; say what to capture: test, a video file, a URL or "
+		    "a camera");
+		return -1;
+	}
 	if (name) {
 		if (vshm_name_check(name) < 0) {
 			program_say("%s", vshm_error());
@@ -302,8 +348,12 @@ static void print_status(struct capture *capture, const struct vshm_frame *frame
 {
 	struct vshm_writer_stats stats;
 	vshm_writer_get_stats(capture->writer, &stats);
-	struct capture_source_stats source_stats;
+	struct capture_source_stats source_stats = { 0 };
 	capture->ops->get_stats(capture->source, &source_stats);
+	char damaged[48] = "";
+	if (source_stats.frames_damaged)
+		snprintf(damaged, sizeof(damaged), " | %llu damaged",
+		         (unsigned long long)source_stats.frames_damaged);
 	uint64_t frames = stats.frames_published - capture->status_published;
 	if (final) {
 		frames = stats.frames_published;
@@ -311,15 +361,16 @@ static void print_status(struct capture *capture, const struct vshm_frame *frame
 	}
 	capture->status_published = stats.frames_published;
 	const char *format = vshm_format_name(frame->format);
-	program_status_print(
-	    &capture->status, final,
-	    "%s'%s' %ux%u %s | %5.1f fps | %llu frames | %llu skipped | %llu "
-	    "overwrites | %u reader%s",
-	    final ? "done: " : "", capture->options->name, frame->width, frame->height,
-	    format ? format : "?", (double)frames * 1e9 / (double)(elapsed_ns + 1),
-	    (unsigned long long)stats.frames_published,
-	    (unsigned long long)source_stats.frames_skipped, (unsigned long long)stats.overwrites,
-	    stats.readers_attached, stats.readers_attached == 1 ? "" : "s");
+	program_status_print(&capture->status, final,
+	                     "%s'%s' %ux%u %s | %5.1f fps | %llu frames | %llu skipped%s | %llu "
+	                     "overwrites | %u reader%s",
+	                     final ? "done: " : "", capture->options->name, frame->width,
+	                     frame->height, format ? format : "?",
+	                     (double)frames * 1e9 / (double)(elapsed_ns + 1),
+	                     (unsigned long long)stats.frames_published,
+	                     (unsigned long long)source_stats.frames_skipped, damaged,
+	                     (unsigned long long)stats.overwrites, stats.readers_attached,
+	                     stats.readers_attached == 1 ? "" : "s");
 }
 
 /*

@@ -1,12 +1,8 @@
 /*
  * The file source: libavformat demuxes, libavcodec decodes (threaded), and each
- * decoded picture goes into a ring slot in one pass:
- *   - when the decoder's pixel format is one the ring carries, at the source size,
- *     copy_planes() copies its planes into the slot: the one copy of the pipeline,
- *     needed because the decoder keeps its output buffers as references for the
- *     pictures that follow, so it cannot decode into slots that readers then hold;
- *   - otherwise libswscale converts or scales straight from the decoder's buffers into
- *     the slot: the conversion is the one pass, with no intermediate frame.
+ * decoded picture goes into a ring slot in one pass, by picture.c: a plane copy when the
+ * ring carries the decoder's format at the source size, else libswscale straight into
+ * the slot.
  *
  * The source decodes one picture ahead, so the picture it writes knows whether it is
  * the last one and can carry the end-of-stream flag.
@@ -14,13 +10,13 @@
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ffmpeg-log.h"
+#include "picture.h"
 #include "shutdown.h"
 #include "source.h"
 
@@ -43,7 +39,7 @@ struct capture_source {
 	bool has_pending;
 	uint64_t pending_media_ns;
 	bool pending_discontinuity; /* its timestamps jumped: it starts a new stretch */
-	struct SwsContext *scaler;
+	struct capture_picture converter;
 	bool input_done; /* the demuxer is at its end and the decoder was told so */
 	int64_t first_pts;
 	bool have_first_pts;
@@ -53,67 +49,15 @@ struct capture_source {
 	uint64_t pictures_this_pass;
 	uint64_t next_frame_number;
 	uint64_t frames_skipped;
+	uint64_t frames_damaged;
 	uint64_t loops;
 	uint64_t io_deadline_ns; /* 0, or when blocking I/O gives up */
+
+	/* Damaged video (see take_picture()). */
+	bool pending_damaged; /* the pending picture was decoded with errors */
+	bool skipped_damaged; /* damaged pictures were skipped since the last one handed out */
+	bool said_damaged;
 };
-
-/* FFmpeg's pixel format with the same bytes as a ring format, from the format table. */
-static enum AVPixelFormat av_format_of(uint32_t format)
-{
-	const struct vshm_format_description *description = vshm_format_describe(format);
-	return description ? av_get_pix_fmt(description->ffmpeg_name) : AV_PIX_FMT_NONE;
-}
-
-/* The ring format with the same bytes as an FFmpeg pixel format, or INVALID. */
-static uint32_t vshm_format_of(enum AVPixelFormat format)
-{
-	for (unsigned i = 0; vshm_format_at(i); i++) {
-		if (av_format_of(vshm_format_at(i)) == format)
-			return vshm_format_at(i);
-	}
-	return VSHM_FORMAT_INVALID;
-}
-
-/* The full-range (JPEG) formats, and the same layout in the usual range. */
-static enum AVPixelFormat without_jpeg_range(enum AVPixelFormat format, bool *full_range)
-{
-	*full_range = true;
-	switch (format) {
-	case AV_PIX_FMT_YUVJ420P:
-		return AV_PIX_FMT_YUV420P;
-	case AV_PIX_FMT_YUVJ422P:
-		return AV_PIX_FMT_YUV422P;
-	case AV_PIX_FMT_YUVJ444P:
-		return AV_PIX_FMT_YUV444P;
-	case AV_PIX_FMT_YUVJ440P:
-		return AV_PIX_FMT_YUV440P;
-	case AV_PIX_FMT_YUVJ411P:
-		return AV_PIX_FMT_YUV411P;
-	default:
-		*full_range = false;
-		return format;
-	}
-}
-
-/* The ring format for a decoded format: its own if carried (YUVJ ones are the same bytes
- * in full range), else the closest family. */
-static uint32_t ring_format_for(enum AVPixelFormat format)
-{
-	bool full_range;
-	uint32_t own = vshm_format_of(without_jpeg_range(format, &full_range));
-	if (own)
-		return own;
-	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);
-	if (!descriptor)
-		return VSHM_FORMAT_I420;
-	if (descriptor->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL))
-		return VSHM_FORMAT_XRGB8888;
-	if (descriptor->nb_components <= 2)
-		return VSHM_FORMAT_GRAY8;
-	if (descriptor->log2_chroma_w == 1 && descriptor->log2_chroma_h == 0)
-		return VSHM_FORMAT_YUYV; /* 4:2:2 keeps its chroma, packed */
-	return VSHM_FORMAT_I420;
-}
 
 static const char *error_text(int error)
 {
@@ -190,29 +134,89 @@ static uint64_t media_time_of(struct capture_source *source, const AVFrame *pict
 }
 
 /*
- * Decodes the next picture into source->pending. Returns 1, 0 at the end of the input,
- * or a negative AVERROR for a failure that ends the stream.
+ * Opens the decoder of source->stream, in one thread. A damaged picture is concealed
+ * with whatever the decoder has at hand: with frame threads (several pictures at once)
+ * that depends on how far its other threads have got, so which pictures come out
+ * damaged, and how, changes from run to run (FFmpeg's own program's output does too);
+ * with slice threads the concealed pictures are the same every time but not those that
+ * FFmpeg's program makes. One thread decodes a damaged file exactly as `ffmpeg -threads
+ * 1` does, every time, and costs nothing on pictures that play in real time; the price
+ * is --fast replay of large pictures, which frame threads would spread over the cores.
+ */
+static int start_decoder(struct capture_source *source, const AVCodec *codec)
+{
+	source->decoder = avcodec_alloc_context3(codec);
+	if (!source->decoder)
+		return AVERROR(ENOMEM);
+	int result = avcodec_parameters_to_context(source->decoder, source->stream->codecpar);
+	if (result < 0)
+		return result;
+	source->decoder->thread_count = 1;
+	return avcodec_open2(source->decoder, codec, NULL);
+}
+
+/* Says once that the video is damaged, when the first damaged picture comes. */
+static void say_damaged(struct capture_source *source)
+{
+	if (source->said_damaged)
+		return;
+	source->said_damaged = true;
+	char cause[256];
+	fprintf(stderr,
+	        "vshm-capture: '%s': the video is damaged from picture %llu on (FFmpeg: %s); "
+	        "pictures with decode errors are %s\n",
+	        source->location, (unsigned long long)source->next_frame_number,
+	        capture_ffmpeg_log_last(cause, sizeof(cause))[0] ? cause : "decoding errors",
+	        source->settings.skip_damaged
+	            ? "dropped (--skip-damaged)"
+	            : "published as FFmpeg decodes them, flagged damaged (--skip-damaged "
+	              "drops them)");
+}
+
+/*
+ * A picture the decoder gave, or failed to give (error < 0). Returns 1 to hand the
+ * picture out, 0 to go on decoding.
+ */
+static int take_picture(struct capture_source *source, int error)
+{
+	AVFrame *picture = source->pending;
+	if (error < 0) {
+		/* A picture that failed to decode: nothing to hand out (FFmpeg skips it too). */
+		source->frames_skipped++;
+		return 0;
+	}
+	bool damaged = (picture->flags & AV_FRAME_FLAG_CORRUPT) || picture->decode_error_flags;
+	source->pending_damaged = damaged;
+	if (damaged)
+		say_damaged(source);
+	if (damaged && source->settings.skip_damaged) {
+		/* Counted, and its number is not given to another: readers see the gap. */
+		source->frames_skipped++;
+		source->next_frame_number++;
+		source->skipped_damaged = true;
+		av_frame_unref(picture);
+		return 0;
+	}
+	source->frames_damaged += damaged;
+	return 1;
+}
+
+/*
+ * Decodes the next picture into source->pending: every picture the decoder outputs,
+ * as FFmpeg does, those with decode errors too (flagged damaged), unless asked to skip
+ * them. Only the video stream is read: the demuxer discards the others
+ * (AVDISCARD_ALL), so a damaged audio track cannot end the video. Returns 1, 0 at the
+ * end of the input, or a negative AVERROR for a failure that ends the stream.
  */
 static int decode_picture(struct capture_source *source)
 {
 	int consecutive_errors = 0;
 	for (;;) {
 		int result = avcodec_receive_frame(source->decoder, source->pending);
-		if (result == 0) {
-			if (source->pending->flags & AV_FRAME_FLAG_CORRUPT ||
-			    source->pending->decode_error_flags) {
-				source->frames_skipped++;
-				av_frame_unref(source->pending);
-				continue;
-			}
-			return 1;
-		}
 		if (result == AVERROR_EOF)
 			return 0;
-		if (result != AVERROR(EAGAIN)) {
-			/* A picture that failed to decode: skip it and go on. */
-			source->frames_skipped++;
-			if (++consecutive_errors > CONSECUTIVE_ERRORS_MAX) {
+		if (result == 0 || result != AVERROR(EAGAIN)) {
+			if (result < 0 && ++consecutive_errors > CONSECUTIVE_ERRORS_MAX) {
 				fprintf(stderr,
 				        "vshm-capture: '%s': %d pictures in a row failed to decode "
 				        "(%s); giving up\n",
@@ -220,6 +224,9 @@ static int decode_picture(struct capture_source *source)
 				        error_text(result));
 				return result;
 			}
+			int taken = take_picture(source, result);
+			if (taken != 0)
+				return taken;
 			continue;
 		}
 		if (source->input_done)
@@ -233,11 +240,15 @@ static int decode_picture(struct capture_source *source)
 			if (timed_out)
 				fprintf(stderr, "vshm-capture: '%s': no data for %u s; ending\n",
 				        source->location, (unsigned)(IO_TIMEOUT_NS / 1000000000u));
-			if (result != AVERROR_EOF)
-				fprintf(
-				    stderr,
-				    "vshm-capture: '%s': read error (%s); playing what was read\n",
-				    source->location, error_text(result));
+			if (result != AVERROR_EOF) {
+				char cause[256];
+				capture_ffmpeg_log_last(cause, sizeof(cause));
+				fprintf(stderr,
+				        "vshm-capture: '%s': read error (%s%s%s); playing what was "
+				        "read\n",
+				        source->location, cause, cause[0] ? ": " : "",
+				        error_text(result));
+			}
 			source->input_done = true;
 			avcodec_send_packet(source->decoder, NULL); /* drain what is buffered */
 			continue;
@@ -302,6 +313,8 @@ static int decode_ahead(struct capture_source *source)
 	if (result > 0) {
 		source->pending_media_ns =
 		    media_time_of(source, source->pending, &source->pending_discontinuity);
+		source->pending_discontinuity |= source->skipped_damaged;
+		source->skipped_damaged = false;
 		source->pictures_this_pass++;
 	}
 	source->has_pending = result > 0;
@@ -312,8 +325,9 @@ static void describe_output(const struct capture_source *source, uint32_t *forma
                             uint32_t *height)
 {
 	const AVFrame *picture = source->pending;
-	*format = source->settings.format ? source->settings.format
-	                                  : ring_format_for((enum AVPixelFormat)picture->format);
+	*format = source->settings.format
+	              ? source->settings.format
+	              : capture_picture_ring_format((enum AVPixelFormat)picture->format);
 	*width = source->settings.width ? source->settings.width : (uint32_t)picture->width;
 	*height = source->settings.height ? source->settings.height : (uint32_t)picture->height;
 }
@@ -349,15 +363,12 @@ static int open_decoder(struct capture_source *source)
 		return AVERROR_DECODER_NOT_FOUND;
 	}
 	source->stream = source->format_context->streams[index];
-	source->decoder = avcodec_alloc_context3(codec);
-	if (!source->decoder)
-		return AVERROR(ENOMEM);
-	int result = avcodec_parameters_to_context(source->decoder, source->stream->codecpar);
-	if (result < 0)
-		return result;
-	source->decoder->thread_count = 0; /* one per core */
-	source->decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-	result = avcodec_open2(source->decoder, codec, NULL);
+	/* The demuxer skips every other stream: their packets are never read, so that
+	 * nothing in them (a damaged audio track) can end the video. */
+	for (unsigned i = 0; i < source->format_context->nb_streams; i++)
+		if ((int)i != index)
+			source->format_context->streams[i]->discard = AVDISCARD_ALL;
+	int result = start_decoder(source, codec);
 	if (result < 0) {
 		fprintf(stderr, "vshm-capture: '%s': cannot open the %s decoder: %s\n",
 		        source->location, codec->name, error_text(result));
@@ -376,7 +387,7 @@ static void file_close(struct capture_source *source)
 {
 	if (!source)
 		return;
-	sws_freeContext(source->scaler);
+	capture_picture_finish(&source->converter);
 	av_frame_free(&source->pending);
 	av_packet_free(&source->packet);
 	avcodec_free_context(&source->decoder);
@@ -388,7 +399,7 @@ static struct capture_source *file_open(const char *location,
                                         const struct capture_settings *settings,
                                         struct capture_description *description)
 {
-	av_log_set_level(getenv("VSHM_DEBUG") ? AV_LOG_INFO : AV_LOG_FATAL);
+	capture_ffmpeg_log_start();
 	avformat_network_init();
 	struct capture_source *source = calloc(1, sizeof(*source));
 	if (!source)
@@ -408,9 +419,12 @@ static struct capture_source *file_open(const char *location,
 	AVDictionary *open_options = NULL;
 	av_dict_set(&open_options, "rw_timeout", NETWORK_TIMEOUT_US, 0);
 	arm_io_deadline(source);
+	capture_ffmpeg_log_forget();
 	int result = avformat_open_input(&source->format_context, location, NULL, &open_options);
 	av_dict_free(&open_options);
 	bool timed_out = io_timed_out(source);
+	char cause[256];
+	capture_ffmpeg_log_last(cause, sizeof(cause));
 	if (result < 0) {
 		/* avformat_open_input() frees the context on failure. */
 		source->format_context = NULL;
@@ -422,21 +436,28 @@ static struct capture_source *file_open(const char *location,
 		else if (result == AVERROR(ENOENT))
 			fprintf(stderr, "vshm-capture: '%s': no such file\n", location);
 		else if (result == AVERROR_INVALIDDATA)
+			/* FFmpeg's own words say more than its error code: "moov atom not
+			 * found" where the code says "Invalid data found". */
 			fprintf(stderr,
-			        "vshm-capture: '%s' is not a video file FFmpeg recognises (%s)\n",
-			        location, error_text(result));
+			        "vshm-capture: '%s' is not a video file FFmpeg can read (%s)\n",
+			        location, cause[0] ? cause : error_text(result));
 		else
 			fprintf(stderr, "vshm-capture: cannot open '%s': %s\n", location,
-			        error_text(result));
+			        cause[0] ? cause : error_text(result));
 		goto error;
 	}
 	arm_io_deadline(source);
+	capture_ffmpeg_log_forget();
 	result = avformat_find_stream_info(source->format_context, NULL);
 	timed_out = io_timed_out(source);
 	if (result < 0 || program_shutdown_requested()) {
 		if (!program_shutdown_requested())
 			fprintf(stderr, "vshm-capture: '%s': cannot read its streams: %s\n",
-			        location, timed_out ? "no answer in time" : error_text(result));
+			        location,
+			        timed_out ? "no answer in time"
+			        : capture_ffmpeg_log_last(cause, sizeof(cause))[0]
+			            ? cause
+			            : error_text(result));
 		goto error;
 	}
 	if (open_decoder(source) < 0)
@@ -444,12 +465,17 @@ static struct capture_source *file_open(const char *location,
 
 	/* Decode the first picture now: it sizes the ring, and a file with none fails
 	 * here, before any stream is created. */
+	capture_ffmpeg_log_forget();
 	result = decode_ahead(source);
 	if (result <= 0) {
+		capture_ffmpeg_log_last(cause, sizeof(cause));
 		if (!program_shutdown_requested())
-			fprintf(stderr, "vshm-capture: '%s': no video frame could be decoded%s%s\n",
-			        location, result < 0 ? ": " : " (corrupt or empty video stream)",
-			        result < 0 ? error_text(result) : "");
+			fprintf(stderr,
+			        "vshm-capture: '%s': no video frame could be decoded (%s)\n",
+			        location,
+			        cause[0]     ? cause
+			        : result < 0 ? error_text(result)
+			                     : "corrupt or empty video stream");
 		goto error;
 	}
 	describe_output(source, &description->format, &description->width, &description->height);
@@ -474,66 +500,6 @@ error:
 	return NULL;
 }
 
-static enum vshm_color_matrix matrix_of(enum AVColorSpace space)
-{
-	switch (space) {
-	case AVCOL_SPC_BT709:
-		return VSHM_COLOR_MATRIX_BT709;
-	case AVCOL_SPC_BT470BG:
-	case AVCOL_SPC_SMPTE170M:
-		return VSHM_COLOR_MATRIX_BT601;
-	case AVCOL_SPC_BT2020_NCL:
-	case AVCOL_SPC_BT2020_CL:
-		return VSHM_COLOR_MATRIX_BT2020;
-	default:
-		return VSHM_COLOR_MATRIX_UNSPECIFIED;
-	}
-}
-
-/* The one copy: each plane of the decoded picture into the slot, row by row. */
-static void copy_planes(const AVFrame *picture, enum AVPixelFormat format, struct vshm_frame *frame)
-{
-	const AVPixFmtDescriptor *descriptor = av_pix_fmt_desc_get(format);
-	for (uint32_t plane = 0; plane < frame->plane_count; plane++) {
-		int bytes = av_image_get_linesize(format, picture->width, (int)plane);
-		int rows = picture->height;
-		if (plane == 1 || plane == 2)
-			rows = AV_CEIL_RSHIFT(picture->height, descriptor->log2_chroma_h);
-		av_image_copy_plane(frame->plane[plane], (int)frame->stride[plane],
-		                    picture->data[plane], picture->linesize[plane], bytes, rows);
-	}
-}
-
-/* Converts or scales straight into the slot. Returns 0 or a negative AVERROR. */
-static int convert_into(struct capture_source *source, const AVFrame *picture,
-                        enum AVPixelFormat input, bool full_range, struct vshm_frame *frame)
-{
-	enum AVPixelFormat output = av_format_of(frame->format);
-	bool scaling =
-	    (uint32_t)picture->width != frame->width || (uint32_t)picture->height != frame->height;
-	source->scaler = sws_getCachedContext(source->scaler, picture->width, picture->height,
-	                                      input, (int)frame->width, (int)frame->height, output,
-	                                      scaling ? SWS_BICUBIC : SWS_POINT, NULL, NULL, NULL);
-	if (!source->scaler)
-		return AVERROR(EINVAL);
-	/* Keep the source's range when converting between YUV layouts; expand it only
-	 * when converting to RGB. */
-	enum vshm_color_matrix matrix = matrix_of(picture->colorspace);
-	const int *coefficients =
-	    sws_getCoefficients(matrix == VSHM_COLOR_MATRIX_BT709    ? SWS_CS_ITU709
-	                        : matrix == VSHM_COLOR_MATRIX_BT2020 ? SWS_CS_BT2020
-	                                                             : SWS_CS_DEFAULT);
-	int output_full = full_range || (av_pix_fmt_desc_get(output)->flags & AV_PIX_FMT_FLAG_RGB);
-	sws_setColorspaceDetails(source->scaler, coefficients, full_range, coefficients,
-	                         output_full, 0, 1 << 16, 1 << 16);
-	int strides[VSHM_FORMAT_PLANES_MAX];
-	for (int i = 0; i < VSHM_FORMAT_PLANES_MAX; i++)
-		strides[i] = (int)frame->stride[i];
-	sws_scale(source->scaler, (const uint8_t *const *)picture->data, picture->linesize, 0,
-	          picture->height, frame->plane, strides);
-	return 0;
-}
-
 static int file_next(struct capture_source *source, struct vshm_writer *writer,
                      struct vshm_frame *frame, uint64_t *media_ns)
 {
@@ -549,38 +515,15 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 		        source->location, width, height, vshm_format_name(format), vshm_error());
 		return result;
 	}
-	bool full_range;
-	enum AVPixelFormat input =
-	    without_jpeg_range((enum AVPixelFormat)picture->format, &full_range);
-	full_range = full_range || picture->color_range == AVCOL_RANGE_JPEG;
-	bool carried_as_is = av_format_of(format) == input;
-	if (carried_as_is && (uint32_t)picture->width == width &&
-	    (uint32_t)picture->height == height) {
-		copy_planes(picture, input, frame);
-	} else {
-		result = convert_into(source, picture, input, full_range, frame);
-		if (result < 0) {
-			fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n",
-			        source->location, av_get_pix_fmt_name(input),
-			        vshm_format_name(format), error_text(result));
-			vshm_writer_cancel(writer);
-			return -EINVAL;
-		}
+	result = capture_picture_write(&source->converter, picture, VSHM_COLOR_MATRIX_UNSPECIFIED,
+	                               frame);
+	if (result < 0) {
+		fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n",
+		        source->location, av_get_pix_fmt_name((enum AVPixelFormat)picture->format),
+		        vshm_format_name(format), error_text(result));
+		vshm_writer_cancel(writer);
+		return -EINVAL;
 	}
-	bool yuv = !(av_pix_fmt_desc_get(av_format_of(format))->flags & AV_PIX_FMT_FLAG_RGB) &&
-	           format != VSHM_FORMAT_GRAY8;
-	/* What the slot holds: the source's matrix and range carried as they are, or, for
-	 * RGB made into YUV by swscale, BT.601 in the range convert_into() chose. */
-	bool input_rgb = av_pix_fmt_desc_get(input)->flags & AV_PIX_FMT_FLAG_RGB;
-	frame->color_matrix = (uint8_t)(!yuv        ? VSHM_COLOR_MATRIX_UNSPECIFIED
-	                                : input_rgb ? VSHM_COLOR_MATRIX_BT601
-	                                            : matrix_of(picture->colorspace));
-	if (!yuv || full_range)
-		frame->color_range = VSHM_COLOR_RANGE_FULL;
-	else if (input_rgb || picture->color_range == AVCOL_RANGE_MPEG)
-		frame->color_range = VSHM_COLOR_RANGE_LIMITED;
-	else
-		frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
 	/* --fps plays the pictures at that rate, whatever their own timestamps say. */
 	*media_ns = source->settings.fps > 0
 	                ? (uint64_t)((double)source->next_frame_number * 1e9 / source->settings.fps)
@@ -588,6 +531,8 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 	frame->frame_number = source->next_frame_number++;
 	if (source->pending_discontinuity)
 		frame->flags |= VSHM_FRAME_DISCONTINUITY;
+	if (source->pending_damaged)
+		frame->flags |= VSHM_FRAME_DAMAGED;
 	av_frame_unref(picture);
 
 	/* Decode the next picture now, so this one knows whether it is the last. */
@@ -604,6 +549,7 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 static void file_get_stats(const struct capture_source *source, struct capture_source_stats *stats)
 {
 	stats->frames_skipped = source->frames_skipped;
+	stats->frames_damaged = source->frames_damaged;
 	stats->loops = source->loops;
 }
 

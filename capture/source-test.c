@@ -78,6 +78,7 @@ static void test_get_stats(const struct capture_source *source, struct capture_s
 {
 	(void)source;
 	stats->frames_skipped = 0;
+	stats->frames_damaged = 0;
 	stats->loops = 0;
 }
 

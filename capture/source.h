@@ -1,6 +1,6 @@
 /*
  * What vshm-capture needs from a source of frames: one small ops struct, one file per
- * source (source-test.c, source-file.c, source-v4l2.c).
+ * source (source-test.c, source-file.c, the camera in v4l2/).
  *
  * A source writes each frame straight into a ring slot: next() begins the frame on
  * the writer, fills its pixels and metadata, and leaves it for the caller to publish
@@ -14,7 +14,7 @@
 
 #include <vshm/vshm.h>
 
-/* How a camera's frames reach the ring (see source-v4l2.c). */
+/* How a camera's frames reach the ring (see v4l2/io-userptr.c and v4l2/io-mmap.c). */
 enum capture_io {
 	CAPTURE_IO_AUTO = 0, /* USERPTR where the driver and the layout allow it, else mmap */
 	CAPTURE_IO_MMAP,     /* driver buffers, one copy each into the slot */
@@ -28,7 +28,9 @@ struct capture_settings {
 	uint32_t height;
 	double fps;
 	bool loop;
+	bool skip_damaged; /* files: drop pictures decoded with errors instead of flagging them */
 	/* Cameras only: */
+	uint32_t input_format; /* the camera's format (a V4L2 fourcc) to take, 0: the best */
 	enum capture_io io;
 	bool no_reconnect; /* exit when the device vanishes instead of waiting for it */
 };
@@ -63,6 +65,7 @@ struct capture_description {
 
 struct capture_source_stats {
 	uint64_t frames_skipped; /* corrupt or undecodable frames, skipped and counted */
+	uint64_t frames_damaged; /* published flagged VSHM_FRAME_DAMAGED */
 	uint64_t loops;          /* times a looping source started over */
 };
 

@@ -8,12 +8,18 @@
  * V4L2_DISABLE_CONVERSION, goes through libv4l2's converter, whose VIDIOC_REQBUFS refuses
  * every memory type but MMAP (EINVAL; libv4l2.c: "add support for userptr's?"). Only an
  * fd given to v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION) (or used bare) reaches the
- * driver, which takes USERPTR unless FAKE_CAMERA_USERPTR=0. Close fds with v4l2_close()
- * (libv4l2 takes any fd there); the fake does not see a plain close().
+ * driver, which takes USERPTR unless FAKE_CAMERA_USERPTR=0. Linked into a test, close fds
+ * with v4l2_close() (libv4l2 takes any fd there): the fake does not see a plain close().
  *
  * Two ways to use it: linked into a test program (its v4l2_* functions then take the
  * place of libv4l2's, which the test does not link), or built as libfake-camera.so and
- * put in front of the real vshm-capture with LD_PRELOAD.
+ * put in front of a program with LD_PRELOAD: the real vshm-capture, or v4l2-compliance,
+ * for which the module also answers the kernel's calls on the device (ioctl, mmap,
+ * close, stat and fstat of the node, its sysfs uevent; fake-camera-kernel.c) and passes
+ * what v4l2-compliance -s and -w -s check, but for the failures
+ * v4l2-compliance-deliberate.txt lists with their reasons. It has one input (a camera),
+ * priorities (G/S_PRIORITY, EBUSY to a handle outranked by another), no controls, no
+ * CREATE_BUFS, no DMABUF and no read().
  *
  * It answers like the kernel's videobuf2 drivers do, including their refusals: QBUF of a
  * queued buffer, of an unknown index or before REQBUFS (EINVAL), S_FMT or REQBUFS while
@@ -31,9 +37,20 @@
  *   FAKE_CAMERA_DEVICE       device path it answers for (default /dev/video0); other
  *                            paths go to the real open()/ioctl() (ENOENT, ENOTTY, ...)
  *   FAKE_CAMERA_FORMATS      offered formats, e.g. "YUYV,MJPG" (default: YUYV UYVY NV12
- *                            YU12 RGB3 BGR3 GREY MJPG)
- *   FAKE_CAMERA_SIZES        offered sizes, e.g. "640x480,1280x720" (even numbers)
+ *                            YU12 RGB3 BGR3 GREY MJPG); JPEG is compressed as MJPG is
+ *   FAKE_CAMERA_EMULATE      1: fds that libv4l2 converts for also offer RGB3 BGR3 YU12
+ *                            YV12 flagged V4L2_FMT_FLAG_EMULATED (those the driver lacks),
+ *                            as libv4l2 does; their frames come in that format
+ *   FAKE_CAMERA_SIZES        offered sizes, e.g. "640x480,1280x720" (even numbers), or a
+ *                            range: "stepwise:160x120-1280x720/16x8",
+ *                            "continuous:160x120-1280x720"
  *   FAKE_CAMERA_FPS          offered rates, e.g. "30,15" (the first is the default)
+ *   FAKE_CAMERA_FORMAT_FPS   formats that have one rate only, e.g. "YUYV:5,MJPG:30"
+ *   FAKE_CAMERA_BYTESPERLINE_ALIGN N: rows padded to a multiple of N bytes
+ *   FAKE_CAMERA_TIMESTAMPS   "monotonic" (default); "realtime": CLOCK_REALTIME flagged
+ *                            unknown, as drivers before Linux 3.10; "backwards": flagged
+ *                            monotonic, but every 4th frame stamped 50 ms early
+ *   FAKE_CAMERA_STALL_AFTER  N and FAKE_CAMERA_STALL_MS M: after N frames, none for M ms
  *   FAKE_CAMERA_USERPTR      0 refuses USERPTR memory (EINVAL at REQBUFS); default 1
  *   FAKE_CAMERA_CAPS         "capture" (default), "output" or "metadata"
  *   FAKE_CAMERA_OPEN_ERROR   an errno name (EACCES, EBUSY, ...) that open fails with
@@ -47,10 +64,18 @@
  *   FAKE_CAMERA_REPLUG_FORMATS  formats it offers once it is back (default: the same)
  *   FAKE_CAMERA_MIN_BUFFERS  N: REQBUFS grants at least N buffers (default 2), as
  *                            drivers raise the count to what they need
+ *   FAKE_CAMERA_MAX_BUFFERS  N: and at most N (default and largest 64), as drivers
+ *                            lower it to what they have
+ *   FAKE_CAMERA_USERPTR_REFUSED_AT  "qbuf" or "streamon": USERPTR is taken at REQBUFS
+ *                            but the memory refused there (EFAULT at QBUF, EINVAL at
+ *                            STREAMON), as drivers built on vb2-dma-contig do
+ *   FAKE_CAMERA_STREAMON_ERROR  an errno name (EIO, ...) that STREAMON fails with
  *   FAKE_CAMERA_SIZEIMAGE_EXTRA N: raw frames' sizeimage (and bytesused) is N bytes
  *                            more than the pixels need, as some drivers pad it
  *   FAKE_CAMERA_MJPEG_WHOLE_BUFFER 1: MJPEG frames say the whole buffer is used (the
  *                            JPEG, then zeros), leaving no room after the data
+ *   FAKE_CAMERA_MJPEG_CUT_EVERY N: every Nth JPEG is cut to half its bytes, with no
+ *                            error flag, as USB cameras short of bandwidth send them
  * A mapped buffer is followed by an inaccessible page: reading past its end faults.
  *   FAKE_CAMERA_FILL         "none": frames get only their 8-byte stamp, as if a DMA
  *                            engine wrote them at no CPU cost (for benchmarks)

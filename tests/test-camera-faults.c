@@ -100,13 +100,16 @@ static bool is_decoded_jpeg(const struct vshm_frame *frame, uint64_t s)
  * replug the driver's numbers start again, so the frame's number says nothing: the fake's
  * luma at (0, 0) is 16 + 3s mod 220, which, give or take the compression's error, names
  * s (3 has an inverse mod 220: 147); each candidate is decoded and compared exactly.
+ * The error reaches 8 where the luma wraps from 235 to 16 (s = 73, measured over every
+ * s): the candidates span twice that, nearest first.
  */
 static bool is_some_decoded_jpeg(const struct vshm_frame *frame)
 {
 	if (frame->format != VSHM_FORMAT_YUYV || frame->width != WIDTH || frame->height != HEIGHT)
 		return false;
 	int luma = frame->plane[0][0] - 16;
-	for (int error = -4; error <= 4; error++) {
+	for (int step = 0; step <= 32; step++) {
+		int error = step % 2 ? (step + 1) / 2 : -step / 2; /* 0, 1, -1, 2, -2 ... */
 		int k = ((luma + error) % 220 + 220) % 220;
 		if (is_decoded_jpeg(frame, (uint64_t)k * 147 % 220))
 			return true;
@@ -277,8 +280,10 @@ static void replug_with_only_mjpeg_left(void **state)
 		char name[64], errors_path[512];
 		test_unique_name(name, sizeof(name), "replug-mjpeg");
 		error_path_for(name, errors_path, sizeof(errors_path));
+		/* 80 frames after the replug: the reader checks each MJPEG frame it takes
+		 * by decoding candidates, slowly, and takes only the latest. */
 		pid_t capture =
-		    start_capture(name, "60", io ? "--io=mmap" : "--io=auto", errors_path);
+		    start_capture(name, "100", io ? "--io=mmap" : "--io=auto", errors_path);
 		struct reading r = { 0 };
 		read_stream(name, &r);
 		int status = test_wait(capture, 20000);

@@ -57,8 +57,11 @@ static void sample_path(const char *file, char *out, size_t size)
 	snprintf(out, size, "%s/%s", program_path("VSHM_SAMPLES"), file);
 }
 
-/* FFmpeg's decode of the file, one Adler-32 per frame in its native pixel format. */
-static void reference_of(const char *file, struct reference *reference)
+/*
+ * FFmpeg's decode of the file, one Adler-32 per frame in its native pixel format, or
+ * converted to pixel_format (not NULL) by FFmpeg's own conversion.
+ */
+static void reference_as(const char *file, const char *pixel_format, struct reference *reference)
 {
 	char path[512], output[512];
 	sample_path(file, path, sizeof(path));
@@ -77,7 +80,14 @@ static void reference_of(const char *file, struct reference *reference)
 		         "framecrc",
 		         "-y",
 		         output,
+		         NULL,
+		         NULL,
 		         NULL };
+	if (pixel_format) {
+		/* -pix_fmt FORMAT before the output */
+		argv[14] = argv[12], argv[15] = argv[13];
+		argv[12] = "-pix_fmt", argv[13] = (char *)pixel_format;
+	}
 	char errors[1024];
 	int status = program_run(argv, 60000, errors, sizeof(errors));
 	if (status != 0)
@@ -97,6 +107,11 @@ static void reference_of(const char *file, struct reference *reference)
 		}
 	}
 	fclose(text);
+}
+
+static void reference_of(const char *file, struct reference *reference)
+{
+	reference_as(file, NULL, reference);
 }
 
 static uint32_t plane_rows(const struct vshm_frame *frame, uint32_t plane)
@@ -268,10 +283,68 @@ static void loop_goes_on_past_the_end(void **state)
 	              (unsigned long long)highest, frames);
 }
 
+/*
+ * Regression: --format gray8 from a limited-range source said full range (GRAY8 is full
+ * range by definition) but kept the limited values, Y in 16..235, drawn washed out.
+ * Now the range is converted, and the frames are FFmpeg's own conversion to gray.
+ */
+static void gray8_is_ffmpegs_gray(void **state)
+{
+	(void)state;
+	struct reference *reference = calloc(1, sizeof(*reference));
+	assert_non_null(reference);
+	reference_as("testsrc2-h264.mp4", "gray", reference);
+	char name[64], path[512];
+	test_unique_name(name, sizeof(name), "gray");
+	sample_path("testsrc2-h264.mp4", path, sizeof(path));
+	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		         path,
+		         "--format",
+		         "gray8",
+		         "--fps",
+		         "100",
+		         "--name",
+		         name,
+		         "--quiet",
+		         NULL };
+	pid_t capture = program_start(argv, NULL, NULL);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 10000, NULL, NULL);
+	assert_non_null(reader);
+	uint32_t checked = 0, wrong = 0, darkest = 255;
+	struct follow follow = { .reader = reader, .wait_ms = 3000 };
+	struct vshm_frame frame;
+	while (follow_next(&follow, &frame)) {
+		assert_int_equal(frame.format, VSHM_FORMAT_GRAY8);
+		assert_int_equal(frame.color_range, VSHM_COLOR_RANGE_FULL);
+		assert_true(frame.frame_number < reference->count);
+		uint32_t size;
+		uint32_t adler = hash_frame(&frame, false, &size);
+		bool matches = size == reference->size[frame.frame_number] &&
+		               adler == reference->adler[frame.frame_number];
+		for (uint32_t y = 0; y < frame.height; y++)
+			for (uint32_t x = 0; x < frame.width; x++)
+				if (frame.plane[0][(size_t)y * frame.stride[0] + x] < darkest)
+					darkest = frame.plane[0][(size_t)y * frame.stride[0] + x];
+		if (follow_release(&follow)) {
+			checked++;
+			wrong += !matches;
+		}
+	}
+	vshm_reader_detach(reader);
+	assert_int_equal(test_wait(capture, 20000), 0);
+	print_message("gray8: %u frames read, %u differ from ffmpeg -pix_fmt gray, darkest %u\n",
+	              checked, wrong, darkest);
+	assert_true(checked > 0);
+	assert_int_equal(wrong, 0);
+	assert_true(darkest < 16); /* black is 0, not the limited range's 16 */
+	free(reference);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_sample_plays_like_ffmpeg),
+		cmocka_unit_test(gray8_is_ffmpegs_gray),
 		cmocka_unit_test(loop_goes_on_past_the_end),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);

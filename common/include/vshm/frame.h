@@ -15,6 +15,13 @@
 /* Frame flags, carried per frame. */
 #define VSHM_FRAME_END_OF_STREAM (1u << 0) /* the source has no more frames after this one */
 #define VSHM_FRAME_DISCONTINUITY (1u << 1) /* frames before this one were lost or skipped */
+/*
+ * The picture was decoded with errors (a damaged file or stream): the decoder filled in
+ * what it lost, as FFmpeg's decoders do, and the frame is published as decoded so that
+ * every reader sees the same frames as FFmpeg would. Readers that prefer to show only
+ * whole pictures skip frames with this flag.
+ */
+#define VSHM_FRAME_DAMAGED (1u << 2)
 
 enum vshm_color_matrix {
 	VSHM_COLOR_MATRIX_UNSPECIFIED = 0, /* readers assume BT.601 below 720 lines, BT.709 above */
