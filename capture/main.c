@@ -210,14 +210,10 @@ static int parse_options(int argc, char **argv, struct options *options)
 		case 'l':
 			options->settings.loop = true;
 			break;
-		case 'W': {
-			uint64_t count;
-			if (program_parse_count("--wait-readers", optarg, 0,
-			                        VSHM_READER_CAPACITY_DEFAULT, &count) < 0)
+		case 'W':
+			if (program_parse_wait_readers(optarg, &options->wait_readers) < 0)
 				return -1;
-			options->wait_readers = (uint32_t)count;
 			break;
-		}
 		case 'F':
 			if (program_parse_count("--frames", optarg, 1, UINT64_MAX,
 			                        &options->frame_limit) < 0)

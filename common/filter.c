@@ -118,14 +118,10 @@ static int parse_options(struct filter_run *run, int argc, char **argv)
 		case 'L':
 			run->lossless = true;
 			break;
-		case 'W': {
-			uint64_t count;
-			if (program_parse_count("--wait-readers", optarg, 0,
-			                        VSHM_READER_CAPACITY_DEFAULT, &count) < 0)
+		case 'W':
+			if (program_parse_wait_readers(optarg, &run->wait_readers) < 0)
 				return -1;
-			run->wait_readers = (uint32_t)count;
 			break;
-		}
 		case 'g':
 			run->group_access = true;
 			break;

@@ -9,6 +9,17 @@
  * enough, and costs nothing once they are there. */
 #define POLL_NS 1000000
 
+int program_parse_wait_readers(const char *text, uint32_t *count)
+{
+	uint64_t value;
+	/* More readers than a stream has room for by default would never all attach. */
+	if (program_parse_count("--wait-readers", text, 0, VSHM_READER_CAPACITY_DEFAULT, &value) <
+	    0)
+		return -1;
+	*count = (uint32_t)value;
+	return 0;
+}
+
 bool program_wait_for_readers(struct vshm_writer *writer, uint32_t count, bool quiet)
 {
 	bool said = false;

@@ -15,6 +15,10 @@
 #define PROGRAM_WAIT_READERS_HELP                                                                  \
 	"      --wait-readers N  publish nothing until N readers have attached\n"
 
+/* Parses the count of --wait-readers, 0..the default reader capacity; says why not and
+ * returns -1 if it is not one. */
+int program_parse_wait_readers(const char *text, uint32_t *count);
+
 /*
  * Waits until at least count readers are attached to the writer's stream (at once if
  * count is 0), saying so once unless quiet. Returns true, or false if a shutdown signal

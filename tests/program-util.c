@@ -166,6 +166,28 @@ uint32_t program_adler32(uint32_t adler, const uint8_t *data, size_t size)
 	return (b << 16) | a;
 }
 
+uint32_t program_read_framecrc(const char *path, uint32_t size[], uint32_t adler[], uint32_t max)
+{
+	FILE *text = fopen(path, "r");
+	if (!text)
+		fail_msg("cannot read ffmpeg's framecrc output %s: %s", path, strerror(errno));
+	char line[256];
+	uint32_t count = 0;
+	while (fgets(line, sizeof(line), text) && count < max) {
+		unsigned stream, frame_size, frame_adler;
+		long long dts, pts, duration;
+		/* "stream, dts, pts, duration, size, 0xadler"; comment lines do not match. */
+		if (sscanf(line, "%u, %lld, %lld, %lld, %u, 0x%x", &stream, &dts, &pts, &duration,
+		           &frame_size, &frame_adler) == 6) {
+			size[count] = frame_size;
+			adler[count] = frame_adler;
+			count++;
+		}
+	}
+	fclose(text);
+	return count;
+}
+
 pid_t program_start_xvfb(void)
 {
 	const char *xvfb = program_path("VSHM_XVFB");

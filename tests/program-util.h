@@ -51,6 +51,13 @@ uint8_t *program_read_file(const char *path, size_t *size);
 uint32_t program_adler32(uint32_t adler, const uint8_t *data, size_t size);
 
 /*
+ * Reads the frames of a file ffmpeg wrote with -f framecrc: each frame's size and
+ * Adler-32, in order, up to max of them. Returns how many; fails the test if the file
+ * cannot be read.
+ */
+uint32_t program_read_framecrc(const char *path, uint32_t size[], uint32_t adler[], uint32_t max);
+
+/*
  * Starts a private Xvfb server (path from VSHM_XVFB) on a free display number, waits
  * until it accepts clients and sets DISPLAY. Returns its pid; program_stop_xvfb() ends it.
  */

@@ -92,21 +92,8 @@ static void reference_as(const char *file, const char *pixel_format, struct refe
 	int status = program_run(argv, 60000, errors, sizeof(errors));
 	if (status != 0)
 		fail_msg("ffmpeg failed on %s (%d): %s", file, status, errors);
-	FILE *text = fopen(output, "r");
-	assert_non_null(text);
-	char line[256];
-	reference->count = 0;
-	while (fgets(line, sizeof(line), text) && reference->count < FRAMES_MAX) {
-		unsigned stream, size, adler;
-		long long dts, pts, duration;
-		if (sscanf(line, "%u, %lld, %lld, %lld, %u, 0x%x", &stream, &dts, &pts, &duration,
-		           &size, &adler) == 6) {
-			reference->size[reference->count] = size;
-			reference->adler[reference->count] = adler;
-			reference->count++;
-		}
-	}
-	fclose(text);
+	reference->count =
+	    program_read_framecrc(output, reference->size, reference->adler, FRAMES_MAX);
 }
 
 static void reference_of(const char *file, struct reference *reference)
