@@ -209,4 +209,32 @@ _Static_assert(offsetof(struct vshm_shm_frame_info, flags) == 120, "frame info l
 _Static_assert(offsetof(struct vshm_shm_slot, info) == 8, "slot layout");
 _Static_assert(sizeof(struct vshm_shm_slot) == 256, "slot descriptor is four cache lines");
 
+/* The rest of the fields, so that every offset docs/protocol.md gives is checked here. */
+_Static_assert(offsetof(struct vshm_shm_header, layout_major) == 4 &&
+                   offsetof(struct vshm_shm_header, layout_minor) == 6 &&
+                   offsetof(struct vshm_shm_header, header_size) == 8 &&
+                   offsetof(struct vshm_shm_header, reader_capacity) == 16 &&
+                   offsetof(struct vshm_shm_header, writer_pid) == 20 &&
+                   offsetof(struct vshm_shm_header, reader_table_offset) == 32 &&
+                   offsetof(struct vshm_shm_header, slot_table_offset) == 40 &&
+                   offsetof(struct vshm_shm_header, payload_offset) == 48,
+               "header layout");
+_Static_assert(offsetof(struct vshm_shm_reader, state) == 0 &&
+                   offsetof(struct vshm_shm_reader, held_slot) == 4 &&
+                   offsetof(struct vshm_shm_reader, waiting) == 8 &&
+                   offsetof(struct vshm_shm_reader, pid) == 12 &&
+                   offsetof(struct vshm_shm_reader, frames_torn) == 24 &&
+                   offsetof(struct vshm_shm_reader, held_number_low) == 52,
+               "reader layout");
+_Static_assert(offsetof(struct vshm_shm_frame_info, width) == 4 &&
+                   offsetof(struct vshm_shm_frame_info, height) == 8 &&
+                   offsetof(struct vshm_shm_frame_info, plane_count) == 12 &&
+                   offsetof(struct vshm_shm_frame_info, stride) == 16 &&
+                   offsetof(struct vshm_shm_frame_info, plane_size) == 64 &&
+                   offsetof(struct vshm_shm_frame_info, capture_ns) == 104 &&
+                   offsetof(struct vshm_shm_frame_info, publish_ns) == 112 &&
+                   offsetof(struct vshm_shm_frame_info, color_matrix) == 124 &&
+                   offsetof(struct vshm_shm_frame_info, color_range) == 125,
+               "frame info layout");
+
 #endif

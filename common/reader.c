@@ -41,8 +41,12 @@ static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
 /*
  * Asks the writer for every frame published from now on. The frames up to the latest
  * one are not ours to wait for: consumed says so before the flag tells the writer to look
- * at it (release: pairs with the writer's acquire load of the flags). Returns the number
- * of the latest frame, the last one we do not take.
+ * at it (release: pairs with the writer's acquire load of the flags). We are counted
+ * among the lossless readers before the flag is set, as for holds and sleepers: a reader
+ * killed in between leaves the count one too high (the writer looks at the entries for
+ * nothing until its scan repairs the count), never one too low (the writer would stop
+ * looking while a lossless reader is live). Returns the number of the latest frame, the
+ * last one we do not take.
  */
 static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
 {
@@ -50,8 +54,8 @@ static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_read
 	uint64_t latest =
 	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_acquire));
 	atomic_store_explicit(&entry->consumed, latest, memory_order_relaxed);
-	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_release);
 	atomic_fetch_add_explicit(&header->lossless_readers, 1, memory_order_release);
+	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_release);
 	reader->lossless = true;
 	reader->demoted = false;
 	return latest;
@@ -219,6 +223,9 @@ void vshm_reader_detach(struct vshm_reader *reader)
 {
 	if (!reader)
 		return;
+	/* As the caller would have: the writer must not go on counting our hold. */
+	if (reader->holding)
+		vshm_reader_release(reader);
 	free_entry(reader);
 	vshm_segment_close(&reader->segment);
 	free(reader);
@@ -277,21 +284,23 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 		int64_t slice =
 		    budget - elapsed < LIVENESS_SLICE_NS ? budget - elapsed : LIVENESS_SLICE_NS;
 
-		/* Our entry says we sleep before we count ourselves among the sleepers, and
-		 * stops saying it after we have left: a reader killed in between leaves a count
-		 * its entry does not explain, which the writer's scan repairs (the other order
-		 * could leave one it cannot tell from a live reader's). */
-		VSHM_STORE(&entry->waiting, 1, memory_order_relaxed);
-		/* seq_cst increment then seq_cst load: Dekker with the writer's seq_cst store of
+		/* We count ourselves among the sleepers before our entry says we sleep, and
+		 * stop saying it before we take the count off, as for holds: a reader killed
+		 * between two steps leaves a count one too high, which costs a futex wake per
+		 * publish until the writer's scan repairs it. The other order would leave an
+		 * entry whose undoing takes off a sleeper never counted: a count one too low,
+		 * and a live sleeper that no publish wakes.
+		 * seq_cst increment then seq_cst load: Dekker with the writer's seq_cst store of
 		 * publish_futex then load of sleepers in vshm_writer_publish(). Either it sees
 		 * us and wakes us, or we see its new value and do not sleep. */
 		VSHM_FETCH_ADD(&header->sleepers, 1, memory_order_seq_cst);
+		VSHM_STORE(&entry->waiting, 1, memory_order_relaxed);
 		uint32_t word = (uint32_t)VSHM_LOAD(&header->publish_futex, memory_order_seq_cst);
 		int result = 0;
 		if (!newer_frame_published(reader))
 			result = vshm_futex_wait(&header->publish_futex, word, slice);
-		VSHM_FETCH_ADD(&header->sleepers, (uint32_t)-1, memory_order_relaxed);
 		VSHM_STORE(&entry->waiting, 0, memory_order_relaxed);
+		VSHM_FETCH_ADD(&header->sleepers, (uint32_t)-1, memory_order_relaxed);
 		if (result == -EINTR)
 			return -EINTR;
 		if (result < 0 && result != -ETIMEDOUT)

@@ -326,7 +326,8 @@ static int handle_existing(const char *name, const char *shm_name)
 	return EXISTING_REMOVED;
 }
 
-static int initialise(struct vshm_segment *segment, mode_t mode, uint64_t frame_interval_ns)
+static int initialise(struct vshm_segment *segment, mode_t mode, uint64_t frame_interval_ns,
+                      uint32_t lossless_timeout_ms)
 {
 	const struct vshm_segment_geometry *geometry = &segment->geometry;
 	/* shm_open() applied the umask; the mode must be exactly what was asked for. */
@@ -381,6 +382,7 @@ static int initialise(struct vshm_segment *segment, mode_t mode, uint64_t frame_
 	clock_gettime(CLOCK_REALTIME, &now);
 	header->created_realtime_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	header->nominal_frame_interval_ns = frame_interval_ns;
+	header->lossless_timeout_ms = lossless_timeout_ms;
 	/* NUL padded; a 64-character name fills the field with no terminator. */
 	memcpy(header->name, segment->name, strnlen(segment->name, sizeof(header->name)));
 	/* Pairs with the acquire load of magic in validate_header(): a reader that sees
@@ -461,7 +463,7 @@ static int create_locked_file(struct vshm_segment *segment, mode_t mode)
 
 int vshm_segment_create(struct vshm_segment *segment, const char *name,
                         const struct vshm_segment_geometry *geometry, mode_t mode,
-                        uint64_t frame_interval_ns)
+                        uint64_t frame_interval_ns, uint32_t lossless_timeout_ms)
 {
 	int result = vshm_name_check(name);
 	if (result < 0)
@@ -478,7 +480,7 @@ int vshm_segment_create(struct vshm_segment *segment, const char *name,
 	if (result < 0)
 		return result;
 
-	result = initialise(segment, mode, frame_interval_ns);
+	result = initialise(segment, mode, frame_interval_ns, lossless_timeout_ms);
 	if (result < 0) {
 		/* We hold the lock on a file we just made: removing its name is ours to do. */
 		if (segment->control)

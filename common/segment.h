@@ -86,7 +86,7 @@ uint32_t vshm_segment_default_alignment(void);
  */
 int vshm_segment_create(struct vshm_segment *segment, const char *name,
                         const struct vshm_segment_geometry *geometry, mode_t mode,
-                        uint64_t frame_interval_ns);
+                        uint64_t frame_interval_ns, uint32_t lossless_timeout_ms);
 
 /*
  * Opens the file of a stream (shm_name as vshm_shm_name() makes it) the one safe way,

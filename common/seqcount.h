@@ -25,29 +25,17 @@
 #include "shared-atomic.h"
 
 /*
- * Marks the slot as being written: stores the odd count, then a release fence.
- *
- * The store is seq_cst because the writer's next step is to re-check that no reader
- * announced a hold on the slot (Dekker with the reader's seq_cst hold store and
- * seq_cst seqcount_read_begin(): either the writer sees the hold, or the reader sees
- * the odd count). The release fence pairs with the acquire fence in
- * seqcount_read_retry(): a reader whose loads saw any store the writer makes after
- * this call also sees a count other than the one it started from.
+ * Marks the slot as being written: stores the odd count, then a release fence. The
+ * fence pairs with the acquire fence in seqcount_read_retry(): a reader whose loads saw
+ * any store the writer makes after this call also sees a count other than the one it
+ * started from. The store itself is seq_cst, more than the protocol needs (the writer
+ * claims only a slot no reader can enter: not the latest, and with no holders), so that
+ * no weaker memory model lets it drift after the first payload store.
  */
 static inline void seqcount_write_begin(_Atomic uint64_t *sequence, uint64_t odd)
 {
 	VSHM_STORE(sequence, odd, memory_order_seq_cst);
 	VSHM_FENCE(memory_order_release);
-}
-
-/*
- * Gives a slot back untouched after seqcount_write_begin(), when the writer found a
- * reader holding it: no byte of the slot was written, so its old even count is true
- * again. Release pairs with seqcount_read_begin()'s acquire.
- */
-static inline void seqcount_write_abort(_Atomic uint64_t *sequence, uint64_t previous_even)
-{
-	VSHM_STORE(sequence, previous_even, memory_order_release);
 }
 
 /*
@@ -60,11 +48,10 @@ static inline void seqcount_write_end(_Atomic uint64_t *sequence, uint64_t even)
 }
 
 /*
- * Loads the count before reading the slot. seq_cst, which includes acquire (pairs
- * with seqcount_write_end()): the reader announced its hold on the slot with a seq_cst
- * store just before, and this load must not be ordered before that store (the Dekker
- * pair described at seqcount_write_begin()). Inspection without a hold needs only the
- * acquire part; a seq_cst load costs the same as an acquire load on x86 and AArch64.
+ * Loads the count before reading the slot. Acquire would do (it pairs with
+ * seqcount_write_end(): an even count means the metadata and pixels stored before it
+ * are visible); seq_cst costs the same as acquire on x86 and AArch64, and keeps this load
+ * after the reader's entering the frame in every model the tests drive.
  */
 static inline uint64_t seqcount_read_begin(_Atomic uint64_t *sequence)
 {

@@ -34,12 +34,13 @@ struct vshm_writer {
 	uint64_t slot_publish[VSHM_SLOTS_MAX];
 	uint64_t last_scan_ns;
 	uint64_t segments_created;
-	/* What the previous scan of the reader table found, to repair counts left behind
-	 * by readers that died between two steps (writer-readers.c). */
+	/* What the previous look at the counts found, to repair counts left behind by
+	 * readers that died between two steps (writer-readers.c), and when it was. */
 	struct count_check {
 		int64_t found;
 		int64_t expected;
-	} holders_check[VSHM_SLOTS_MAX], sleepers_check;
+	} holders_check[VSHM_SLOTS_MAX], sleepers_check, lossless_check;
+	uint64_t last_count_check_ns;
 	uint64_t lossless_waits; /* times begin waited for a lossless reader */
 };
 

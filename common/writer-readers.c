@@ -5,17 +5,24 @@
  * that no entry explains; and with lossless readers attached, it waits for them before
  * it reuses a slot.
  *
- * Counts left behind. A reader counts itself in two places in turn: it enters a frame
- * (latest word) and then writes which one in its own entry; it leaves by clearing its
- * entry and then subtracting itself. The same for sleepers (entry.waiting, then the
- * sleepers count; and back). A reader killed between the two steps leaves a count its
- * entry does not explain. So a scan compares each count with what the live entries
- * explain, and when the two disagree in the same way at two scans in a row (a second
- * apart: no live reader stays between two steps that long unless it is stopped), sets
- * the count to what the entries say, with a compare-and-exchange that does nothing if
- * the count moved meanwhile. A reader stopped between two steps for that long can lose
- * its hold this way; the writer may then overwrite its frame, which its release reports
- * as torn: never a torn frame accepted.
+ * Counts left behind. A reader counts itself in two places in turn: it adds itself to
+ * a count and then notes it in its own entry; it goes by clearing the note and then
+ * taking itself off the count. So it is for a hold (the latest word, then held_slot),
+ * for sleeping (sleepers, then waiting) and for taking every frame (lossless_readers,
+ * then the LOSSLESS flag). A reader killed between the two steps leaves a count one too
+ * high that no entry explains, never one too low. So the writer compares each count
+ * with what the live entries explain, at most once a second, and when the two disagree
+ * in the same way at two such looks in a row (at least a second apart: no live reader
+ * stays between two adjacent steps that long unless it is stopped), sets the count to
+ * what the entries say, with a compare-and-exchange that does nothing if the count
+ * moved meanwhile. Scans made more often (begin scans when every slot seems held) do
+ * not look at the counts.
+ *
+ * What the rule costs. A reader stopped (SIGSTOP, a debugger) for a second or more
+ * between the two steps of leaving a frame loses its count this way, and when it goes
+ * on, takes itself off a count that no longer includes it: one too low until the next
+ * two looks. Meanwhile the writer may rewrite a frame another reader of that slot holds;
+ * that reader's release reports it torn. A torn frame is never accepted.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +36,8 @@
 
 /* Longest the writer sleeps at once while waiting for a lossless reader. */
 #define LOSSLESS_SLICE_NS 50000000
+/* Least time between two looks at the counts (see the top of this file). */
+#define COUNT_CHECK_INTERVAL_NS 1000000000u
 
 /* Undoes what a dead reader's entry says it was in the middle of. We hold the entry's
  * lock, so no reader can be claiming it at the same time. */
@@ -58,7 +67,8 @@ static void repair(_Atomic int64_t *count, int64_t expected, struct count_check 
 	check->expected = expected;
 }
 
-static void repair_sleepers(_Atomic uint32_t *count, int64_t expected, struct count_check *check)
+/* repair() for the 32-bit counts: sleepers and lossless_readers. */
+static void repair_32(_Atomic uint32_t *count, int64_t expected, struct count_check *check)
 {
 	uint32_t found = atomic_load_explicit(count, memory_order_acquire);
 	if ((int64_t)found != expected && check->found == (int64_t)found &&
@@ -79,7 +89,7 @@ int vshm_writer_scan_readers(struct vshm_writer *writer)
 	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_acquire);
 	uint32_t alive = 0;
 	int64_t holders[VSHM_SLOTS_MAX] = { 0 };
-	int64_t sleepers = 0;
+	int64_t sleepers = 0, lossless = 0;
 	for (uint32_t i = 0; i < limit; i++) {
 		struct vshm_shm_reader *entry = &segment->readers[i];
 		if (atomic_load_explicit(&entry->state, memory_order_acquire) != VSHM_READER_ACTIVE)
@@ -95,23 +105,30 @@ int vshm_writer_scan_readers(struct vshm_writer *writer)
 				holders[held - 1]++;
 			sleepers +=
 			    atomic_load_explicit(&entry->waiting, memory_order_acquire) != 0;
+			lossless += (atomic_load_explicit(&entry->flags, memory_order_acquire) &
+			             VSHM_READER_LOSSLESS) != 0;
 			continue;
 		}
 		if (atomic_load_explicit(&entry->state, memory_order_acquire) == VSHM_READER_ACTIVE)
 			reclaim_reader(writer, entry);
 		vshm_segment_unlock(segment->fd, offset);
 	}
-	/* The latest slot's holders may still be counted in the latest word; its count is
-	 * checked once the next frame has moved them into slot_holders. */
-	for (uint32_t slot = 0; slot < segment->geometry.slot_count; slot++) {
-		if (slot != writer->latest_slot)
-			repair(&header->slot_holders[slot], holders[slot],
-			       &writer->holders_check[slot]);
+	uint64_t now = vshm_now_ns();
+	if (now - writer->last_count_check_ns >= COUNT_CHECK_INTERVAL_NS) {
+		writer->last_count_check_ns = now;
+		/* The latest slot's holders may still be counted in the latest word; its count
+		 * is checked once the next frame has moved them into slot_holders. */
+		for (uint32_t slot = 0; slot < segment->geometry.slot_count; slot++) {
+			if (slot != writer->latest_slot)
+				repair(&header->slot_holders[slot], holders[slot],
+				       &writer->holders_check[slot]);
+		}
+		repair_32(&header->sleepers, sleepers, &writer->sleepers_check);
+		repair_32(&header->lossless_readers, lossless, &writer->lossless_check);
 	}
-	repair_sleepers(&header->sleepers, sleepers, &writer->sleepers_check);
 	/* Readers add and remove themselves; this corrects the count for those that died. */
 	atomic_store_explicit(&header->readers_attached, alive, memory_order_relaxed);
-	writer->last_scan_ns = vshm_now_ns();
+	writer->last_scan_ns = now;
 	return (int)alive;
 }
 

@@ -98,12 +98,15 @@ static int make_segment(struct vshm_writer *writer, uint64_t slot_bytes)
 	if (result < 0)
 		return result;
 	result = vshm_segment_create(&writer->segment, vshm_writer_name(writer), &geometry,
-	                             writer->mode, writer->options.frame_interval_ns);
+	                             writer->mode, writer->options.frame_interval_ns,
+	                             writer->options.lossless_timeout_ms);
 	if (result < 0)
 		return result;
-	writer->segment.header->lossless_timeout_ms = writer->options.lossless_timeout_ms;
 	memset(writer->slot_publish, 0, sizeof(writer->slot_publish));
 	memset(writer->holders_check, 0, sizeof(writer->holders_check));
+	memset(&writer->sleepers_check, 0, sizeof(writer->sleepers_check));
+	memset(&writer->lossless_check, 0, sizeof(writer->lossless_check));
+	writer->last_count_check_ns = 0;
 	writer->latest_slot = NO_SLOT;
 	writer->segments_created++;
 	return 0;
@@ -368,10 +371,12 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 static void cancel_slot(struct vshm_writer *writer, uint32_t slot)
 {
 	/* The slot's old frame may be partly overwritten, so it must not look stable with
-	 * its old count. 2n (n = the number not yet published) is even, so it does not
-	 * block anyone, and no reader accepts it: latest never says n for this slot unless
-	 * a later begin claims it again (odd first) and publishes n. */
-	seqcount_write_end(&writer->segment.slots[slot].sequence, 2 * writer->next_publish);
+	 * its old count: a reader still holding that frame sees the count change. 0 is the
+	 * count of a slot that never held a frame: even, so it blocks no one, and no frame
+	 * has it, so neither a reader entering through latest nor a lossless reader looking
+	 * for the next frame by its count takes the slot (any other even value 2n would
+	 * match frame n once n is published in another slot). */
+	seqcount_write_end(&writer->segment.slots[slot].sequence, 0);
 	writer->slot_publish[slot] = 0;
 	writer->begun_slots &= ~(UINT64_C(1) << slot);
 	writer->begun_count--;

@@ -12,8 +12,11 @@
  *
  * The scenarios: one publish against one acquire and release; two publishes against
  * one; three, which is what it takes for the slot a reader holds to become the oldest;
- * and three with a second reader holding a slot, so that the writer has to overwrite
- * one under a reader.
+ * three with a second reader holding a slot, so that the writer has to overwrite one
+ * under a reader; and a release that may stop between its two steps while the writer,
+ * finding every slot held, scans the reader table again and again: a holder count must
+ * never drop below the readers that hold the slot (the writer's repair of counts must
+ * not take the count of a reader that is only slow).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,8 +58,9 @@ enum reader_phase { READER_IDLE, READER_ACQUIRING, READER_HOLDING, READER_RELEAS
 struct world {
 	char name[64];
 	unsigned initial_publishes;
-	unsigned publishes;       /* by the writer's script */
-	bool passive_after_first; /* a second reader takes the latest frame after the first */
+	unsigned publishes;         /* by the writer's script */
+	bool passive_after_first;   /* a second reader takes the latest frame after the first */
+	bool reader_starts_holding; /* prepare() leaves both readers holding a frame */
 	struct vshm_writer *writer;
 	struct vshm_reader *reader;
 	struct vshm_reader *passive;
@@ -76,6 +80,8 @@ struct world {
 	void *saved_writer, *saved_reader, *saved_passive;
 	uint64_t saved_slot_publish[SLOTS];
 	uint32_t saved_latest_slot;
+	uint32_t saved_held_slot;
+	int saved_passive_slot;
 };
 
 static void set_phase(struct world *world, enum reader_phase phase)
@@ -158,6 +164,19 @@ static int prepare(void *data)
 		fprintf(stderr, "cannot attach to '%s': %s\n", world->name, vshm_error());
 		return -1;
 	}
+	world->saved_passive_slot = -1;
+	if (world->reader_starts_holding) {
+		/* The reader holds frame 1, the passive reader frame 2, and frame 3 is the
+		 * latest: every slot is taken. */
+		struct vshm_frame held;
+		if (publish_one(world) < 0 || vshm_reader_acquire(world->reader, &held) < 0)
+			return -1;
+		world->saved_held_slot = held.slot;
+		if (publish_one(world) < 0 || vshm_reader_acquire(world->passive, &held) < 0 ||
+		    publish_one(world) < 0)
+			return -1;
+		world->saved_passive_slot = (int)held.slot;
+	}
 	world->saved_segment = save(world->segment, world->segment_size);
 	world->saved_writer = save(world->writer, vshm_step_writer_state_size());
 	world->saved_reader = save(world->reader, vshm_step_reader_state_size());
@@ -179,8 +198,9 @@ static int reset(void *data)
 	memcpy(world->passive, world->saved_passive, vshm_step_reader_state_size());
 	memcpy(world->slot_publish, world->saved_slot_publish, sizeof(world->slot_publish));
 	world->latest_slot = world->saved_latest_slot;
-	world->passive_slot = -1;
-	world->phase = READER_IDLE;
+	world->passive_slot = world->saved_passive_slot;
+	world->held_slot = world->saved_held_slot;
+	world->phase = world->reader_starts_holding ? READER_HOLDING : READER_IDLE;
 	world->phase_changes = 0;
 	return 0;
 }
@@ -218,6 +238,15 @@ static void check(void *data)
 		step_violation("latest names slot %u for frame %llu, but that slot's sequence is "
 		               "%llu",
 		               slot, (unsigned long long)n, (unsigned long long)sequence);
+	/* No reader enters a frame in that scenario, so no count is ever below zero, even
+	 * for a moment (a reader leaving before the writer has moved its count over). */
+	for (uint32_t i = 0; world->reader_starts_holding && i < SLOTS; i++) {
+		int64_t holders = atomic_load(&header->slot_holders[i]);
+		if (holders < 0)
+			step_violation("slot %u has %lld holders: a reader took itself off a count "
+			               "that no longer counted it",
+			               i, (long long)holders);
+	}
 }
 
 /* The slot the writer must choose when nothing is in the way: the least recently
@@ -286,6 +315,12 @@ static void writer_script(void *data)
 static void reader_script(void *data)
 {
 	struct world *world = data;
+	if (world->reader_starts_holding) {
+		set_phase(world, READER_RELEASING);
+		vshm_reader_release(world->reader);
+		set_phase(world, READER_IDLE);
+		return;
+	}
 	struct vshm_frame frame;
 	set_phase(world, READER_ACQUIRING);
 	int result = vshm_reader_acquire(world->reader, &frame);
@@ -314,14 +349,9 @@ static void reader_script(void *data)
 		               (unsigned long long)second);
 }
 
-static void explore(const char *scenario_name, unsigned initial, unsigned publishes, bool passive,
-                    enum step_model model, unsigned bound)
+static void explore_world(const char *scenario_name, struct world world, enum step_model model,
+                          unsigned bound)
 {
-	struct world world = {
-		.initial_publishes = initial,
-		.publishes = publishes,
-		.passive_after_first = passive,
-	};
 	test_unique_name(world.name, sizeof(world.name), "steps");
 	struct step_scenario scenario = {
 		.name = scenario_name,
@@ -343,6 +373,17 @@ static void explore(const char *scenario_name, unsigned initial, unsigned publis
 	fflush(stdout);
 	test_segment_remove(world.name);
 	assert_int_equal(result, 0);
+}
+
+static void explore(const char *scenario_name, unsigned initial, unsigned publishes, bool passive,
+                    enum step_model model, unsigned bound)
+{
+	struct world world = {
+		.initial_publishes = initial,
+		.publishes = publishes,
+		.passive_after_first = passive,
+	};
+	explore_world(scenario_name, world, model, bound);
 }
 
 /* How many preemptions each exploration allows: enough for every ordering bug of the
@@ -378,6 +419,15 @@ static void overwrite_under_a_reader(void **state)
 		        true, model, BOUND);
 }
 
+static void a_slow_release_keeps_its_count_while_the_writer_scans(void **state)
+{
+	(void)state;
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++) {
+		struct world world = { .publishes = 3, .reader_starts_holding = true };
+		explore_world("every slot taken, three publishes, a release", world, model, BOUND);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +435,7 @@ int main(void)
 		cmocka_unit_test(two_publishes_against_acquire_and_release),
 		cmocka_unit_test(three_publishes_reach_the_held_slot),
 		cmocka_unit_test(overwrite_under_a_reader),
+		cmocka_unit_test(a_slow_release_keeps_its_count_while_the_writer_scans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

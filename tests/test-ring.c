@@ -539,6 +539,91 @@ static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
 	test_segment_remove(name);
 }
 
+/*
+ * A cancelled slot must never pass for a frame. With two frames in flight, one is
+ * cancelled and the other published as frame n: a lossless reader looking for frame n by
+ * its count must take the published one, not the cancelled slot, whose old frame is
+ * partly overwritten.
+ */
+static void a_cancelled_slot_is_never_a_lossless_readers_next_frame(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "cancel-lossless");
+	struct vshm_writer_options options = {
+		.max_format = VSHM_FORMAT_GRAY8,
+		.max_width = 64,
+		.max_height = 48,
+		.slot_count = 4,
+		.frames_in_flight = 2,
+	};
+	struct vshm_writer *writer = vshm_writer_create(name, &options);
+	assert_non_null(writer);
+	const struct vshm_reader_options lossless = { .lossless = true };
+	struct vshm_reader *reader = vshm_reader_attach(name, &lossless);
+	assert_non_null(reader);
+	struct vshm_frame frame, got;
+	/* Frames 1..4 fill the four slots; the reader takes each. */
+	for (uint64_t n = 1; n <= 4; n++) {
+		assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 48, &frame), 0);
+		memset(frame.plane[0], (int)n, frame.plane_size[0]);
+		frame.frame_number = 100 + n;
+		assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+		assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+		assert_int_equal(got.frame_number, 100 + n);
+		assert_int_equal(vshm_reader_release(reader), 1);
+	}
+	/* Two frames begun; the first is cancelled after being partly written, the second
+	 * published as the fifth frame. */
+	struct vshm_frame cancelled, published;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 48, &cancelled), 0);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 48, &published), 0);
+	memset(cancelled.plane[0], 0xee, cancelled.plane_size[0] / 2);
+	assert_int_equal(vshm_writer_cancel_frame(writer, &cancelled), 0);
+	memset(published.plane[0], 5, published.plane_size[0]);
+	published.frame_number = 105;
+	assert_int_equal(vshm_writer_publish(writer, &published), 0);
+
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.slot, published.slot);
+	assert_int_equal(got.frame_number, 105);
+	for (uint64_t i = 0; i < got.plane_size[0]; i++)
+		if (got.plane[0][i] != 5)
+			fail_msg("byte %llu of frame 5 is 0x%02x", (unsigned long long)i,
+			         got.plane[0][i]);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	assert_int_equal(vshm_reader_acquire(reader, &got), -EAGAIN);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+/* A reader that detaches holding a frame gives it back: the writer does not go on
+ * avoiding that slot (and overwriting others) as if it were still held. */
+static void detach_gives_back_a_held_frame(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "detach-held");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
+	struct vshm_reader *gone = attach(name);
+	struct vshm_reader *staying = attach(name);
+	struct vshm_frame frame, got;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 1, &frame);
+	assert_int_equal(vshm_reader_acquire(gone, &got), 0);
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 2, &frame);
+	vshm_reader_detach(gone);                                /* holding frame 1 */
+	assert_int_equal(vshm_reader_acquire(staying, &got), 0); /* holds frame 2 */
+	/* Three slots: frame 2's is held, so frames 3 and 4 need frame 1's slot, free now. */
+	for (uint64_t n = 3; n <= 6; n++)
+		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n, &frame);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(stats.overwrites, 0);
+	assert_int_equal(vshm_reader_release(staying), 1);
+	vshm_reader_detach(staying);
+	vshm_writer_destroy(writer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +640,8 @@ int main(void)
 		cmocka_unit_test(publish_describes_what_begin_laid_out),
 		cmocka_unit_test(reattach_frees_its_own_old_entry_only),
 		cmocka_unit_test(reattach_to_the_same_dead_segment_changes_nothing),
+		cmocka_unit_test(a_cancelled_slot_is_never_a_lossless_readers_next_frame),
+		cmocka_unit_test(detach_gives_back_a_held_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
