@@ -60,7 +60,10 @@ static int next_frame(struct vshm_reader *reader, struct vshm_frame *frame)
 	for (int attempts = 0; attempts < 400; attempts++) {
 		int result = vshm_reader_wait(reader, 100);
 		if (result == -ESTALE) {
-			vshm_reader_reattach(reader);
+			/* The writer replaces the segment (a size change): until the new one
+			 * exists, reattaching fails at once, so pace the retries. */
+			if (vshm_reader_reattach(reader) < 0)
+				test_sleep_us(10000);
 			continue;
 		}
 		if (result != 0)

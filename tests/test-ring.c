@@ -624,6 +624,44 @@ static void detach_gives_back_a_held_frame(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/*
+ * The latest word counts the readers in the current frame in 16 bits. A reader that
+ * takes the same frame again and again (spinning on a slow stream) must leave it each
+ * time through that word. A count left there grows past 16 bits and is moved into the
+ * slot's holders as a wrong number, and the writer then takes the slot for unheld while
+ * a later reader holds it.
+ */
+static void taking_the_same_frame_again_and_again_keeps_its_slot_counted(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "entered");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame frame, got;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 1, &frame);
+	uint32_t spun_slot = frame.slot;
+	/* More times than 16 bits can count. */
+	for (int i = 0; i < 70000; i++) {
+		assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+		assert_int_equal(vshm_reader_release(reader), 1);
+	}
+	/* The next frame written into that slot, held while the writer goes on. */
+	uint64_t n = 2;
+	do
+		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
+	while (frame.slot != spun_slot && n < 10);
+	assert_int_equal(frame.slot, spun_slot);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.slot, spun_slot);
+	for (int i = 0; i < 4; i++)
+		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
+	check_frame(&got, got.frame_number);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +680,7 @@ int main(void)
 		cmocka_unit_test(reattach_to_the_same_dead_segment_changes_nothing),
 		cmocka_unit_test(a_cancelled_slot_is_never_a_lossless_readers_next_frame),
 		cmocka_unit_test(detach_gives_back_a_held_frame),
+		cmocka_unit_test(taking_the_same_frame_again_and_again_keeps_its_slot_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
