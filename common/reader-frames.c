@@ -92,7 +92,7 @@ static void fill_frame(const struct vshm_reader *reader, const struct vshm_shm_f
  * store of writer_waiting and seq_cst load of consumed_futex in
  * vshm_writer_wait_for_lossless(). Either it sees our number, or we see it waiting.
  */
-static void consume(struct vshm_reader *reader, uint64_t n)
+void vshm_reader_consume(struct vshm_reader *reader, uint64_t n)
 {
 	struct vshm_shm_header *header = reader->segment.header;
 	VSHM_STORE(&vshm_reader_own_entry(reader)->consumed, n, memory_order_release);
@@ -140,7 +140,7 @@ static int reject(struct vshm_reader *reader, uint64_t n, const char *format, ..
 	if (n > reader->last_acquired) {
 		reader->last_acquired = n;
 		if (reader->lossless)
-			consume(reader, n);
+			vshm_reader_consume(reader, n);
 	}
 	uint64_t now = vshm_now_ns();
 	if (reader->last_warning_ns && now - reader->last_warning_ns < WARNING_INTERVAL_NS) {
@@ -335,7 +335,7 @@ int vshm_reader_release(struct vshm_reader *reader)
 	if (reader->entered)
 		leave(reader, reader->held_slot, n);
 	if (reader->lossless)
-		consume(reader, n);
+		vshm_reader_consume(reader, n);
 	reader->holding = false;
 	if (!intact) {
 		reader->frames_torn++;

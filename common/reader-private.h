@@ -47,6 +47,12 @@ static inline struct vshm_shm_reader *vshm_reader_own_entry(struct vshm_reader *
 	return &reader->segment.readers[reader->entry];
 }
 
+/*
+ * Says that a lossless reader is done with frame n and every frame before it, and wakes
+ * a writer waiting for that (reader-frames.c).
+ */
+void vshm_reader_consume(struct vshm_reader *reader, uint64_t n);
+
 /* The publish number the latest word names. */
 static inline uint64_t vshm_latest_number(uint64_t latest)
 {

@@ -45,20 +45,37 @@ static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
  * among the lossless readers before the flag is set, as for holds and sleepers: a reader
  * killed in between leaves the count one too high (the writer looks at the entries for
  * nothing until its scan repairs the count), never one too low (the writer would stop
- * looking while a lossless reader is live). Returns the number of the latest frame, the
- * last one we do not take.
+ * looking while a lossless reader is live).
+ *
+ * Then latest once more. A writer that looked for lossless readers before our flag was
+ * out may be claiming a slot without waiting for us, and the frame that slot held may
+ * be newer than the latest we loaded first. The seq_cst increment and flag store, then
+ * the seq_cst load of latest, against the writer's seq_cst exchange of latest, then its
+ * seq_cst loads of lossless_readers and of the flags (Dekker): every claim after the
+ * publish of the frame after the one we load sees us. If that frame is the one we loaded
+ * first, nothing newer was published in between, and we start after it. Otherwise only
+ * the frame we load second is safe: the claims that may not have seen us exclude it (it
+ * was the latest), but not the frames between. We start with it, and say the ones
+ * before it are consumed, so that the writer never waits for them (a writer growing
+ * the segment publishes its first frame as soon as we are counted). Returns the last
+ * frame we do not take.
  */
 static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
 {
 	struct vshm_shm_header *header = reader->segment.header;
-	uint64_t latest =
+	uint64_t first =
 	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_acquire));
-	atomic_store_explicit(&entry->consumed, latest, memory_order_relaxed);
-	atomic_fetch_add_explicit(&header->lossless_readers, 1, memory_order_release);
-	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_release);
+	atomic_store_explicit(&entry->consumed, first, memory_order_relaxed);
+	atomic_fetch_add_explicit(&header->lossless_readers, 1, memory_order_seq_cst);
+	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_seq_cst);
 	reader->lossless = true;
 	reader->demoted = false;
-	return latest;
+	uint64_t second =
+	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_seq_cst));
+	if (second <= first)
+		return first;
+	vshm_reader_consume(reader, second - 1);
+	return second - 1;
 }
 
 /* Takes a free entry of the reader table: the first whose lock nobody holds. */

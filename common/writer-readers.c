@@ -143,8 +143,9 @@ static uint64_t least_consumed(struct vshm_writer *writer)
 	uint64_t least = UINT64_MAX;
 	for (uint32_t i = 0; i < limit; i++) {
 		struct vshm_shm_reader *entry = &segment->readers[i];
-		/* Acquire: pairs with the reader's release of the flags when it attached. */
-		if (!(VSHM_LOAD(&entry->flags, memory_order_acquire) & VSHM_READER_LOSSLESS))
+		/* seq_cst: Dekker with the reader's seq_cst store of the flags, then load of
+		 * latest, in become_lossless() (reader.c). */
+		if (!(VSHM_LOAD(&entry->flags, memory_order_seq_cst) & VSHM_READER_LOSSLESS))
 			continue;
 		if (!vshm_segment_reader_alive(segment, i)) {
 			vshm_writer_scan_readers(writer); /* reclaims it, and its lossless place */
@@ -192,8 +193,10 @@ static void demote_laggards(struct vshm_writer *writer, uint64_t number)
 void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number)
 {
 	struct vshm_shm_header *header = writer->segment.header;
-	/* Acquire: pairs with the reader's release increment when it attached. */
-	if (!VSHM_LOAD(&header->lossless_readers, memory_order_acquire))
+	/* seq_cst, after our seq_cst exchange of latest in the last publish: Dekker with the
+	 * reader's seq_cst increment, then load of latest, in become_lossless() (reader.c).
+	 * Either we see it, or it sees our last frame and takes only frames after it. */
+	if (!VSHM_LOAD(&header->lossless_readers, memory_order_seq_cst))
 		return; /* the usual case, and the writer never waits */
 	if (least_consumed(writer) >= number)
 		return;

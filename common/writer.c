@@ -30,7 +30,7 @@
  *      learns at release that its frame was torn;
  *   2. the caller writes pixels, then publish writes the metadata;
  *   3. store sequence = 2n (release, seqcount_write_end);
- *   4. exchange latest = n | slot with no readers entered (acq_rel: release makes the
+ *   4. exchange latest = n | slot with no readers entered (seq_cst; release makes the
  *      frame visible to a reader that enters it; acquire pairs with readers that left
  *      the previous frame through the word), and add the count of readers that entered
  *      the previous frame to that frame's slot's holder count;
@@ -457,10 +457,12 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 	seqcount_write_end(&descriptor->sequence, 2 * n);
 	/* Release: a reader whose fetch_add reads this value sees the frame complete.
 	 * Acquire: pairs with the release of readers that left the previous frame through
-	 * the word, so their reads of its slot come before we ever reuse it. */
+	 * the word, so their reads of its slot come before we ever reuse it. seq_cst: Dekker
+	 * with a reader becoming lossless (become_lossless() in reader.c), against our
+	 * seq_cst loads of lossless_readers and the flags when we next claim a slot. */
 	uint64_t previous = VSHM_EXCHANGE(
 	    &header->latest, (n & VSHM_LATEST_NUMBER_MASK) << VSHM_LATEST_SLOT_BITS | slot,
-	    memory_order_acq_rel);
+	    memory_order_seq_cst);
 	/* The readers that entered the previous frame hold its slot now. Our own record of
 	 * that slot, never the word's: readers map the header writable. Relaxed: only we
 	 * read the count in order to claim, after this; readers only subtract from it. */
