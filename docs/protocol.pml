@@ -1,20 +1,22 @@
 /*
  * A model of the vshm slot protocol (layout 2.0) for the SPIN model checker.
  *
- * docs/protocol.md is the specification; this model is its sections 6.3 to 6.7 and 7.2
- * to 7.5 (the writer's begin and publish, waiting for lossless readers, the reader's
- * acquire, release and wait) written as processes, and its section 10 says what the model
- * covers. Keep the two in step: a change to one of those sections is a change here.
+ * docs/protocol.md is the specification; this model is its sections 6.3 to 6.7, 7.1
+ * step 6 and 7.2 to 7.5 (the writer's begin and publish, waiting for lossless readers,
+ * the reader's lossless attach, acquire, release and wait) written as processes, and its
+ * section 10 says what the model covers. Keep the two in step: a change to one of those sections is a change here.
  * scripts/check-model.sh runs this model and each broken variant below in the test
  * suite (suite 'model'). The C code modelled is common/writer.c (claim_slot,
  * vshm_writer_publish), common/writer-readers.c (vshm_writer_wait_for_lossless,
  * demote_laggards), common/reader-frames.c (acquire_latest, acquire_next, take, leave,
  * consume, vshm_reader_release) and common/reader.c (become_lossless,
- * vshm_reader_wait).
+ * vshm_reader_wait). The lossless reader's attach is protocol.md section 7.1 step 6,
+ * with its second load of latest; the variant ATTACH_EARLY below lacks it.
  *
  * Modelled: a writer publishing FRAMES frames into 3 slots, and two readers. The second
  * reader is lossy too by default, or, with -DLOSSLESS_READER, attaches lossless at any
- * moment (before the first frame or after any of them). The latest word with its
+ * moment (before the first frame, after any of them, or in the middle of the writer's
+ * steps), and takes every frame by its count from then on. The latest word with its
  * entered count, the holder counts, the sequence counters (odd while a slot is
  * written), each slot's metadata and pixels, the sleepers count and the publish futex,
  * consumed numbers, writer_waiting and the consumed futex, demotion when the writer's
@@ -41,9 +43,11 @@
  *   P5 no lost wake-up: no reader sleeps while a frame newer than its last one is
  *      published (a publish completed, its wake-up done); the writer does not sleep
  *      while every lossless reader has consumed the frame it waits for;
- *   P6 a lossless reader misses no frame while it is not demoted: after its first
- *      frame, each one it takes is the next publish number, is still in a slot when it
- *      looks for it, and is not overwritten while it holds it.
+ *   P6 a lossless reader that is not demoted takes every frame published after its
+ *      attach, in order: each frame it takes, the first included, is the one after the
+ *      last it took (at first, the latest when its attach ended); it finds it in a slot
+ *      whenever latest names a newer frame, and finds it intact; and no frame it holds
+ *      is overwritten while it holds it.
  *
  * Broken variants: each must make SPIN report a violation of the property named (spin
  * -DBROKEN_<NAME>, in the mode given; check-model.sh checks that each does).
@@ -62,10 +66,12 @@
  *   NO_LOSSLESS_WAIT   begin does not wait for lossless readers (P6, lossless)
  *   CONSUME_EARLY      a lossless reader says it consumed a frame when it takes it (P6,
  *                      lossless)
- * And a property stronger than the protocol gives (protocol.md section 7.9), which
- * fails as the protocol stands:
- *   STRICT_ATTACH      a lossless reader misses no frame published after it attached,
- *                      and its first frame is not overwritten under it either
+ *   FIRST_LATEST       a lossless reader takes its first frame as a lossy reader does,
+ *                      the latest, entered through the word (P6, lossless)
+ *   ATTACH_EARLY       a lossless reader does not load latest again once its flag is
+ *                      set: the last frame it does not take is the latest from before
+ *                      the writer could see it, so it may take a frame the writer is
+ *                      claiming (P6, lossless); protocol.md section 7.1.
  */
 
 #ifndef FRAMES
@@ -107,10 +113,13 @@ byte pixels[NSLOTS];
 bit reader_asleep[NREADERS];
 bit writer_asleep = 0;
 
+/* The readers' own last_acquired (the publish number of the last frame taken or
+ * rejected), global so that the writer's assertions can read it. */
+byte reader_last[NREADERS];
+
 /* Ghost state, for the properties only: the protocol's steps never read it. */
 byte holding[NREADERS] = NONE; /* slot a reader holds (entering to leaving), or NONE */
 bit holding_counted[NREADERS]; /* held through the word and the counts; else lossless */
-byte reader_last[NREADERS];    /* last publish number taken or rejected */
 bit publishing = 0;            /* between the exchange of latest and the wake-up */
 bit consuming[NREADERS];       /* between storing consumed and the wake-up */
 byte writer_wait_number = 0;   /* the frame the writer waits to see consumed */
@@ -120,10 +129,10 @@ bit writer_done = 0;
 /* ------------------------------------------------------------------ the writer --- */
 
 /* least_consumed(): the smallest consumed number of a lossless reader, or NONE. One
- * step: while the writer waits for `number`, an entry only changes towards a result of
- * `number` or more (consumed grows; a demoted reader drops out; a reader that attaches
- * lossless says it consumed the latest frame, which is newer than any frame a slot the
- * writer claims holds), so loading them one at a time decides as a snapshot would. */
+ * step, though the C code loads each entry's flags and then its consumed: only the
+ * second reader can be lossless, it sets its flag once, after its consumed, and only
+ * the writer itself clears it, so the two loads decide as one load of both would, made
+ * when the C code loads the flag (not set) or the consumed number (flag set). */
 inline least_consumed(result)
 {
 	atomic {
@@ -426,24 +435,43 @@ inline take(s, number)
 proctype reader(byte me)
 {
 	bit lossless = 0, counted, via_word, intact, torn;
-	byte s, number, word, result;
-#ifdef STRICT_ATTACH
-	byte attached_at;
+#ifdef BROKEN_FIRST_LATEST
+	bit first = 0; /* lossless, and no frame taken yet */
 #endif
+	byte s, number, word, result, next, found;
 
-	/* The second reader attaches lossy, or in lossless mode lossless:
-	 * become_lossless() (consumed, then the flag, then the count). */
+	/* The second reader attaches lossy, or in lossless mode lossless,
+	 * become_lossless(): consumed = the latest number (the frames up to it are not
+	 * ours to wait for), counted among the lossless readers, the flag; then latest
+	 * once more: the frame before it is the last one it does not take (last_acquired),
+	 * unless it is the first latest itself. */
 #ifdef LOSSLESS_READER
 	if
 	:: me == 1 ->
 		lossless = 1;
+#ifdef BROKEN_FIRST_LATEST
+		first = 1;
+#endif
 		ever_lossless = 1;
 		consumed[me] = latest_number;
-#ifdef STRICT_ATTACH
-		attached_at = consumed[me];
-#endif
+		lossless_readers++;
+#ifndef BROKEN_ATTACH_EARLY
 		flags[me] = LOSSLESS;
-		lossless_readers++
+		/* Latest once more: if a frame was published since the first load, only
+		 * that one is safe from claims that did not see us; the ones before it are
+		 * consumed, never waited for. */
+		number = latest_number;
+		if
+		:: number > consumed[me] ->
+			reader_last[me] = number - 1;
+			consume(number - 1)
+		:: else ->
+			reader_last[me] = consumed[me]
+		fi;
+		number = 0
+#else
+		atomic { flags[me] = LOSSLESS; reader_last[me] = consumed[me] }
+#endif
 	:: else
 	fi;
 #endif
@@ -490,32 +518,51 @@ next_frame:
 	:: else
 	fi;
 	if
-	:: lossless && reader_last[me] != 0 ->
-		/* acquire_next(): the frame after the last one, found by its count */
-		number = reader_last[me] + 1;
-		if
-		:: latest_number < number -> number = 0; goto next_frame /* -EAGAIN */
-		:: else
-		fi;
+#ifndef BROKEN_FIRST_LATEST
+	:: lossless ->
+#else
+	:: lossless && !first ->
+#endif
+		/* acquire_next(), every acquire of a lossless reader, the first included: the
+		 * lowest publish number above the last one taken, and not above latest, among
+		 * the slots' even counts. Nothing to enter: the writer keeps the frame until
+		 * consumed says we are done with it. */
+		number = latest_number;
+		next = NONE;
 		s = 0;
 		do
-		:: s < NSLOTS && sequence[s] == 2 * number ->
-			take(s, number);
-			if
-			:: result == 0 -> goto taken
-			:: else -> /* rewritten as we took it: we were demoted */
-				s = 0; number = 0; result = 0; goto next_frame
-			fi
-		:: s < NSLOTS && sequence[s] != 2 * number -> s++
-		:: s == NSLOTS -> break
+		:: s < NSLOTS ->
+			atomic { /* one load of the slot's sequence */
+				if
+				:: sequence[s] % 2 == 0 && sequence[s] / 2 > reader_last[me] &&
+				   sequence[s] / 2 <= number && sequence[s] / 2 < next ->
+					next = sequence[s] / 2;
+					found = s
+				:: else
+				fi;
+				s++
+			}
+		:: else -> break
 		od;
-		/* No slot holds it: reject it, consumed like any frame. */
-		assert(flags[me] & DEMOTED); /* P6 */
-		reader_last[me] = number;
-		consume(number);
-		s = 0;
-		number = 0;
-		goto next_frame
+		if
+		:: next == NONE ->
+			/* -EAGAIN. The wait above returned because latest named a frame after
+			 * the last one taken, and the writer keeps every frame not consumed, so
+			 * only a reader demoted since finds none. */
+			assert(flags[me] & DEMOTED); /* P6 */
+			atomic { s = 0; number = 0; next = 0 }
+			goto next_frame
+		:: else
+		fi;
+		atomic { s = found; number = next; found = 0; next = 0 }
+		take(s, number);
+		if
+		:: result == 0 -> goto taken
+		:: else -> /* rewritten as we took it: -EAGAIN, only if we were demoted */
+			assert(flags[me] & DEMOTED); /* P6 */
+			atomic { s = 0; number = 0; result = 0 }
+			goto next_frame
+		fi
 	:: else
 	fi;
 
@@ -548,14 +595,13 @@ next_frame:
 
 taken:
 	atomic {
-		/* after its first frame, a lossless reader not demoted takes the next one */
-		assert(!lossless || !(flags[me] & LOSSLESS) || reader_last[me] == 0 ||
-		       number == reader_last[me] + 1); /* P6 */
-#ifdef STRICT_ATTACH
-		assert(!lossless || !(flags[me] & LOSSLESS) || reader_last[me] != 0 ||
-		       number <= attached_at + 1); /* STRICT */
+		/* A lossless reader not demoted takes the frame after the last one it took,
+		 * its first the one after the latest when it attached. */
+		assert(!lossless || !(flags[me] & LOSSLESS) || number == reader_last[me] + 1); /* P6 */
+		reader_last[me] = number;
+#ifdef BROKEN_FIRST_LATEST
+		first = 0
 #endif
-		reader_last[me] = number
 	}
 #ifdef BROKEN_CONSUME_EARLY
 	if
@@ -586,14 +632,9 @@ taken:
 	atomic {
 		/* a frame called intact is the frame it was said to be */
 		assert(!intact || !torn); /* P1 */
-		/* A lossless reader's frame is not overwritten under it unless it was
-		 * demoted. Its first frame is entered and counted like a lossy reader's, and
-		 * is the latest one, which its consumed number says it does not need: the
-		 * writer may overwrite that one when readers hold every other slot. */
-		assert(intact || !lossless || counted || (flags[me] & DEMOTED)); /* P6 */
-#ifdef STRICT_ATTACH
-		assert(intact || !lossless || (flags[me] & DEMOTED)); /* STRICT */
-#endif
+		/* a lossless reader's frame, its first included, is not overwritten under
+		 * it unless it was demoted */
+		assert(intact || !lossless || (flags[me] & DEMOTED)); /* P6 */
 		intact = 0;
 		torn = 0;
 		s = 0;
