@@ -249,7 +249,7 @@ static int mutator_main(struct harness *harness)
 		/* A publish number that a random change made huge stays the one to beat:
 		 * readers that saw it ignore the writer's own frames from then on. */
 		uint64_t seen = atomic_load(&header->latest) >> VSHM_LATEST_SLOT_BITS;
-		if (seen > highest && seen < UINT64_C(1) << 55)
+		if (seen > highest && seen < (UINT64_C(1) << 56) - (UINT64_C(1) << 24))
 			highest = seen;
 		if (test_random(&random) % 8 == 0) {
 			forge(control, &geometry, &random, &highest);
