@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "readers.h"
 #include "shutdown.h"
 #include "source.h"
 #include "status.h"
@@ -28,6 +29,7 @@ struct options {
 	struct capture_settings settings;
 	uint32_t slot_count;
 	uint64_t frame_limit; /* 0: no limit */
+	uint32_t wait_readers;
 	bool fast;
 	bool quiet;
 	bool group_access;
@@ -67,7 +69,9 @@ static void usage(FILE *out)
 	    "                      camera writes straight into them)\n"
 	    "  -l, --loop          start files over at the end, forever\n"
 	    "      --frames N      stop after N frames (the last carries end-of-stream)\n"
-	    "      --fast          publish as fast as possible, not in real time\n"
+	    "      --fast          publish as fast as possible, not in real "
+	    "time\n" PROGRAM_WAIT_READERS_HELP
+
 	    "      --group         let the owner's group read the stream (mode 0660)\n"
 	    "\n"
 	    "Cameras:\n"
@@ -136,6 +140,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "slots", required_argument, NULL, 'S' },
 		{ "loop", no_argument, NULL, 'l' },
 		{ "frames", required_argument, NULL, 'F' },
+		{ "wait-readers", required_argument, NULL, 'W' },
 		{ "fast", no_argument, NULL, 'x' },
 		{ "group", no_argument, NULL, 'g' },
 		{ "list-devices", no_argument, NULL, 'D' },
@@ -173,6 +178,14 @@ static int parse_options(int argc, char **argv, struct options *options)
 		case 'l':
 			options->settings.loop = true;
 			break;
+		case 'W': {
+			uint64_t count;
+			if (program_parse_count("--wait-readers", optarg, 0,
+			                        VSHM_READER_CAPACITY_DEFAULT, &count) < 0)
+				return -1;
+			options->wait_readers = (uint32_t)count;
+			break;
+		}
 		case 'F':
 			if (program_parse_count("--frames", optarg, 1, UINT64_MAX,
 			                        &options->frame_limit) < 0)
@@ -353,6 +366,9 @@ static int run(struct capture *capture)
 		                    .width = capture->description.width,
 		                    .height = capture->description.height };
 	int exit_code = 0;
+	if (!program_wait_for_readers(capture->writer, capture->options->wait_readers,
+	                              capture->options->quiet))
+		return 0; /* stopped by a signal while waiting */
 	while (!program_shutdown_requested()) {
 		uint64_t media_ns = 0;
 		int result =

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "options.h"
+#include "readers.h"
 #include "shutdown.h"
 #include "status.h"
 #include "vshm/filter.h"
@@ -31,6 +32,8 @@ struct filter_run {
 	uint32_t slot_count;
 	int timeout_ms; /* < 0: wait for the input for ever */
 	bool group_access;
+	bool lossless;
+	uint32_t wait_readers;
 	bool quiet;
 	struct vshm_reader *reader;
 	struct vshm_writer *writer;
@@ -61,7 +64,11 @@ static void usage(FILE *out)
 	        "      --slots N       slots in the output ring, %d..%d (default %d)\n"
 	        "      --timeout SEC   give up if INPUT does not appear in time (default: wait)\n"
 	        "      --group         let the owner's group read the output (mode "
-	        "0660)\n" PROGRAM_COMMON_HELP "\n"
+	        "0660)\n"
+	        "      --lossless      take every frame of INPUT: its writer waits for this\n"
+	        "                      filter (for at most its lossless timeout, 1 s by\n"
+	        "                      default) instead of going on without "
+	        "it\n" PROGRAM_WAIT_READERS_HELP PROGRAM_COMMON_HELP "\n"
 	        "Follows INPUT when its writer restarts; stops after passing on INPUT's end of\n"
 	        "stream, or on Ctrl-C or SIGTERM, and then removes OUTPUT.\n"
 	        "Exit status: 0 stopped, 1 stream or format error, 2 bad usage.\n",
@@ -78,6 +85,8 @@ static int parse_options(struct filter_run *run, int argc, char **argv)
 		{ "slots", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "group", no_argument, NULL, 'g' },
+		{ "lossless", no_argument, NULL, 'L' },
+		{ "wait-readers", required_argument, NULL, 'W' },
 		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
 	};
@@ -106,6 +115,17 @@ static int parse_options(struct filter_run *run, int argc, char **argv)
 			if (program_parse_timeout("--timeout", optarg, &run->timeout_ms) < 0)
 				return -1;
 			break;
+		case 'L':
+			run->lossless = true;
+			break;
+		case 'W': {
+			uint64_t count;
+			if (program_parse_count("--wait-readers", optarg, 0,
+			                        VSHM_READER_CAPACITY_DEFAULT, &count) < 0)
+				return -1;
+			run->wait_readers = (uint32_t)count;
+			break;
+		}
 		case 'g':
 			run->group_access = true;
 			break;
@@ -168,7 +188,8 @@ static bool keep_waiting(const char *name, unsigned attempt, void *data)
 static int attach_input(struct filter_run *run)
 {
 	/* A writer's bug that truncates the input must not kill the filter too. */
-	static const struct vshm_reader_options options = { .guard_truncation = true };
+	struct vshm_reader_options options = { .guard_truncation = true,
+		                               .lossless = run->lossless };
 	run->reader =
 	    vshm_reader_attach_wait(run->input_name, &options, run->timeout_ms, keep_waiting, run);
 	if (run->reader || errno == EINTR)
@@ -242,6 +263,7 @@ static int process_one(struct filter_run *run)
 		vshm_reader_release(run->reader);
 		return 1;
 	}
+	bool first = !run->writer;
 	if ((!run->writer && create_output(run, format, &input)) ||
 	    vshm_writer_begin(run->writer, format, input.width, input.height, &output) < 0) {
 		if (run->writer)
@@ -269,6 +291,10 @@ static int process_one(struct filter_run *run)
 	output.frame_number = input.frame_number;
 	output.capture_ns = input.capture_ns;
 	output.flags = input.flags;
+	if (first && !program_wait_for_readers(run->writer, run->wait_readers, run->quiet)) {
+		vshm_writer_cancel(run->writer);
+		return 0; /* stopped by a signal while waiting */
+	}
 	vshm_writer_publish(run->writer, &output);
 	run->frames++;
 	/* The source has nothing more: the filter is done too (its readers keep the

@@ -1,16 +1,8 @@
 /*
- * The reader side of the slot protocol (the writer's side, and the protocol as a
- * whole, are described at the top of writer.c).
- *
- * Acquire:
- *   1. load latest (acquire); it names slot s and publish number n;
- *   2. store held_slot = s + 1 in our reader entry (seq_cst), then load the slot's
- *      sequence (seq_cst): if it is not 2n the slot is being or has been rewritten,
- *      so start again; if it is, the writer will avoid the slot (see claim_slot());
- *   3. copy the metadata, acquire fence, re-load the sequence (relaxed): unchanged
- *      means the metadata is whole; it is then bounds-checked before any use.
- * Release: acquire fence, re-load the sequence (relaxed), compare with 2n, clear
- * held_slot. Equal means no byte of the frame changed while we held it.
+ * The reader's life around its frames: attaching (claiming an entry of the reader
+ * table), waiting for the next frame, telling what became of the writer, moving to a
+ * new segment, detaching. Taking and giving back frames is reader-frames.c; the
+ * protocol as a whole is described at the top of writer.c.
  */
 #include <assert.h>
 #include <errno.h>
@@ -23,52 +15,17 @@
 
 #include "futex.h"
 #include "log.h"
-#include "racy-copy.h"
-#include "segment.h"
-#include "seqcount.h"
+#include "reader-entry.h"
+#include "reader-private.h"
 #include "shared-atomic.h"
-#include "vshm/reader.h"
 
-#define NO_ENTRY UINT32_MAX
 /* Longest a wait sleeps before it looks whether the writer is still alive. */
 #define LIVENESS_SLICE_NS 50000000
-/* Attempts at taking the latest frame before telling the caller to try again. */
-#define ACQUIRE_ATTEMPTS 8
-/* At most one warning about rejected frames this often. */
-#define WARNING_INTERVAL_NS 1000000000u
 /* How often vshm_reader_attach_wait() looks for the stream: soon at first, so that a
  * reader started just before its writer misses no frame, then less often, so that a
  * long wait costs nothing. */
 #define ATTACH_RETRY_FIRST_NS 1000000
 #define ATTACH_RETRY_LAST_NS  50000000
-
-struct vshm_reader {
-	struct vshm_segment segment;
-	struct vshm_reader_options options;
-	uint32_t entry; /* our index in the reader table */
-	bool holding;
-	uint32_t held_slot;
-	uint64_t held_sequence; /* the even count the held slot had when taken */
-	uint64_t last_acquired; /* publish number of the last frame taken or rejected */
-	bool writer_known_gone;
-	/* The geometry part of the last frame info that passed check_frame_info(): a frame
-	 * with the same bytes needs no second check (most streams never change format). */
-	bool geometry_checked;
-	uint8_t checked_geometry[offsetof(struct vshm_shm_frame_info, frame_number)];
-	uint64_t acquire_retries;
-	uint64_t frames_invalid;
-	/* Warnings about rejected frames: at most one line a second, with a count. */
-	uint64_t last_warning_ns;
-	uint64_t warnings_held_back;
-	uint64_t frames_acquired;
-	uint64_t frames_torn;
-	uint64_t reattaches;
-};
-
-static struct vshm_shm_reader *own_entry(struct vshm_reader *reader)
-{
-	return &reader->segment.readers[reader->entry];
-}
 
 static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
 {
@@ -79,6 +36,25 @@ static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
 	       !atomic_compare_exchange_weak_explicit(&header->reader_high_water, &seen, entry + 1,
 	                                              memory_order_release, memory_order_relaxed)) {
 	}
+}
+
+/*
+ * Asks the writer for every frame published from now on. The frames up to the latest
+ * one are not ours to wait for: consumed says so before the flag tells the writer to look
+ * at it (release: pairs with the writer's acquire load of the flags). Returns the number
+ * of the latest frame, the last one we do not take.
+ */
+static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
+{
+	struct vshm_shm_header *header = reader->segment.header;
+	uint64_t latest =
+	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_acquire));
+	atomic_store_explicit(&entry->consumed, latest, memory_order_relaxed);
+	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_release);
+	atomic_fetch_add_explicit(&header->lossless_readers, 1, memory_order_release);
+	reader->lossless = true;
+	reader->demoted = false;
+	return latest;
 }
 
 /* Takes a free entry of the reader table: the first whose lock nobody holds. */
@@ -94,10 +70,14 @@ static int claim_entry(struct vshm_reader *reader)
 			return vshm_fail(-locked, "cannot lock a reader entry of stream '%s': %s",
 			                 segment->name, strerror(-locked));
 		struct vshm_shm_reader *entry = &segment->readers[i];
-		/* The entry may still describe a reader that died; holding its lock, we own it. */
+		/* The entry may still describe a reader that died; holding its lock, we own it,
+		 * and undo what it was in the middle of, as the writer's scan would. */
 		uint32_t previous = atomic_load_explicit(&entry->state, memory_order_relaxed);
+		if (previous == VSHM_READER_ACTIVE)
+			vshm_reader_entry_undo(segment, entry, VSHM_ENTRY_LATEST_FROM_WORD);
 		atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
 		atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
+		atomic_store_explicit(&entry->flags, 0, memory_order_relaxed);
 		atomic_store_explicit(&entry->frames_acquired, 0, memory_order_relaxed);
 		atomic_store_explicit(&entry->frames_torn, 0, memory_order_relaxed);
 		entry->pid = (uint32_t)getpid();
@@ -109,6 +89,8 @@ static int claim_entry(struct vshm_reader *reader)
 			                          memory_order_relaxed);
 		raise_high_water(segment->header, i);
 		reader->entry = i;
+		reader->attached_after =
+		    reader->options.lossless ? become_lossless(reader, entry) : 0;
 		return 0;
 	}
 	return vshm_fail(EUSERS,
@@ -120,7 +102,21 @@ static int claim_entry(struct vshm_reader *reader)
 static void free_entry(struct vshm_reader *reader)
 {
 	struct vshm_segment *segment = &reader->segment;
-	struct vshm_shm_reader *entry = own_entry(reader);
+	struct vshm_shm_reader *entry = vshm_reader_own_entry(reader);
+	/* Our lossless place first: the writer must not wait for a reader that is going. */
+	uint32_t flags = atomic_load_explicit(&entry->flags, memory_order_acquire);
+	while ((flags & VSHM_READER_LOSSLESS) &&
+	       !atomic_compare_exchange_weak_explicit(&entry->flags, &flags, 0,
+	                                              memory_order_acq_rel, memory_order_acquire)) {
+	}
+	if (flags & VSHM_READER_LOSSLESS) {
+		atomic_fetch_sub_explicit(&segment->header->lossless_readers, 1,
+		                          memory_order_relaxed);
+		/* A writer waiting for us looks again. */
+		atomic_fetch_add_explicit(&segment->header->consumed_futex, 1,
+		                          memory_order_seq_cst);
+		vshm_futex_wake_all(&segment->header->consumed_futex);
+	}
 	atomic_store_explicit(&entry->held_slot, 0, memory_order_release);
 	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
 	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
@@ -185,6 +181,7 @@ struct vshm_reader *vshm_reader_attach(const char *name, const struct vshm_reade
 	}
 	reader->segment = segment;
 	reader->entry = (uint32_t)result;
+	reader->last_acquired = reader->attached_after;
 	return reader;
 }
 
@@ -232,189 +229,11 @@ const char *vshm_reader_name(const struct vshm_reader *reader)
 	return reader->segment.name;
 }
 
-/* Checks metadata read from shared memory; returns 0 or -EBADMSG. */
-static int check_frame_info(const struct vshm_reader *reader,
-                            const struct vshm_shm_frame_info *info)
-{
-	struct vshm_format_layout layout = { .plane_count = info->plane_count };
-	if (info->plane_count > VSHM_PLANES_MAX)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < info->plane_count; i++) {
-		layout.stride[i] = info->stride[i];
-		layout.offset[i] = info->plane_offset[i];
-		layout.size[i] = info->plane_size[i];
-	}
-	if (vshm_format_check_layout(info->format, info->width, info->height, &layout,
-	                             reader->segment.geometry.slot_payload_size) < 0)
-		return -EBADMSG;
-	return 0;
-}
-
-static void fill_frame(const struct vshm_reader *reader, const struct vshm_shm_frame_info *info,
-                       uint32_t slot, uint64_t n, struct vshm_frame *frame)
-{
-	const struct vshm_segment *segment = &reader->segment;
-	uint8_t *base = segment->payload + (uint64_t)slot * segment->geometry.slot_payload_size;
-	memset(frame, 0, sizeof(*frame));
-	frame->format = info->format;
-	frame->width = info->width;
-	frame->height = info->height;
-	frame->plane_count = info->plane_count;
-	for (uint32_t i = 0; i < info->plane_count; i++) {
-		frame->stride[i] = info->stride[i];
-		frame->plane_size[i] = info->plane_size[i];
-		frame->plane[i] = base + info->plane_offset[i];
-	}
-	frame->frame_number = info->frame_number;
-	frame->capture_ns = info->capture_ns;
-	frame->publish_ns = info->publish_ns;
-	frame->flags = info->flags;
-	frame->color_matrix = info->color_matrix;
-	frame->color_range = info->color_range;
-	frame->sequence = n;
-	frame->slot = slot;
-}
-
-/*
- * Rejects frame n: it is counted and consumed like any other frame (the next wait sleeps
- * until a newer one), and said at most once a second, so that a writer that keeps
- * sending bad frames, or stalls with latest naming a slot it is rewriting, costs a
- * reader neither CPU nor a flood of log lines. Returns -EBADMSG.
- */
-static int reject(struct vshm_reader *reader, uint64_t n, const char *format, ...)
-    VSHM_PRINTF(3, 4);
-static int reject(struct vshm_reader *reader, uint64_t n, const char *format, ...)
-{
-	reader->frames_invalid++;
-	if (n > reader->last_acquired)
-		reader->last_acquired = n;
-	uint64_t now = vshm_now_ns();
-	if (reader->last_warning_ns && now - reader->last_warning_ns < WARNING_INTERVAL_NS) {
-		reader->warnings_held_back++;
-		return -EBADMSG;
-	}
-	char reason[192];
-	va_list arguments;
-	va_start(arguments, format);
-	vsnprintf(reason, sizeof(reason), format, arguments);
-	va_end(arguments);
-	char more[96] = "";
-	if (reader->warnings_held_back)
-		snprintf(more, sizeof(more), " (and %llu more rejected since the last warning)",
-		         (unsigned long long)reader->warnings_held_back);
-	vshm_log(VSHM_LOG_WARNING, "stream '%s': frame %llu dropped: %s%s", reader->segment.name,
-	         (unsigned long long)n, reason, more);
-	reader->last_warning_ns = now;
-	reader->warnings_held_back = 0;
-	return -EBADMSG;
-}
-
-int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame)
-{
-	if (reader->holding)
-		return -EBUSY;
-	if (vshm_segment_broken(&reader->segment))
-		return -EAGAIN; /* nothing to take from a truncated segment */
-	struct vshm_segment *segment = &reader->segment;
-	struct vshm_shm_reader *entry = own_entry(reader);
-
-	for (int attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
-		/* Pairs with the writer's release store of latest in vshm_writer_publish(). */
-		uint64_t latest = VSHM_LOAD(&segment->header->latest, memory_order_acquire);
-		if (latest == 0)
-			return -EAGAIN;
-		uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
-		uint64_t n = latest >> VSHM_LATEST_SLOT_BITS;
-		if (slot >= segment->geometry.slot_count)
-			return reject(reader, n, "latest names slot %u of %u", slot,
-			              segment->geometry.slot_count);
-		/* seq_cst store, then the seq_cst load in seqcount_read_begin(): Dekker with
-		 * the writer's odd store and re-check of held_slot in claim_slot(). */
-		VSHM_STORE(&entry->held_slot, slot + 1, memory_order_seq_cst);
-		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
-		uint64_t before = seqcount_read_begin(sequence);
-		if (before != 2 * n) {
-			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
-			/* Usually the slot was rewritten for a newer frame and latest has moved
-			 * on. If latest still names it, its writer broke the protocol (a
-			 * writer never rewrites the latest slot) or stalls in the middle of
-			 * a frame there: the frame is rejected, and we back off until a
-			 * newer one comes. Acquire order: this load stays after the one of
-			 * the sequence. */
-			if (VSHM_LOAD(&segment->header->latest, memory_order_acquire) == latest) {
-				return reject(
-				    reader, n,
-				    "latest names slot %u, whose sequence is %llu, not %llu", slot,
-				    (unsigned long long)before, (unsigned long long)(2 * n));
-			}
-			reader->acquire_retries++;
-			continue;
-		}
-		struct vshm_shm_frame_info info;
-		VSHM_STEP(); /* a plain copy from the slot, checked by the re-load below */
-		vshm_racy_copy(&info, &segment->slots[slot].info, sizeof(info));
-		if (seqcount_read_retry(sequence, before)) {
-			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
-			reader->acquire_retries++;
-			continue;
-		}
-		bool same_geometry =
-		    reader->geometry_checked &&
-		    memcmp(&info, reader->checked_geometry, sizeof(reader->checked_geometry)) == 0;
-		if (!same_geometry && check_frame_info(reader, &info) < 0) {
-			VSHM_STORE(&entry->held_slot, 0, memory_order_relaxed);
-			return reject(reader, n,
-			              "its metadata fails the bounds checks (format 0x%08x, %ux%u)",
-			              info.format, info.width, info.height);
-		}
-		if (!same_geometry) {
-			memcpy(reader->checked_geometry, &info, sizeof(reader->checked_geometry));
-			reader->geometry_checked = true;
-		}
-		fill_frame(reader, &info, slot, n, frame);
-		reader->holding = true;
-		reader->held_slot = slot;
-		reader->held_sequence = before;
-		reader->last_acquired = n;
-		reader->frames_acquired++;
-		atomic_store_explicit(&entry->frames_acquired, reader->frames_acquired,
-		                      memory_order_relaxed);
-		return 0;
-	}
-	return -EAGAIN;
-}
-
-int vshm_reader_release(struct vshm_reader *reader)
-{
-	if (!reader->holding)
-		return -EINVAL;
-	/* Set by acquire from an index it checked against our own slot count. */
-	assert(reader->held_slot < reader->segment.geometry.slot_count);
-	struct vshm_segment *segment = &reader->segment;
-	struct vshm_shm_reader *entry = own_entry(reader);
-	/* If any pixel the caller read was written after the writer began rewriting the
-	 * slot, the count has moved on from the one we took it with. */
-	bool intact = !seqcount_read_retry(&segment->slots[reader->held_slot].sequence,
-	                                   reader->held_sequence);
-	/* Pixels read from a truncated segment were zeros, not the frame. */
-	if (vshm_segment_broken(segment))
-		intact = false;
-	/* Release: our reads of the slot happen before the writer can see it free. */
-	VSHM_STORE(&entry->held_slot, 0, memory_order_release);
-	reader->holding = false;
-	if (!intact) {
-		reader->frames_torn++;
-		atomic_store_explicit(&entry->frames_torn, reader->frames_torn,
-		                      memory_order_relaxed);
-	}
-	return intact ? 1 : 0;
-}
-
 static bool newer_frame_published(const struct vshm_reader *reader)
 {
 	uint64_t latest =
 	    atomic_load_explicit(&reader->segment.header->latest, memory_order_acquire);
-	return (latest >> VSHM_LATEST_SLOT_BITS) > reader->last_acquired;
+	return vshm_latest_number(latest) > reader->last_acquired;
 }
 
 enum vshm_writer_state vshm_reader_writer_state(struct vshm_reader *reader)
@@ -433,7 +252,7 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 {
 	struct vshm_segment *segment = &reader->segment;
 	struct vshm_shm_header *header = segment->header;
-	struct vshm_shm_reader *entry = own_entry(reader);
+	struct vshm_shm_reader *entry = vshm_reader_own_entry(reader);
 	uint64_t start = vshm_now_ns();
 	int64_t budget = timeout_ms < 0 ? INT64_MAX : (int64_t)timeout_ms * 1000000;
 
@@ -458,14 +277,21 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 		int64_t slice =
 		    budget - elapsed < LIVENESS_SLICE_NS ? budget - elapsed : LIVENESS_SLICE_NS;
 
-		/* seq_cst store then seq_cst load: Dekker with the writer's seq_cst store of
-		 * publish_futex then load of the waiting flags in vshm_writer_publish(). */
-		atomic_store_explicit(&entry->waiting, 1, memory_order_seq_cst);
-		uint32_t word = atomic_load_explicit(&header->publish_futex, memory_order_seq_cst);
+		/* Our entry says we sleep before we count ourselves among the sleepers, and
+		 * stops saying it after we have left: a reader killed in between leaves a count
+		 * its entry does not explain, which the writer's scan repairs (the other order
+		 * could leave one it cannot tell from a live reader's). */
+		VSHM_STORE(&entry->waiting, 1, memory_order_relaxed);
+		/* seq_cst increment then seq_cst load: Dekker with the writer's seq_cst store of
+		 * publish_futex then load of sleepers in vshm_writer_publish(). Either it sees
+		 * us and wakes us, or we see its new value and do not sleep. */
+		VSHM_FETCH_ADD(&header->sleepers, 1, memory_order_seq_cst);
+		uint32_t word = (uint32_t)VSHM_LOAD(&header->publish_futex, memory_order_seq_cst);
 		int result = 0;
 		if (!newer_frame_published(reader))
 			result = vshm_futex_wait(&header->publish_futex, word, slice);
-		atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
+		VSHM_FETCH_ADD(&header->sleepers, (uint32_t)-1, memory_order_relaxed);
+		VSHM_STORE(&entry->waiting, 0, memory_order_relaxed);
 		if (result == -EINTR)
 			return -EINTR;
 		if (result < 0 && result != -ETIMEDOUT)
@@ -505,7 +331,9 @@ int vshm_reader_reattach(struct vshm_reader *reader)
 	vshm_segment_close(&reader->segment);
 	reader->segment = segment;
 	reader->entry = (uint32_t)result;
-	reader->last_acquired = 0;
+	/* A lossless reader stays lossless on the new segment (claim_entry() set it up),
+	 * taking every frame published there after it came. */
+	reader->last_acquired = reader->attached_after;
 	reader->writer_known_gone = false;
 	reader->geometry_checked = false;
 	reader->reattaches++;
@@ -528,6 +356,8 @@ void vshm_reader_get_stats(const struct vshm_reader *reader, struct vshm_reader_
 	stats->readers_attached =
 	    atomic_load_explicit(&header->readers_attached, memory_order_relaxed);
 	stats->slot_count = reader->segment.geometry.slot_count;
+	stats->lossless = reader->lossless;
+	stats->demoted = reader->demoted;
 	stats->writer_pid = header->writer_pid;
 	stats->frame_interval_ns = header->nominal_frame_interval_ns;
 }

@@ -24,9 +24,24 @@
 /* How long a creator may take between O_EXCL creating the file and locking it. */
 #define CREATION_GRACE_MS 200
 
-static uint64_t round_up_to_page(uint64_t value)
+static uint64_t round_up(uint64_t value, uint64_t alignment)
 {
-	return (value + VSHM_PAGE_SIZE - 1) / VSHM_PAGE_SIZE * VSHM_PAGE_SIZE;
+	return (value + alignment - 1) / alignment * alignment;
+}
+
+uint32_t vshm_segment_default_alignment(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	return page > (long)VSHM_ALIGNMENT_MIN && page <= (long)VSHM_ALIGNMENT_MAX
+	           ? (uint32_t)page
+	           : VSHM_ALIGNMENT_MIN;
+}
+
+/* A valid alignment: a power of two within VSHM_ALIGNMENT_MIN..VSHM_ALIGNMENT_MAX. */
+static bool alignment_is_valid(uint64_t alignment)
+{
+	return alignment >= VSHM_ALIGNMENT_MIN && alignment <= VSHM_ALIGNMENT_MAX &&
+	       (alignment & (alignment - 1)) == 0;
 }
 
 static void sleep_ms(long milliseconds)
@@ -85,7 +100,7 @@ int vshm_segment_open_file(const char *shm_name, int access, struct stat *status
 }
 
 int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_t min_payload,
-                          struct vshm_segment_geometry *geometry)
+                          uint32_t alignment, struct vshm_segment_geometry *geometry)
 {
 	if (slot_count < VSHM_SLOTS_MIN || slot_count > VSHM_SLOTS_MAX)
 		return vshm_fail(EINVAL, "slot count %u is outside %d..%d", slot_count,
@@ -97,20 +112,24 @@ int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_
 		return vshm_fail(EINVAL, "slot size %llu is outside 1..%llu bytes",
 		                 (unsigned long long)min_payload,
 		                 (unsigned long long)VSHM_SLOT_BYTES_MAX);
+	if (!alignment_is_valid(alignment))
+		return vshm_fail(EINVAL, "alignment %u is not a power of two within %u..%u",
+		                 alignment, VSHM_ALIGNMENT_MIN, VSHM_ALIGNMENT_MAX);
 
 	struct vshm_segment_geometry result = {
 		.slot_count = slot_count,
 		.reader_capacity = reader_capacity,
-		.slot_payload_size = round_up_to_page(min_payload),
-		.reader_table_offset = VSHM_READER_TABLE_OFFSET,
+		.alignment = alignment,
+		.slot_payload_size = round_up(min_payload, alignment),
+		.reader_table_offset = alignment,
 	};
 	/* With the limits above the sums stay far below 2^64: 64 slots of 4 GiB is 2^38. */
 	result.slot_table_offset =
 	    result.reader_table_offset +
-	    round_up_to_page((uint64_t)reader_capacity * sizeof(struct vshm_shm_reader));
+	    round_up((uint64_t)reader_capacity * sizeof(struct vshm_shm_reader), alignment);
 	result.payload_offset =
 	    result.slot_table_offset +
-	    round_up_to_page((uint64_t)slot_count * sizeof(struct vshm_shm_slot));
+	    round_up((uint64_t)slot_count * sizeof(struct vshm_shm_slot), alignment);
 	result.segment_size =
 	    result.payload_offset + (uint64_t)slot_count * result.slot_payload_size;
 	*geometry = result;
@@ -357,6 +376,7 @@ static int initialise(struct vshm_segment *segment, mode_t mode, uint64_t frame_
 	header->slot_table_offset = geometry->slot_table_offset;
 	header->payload_offset = geometry->payload_offset;
 	header->slot_payload_size = geometry->slot_payload_size;
+	header->payload_alignment = geometry->alignment;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	header->created_realtime_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
@@ -498,6 +518,17 @@ static bool creator_shows_up(const struct vshm_segment *segment, const struct st
 	return false;
 }
 
+/* Field by field: the struct has padding, which memcmp() would compare too. */
+static bool same_geometry(const struct vshm_segment_geometry *a,
+                          const struct vshm_segment_geometry *b)
+{
+	return a->slot_count == b->slot_count && a->reader_capacity == b->reader_capacity &&
+	       a->alignment == b->alignment && a->slot_payload_size == b->slot_payload_size &&
+	       a->reader_table_offset == b->reader_table_offset &&
+	       a->slot_table_offset == b->slot_table_offset &&
+	       a->payload_offset == b->payload_offset && a->segment_size == b->segment_size;
+}
+
 /*
  * Checks the header of a segment we did not create. Everything is read once into
  * local variables; the geometry must be exactly what vshm_segment_geometry() computes
@@ -506,7 +537,7 @@ static bool creator_shows_up(const struct vshm_segment *segment, const struct st
 static int validate_header(struct vshm_segment *segment, const struct stat *status)
 {
 	const char *name = segment->name;
-	if (status->st_size < (off_t)VSHM_PAGE_SIZE) {
+	if (status->st_size < (off_t)VSHM_ALIGNMENT_MIN) {
 		if (vshm_segment_writer_alive(segment) || creator_shows_up(segment, status))
 			return vshm_fail(EAGAIN, "stream '%s' is still being created; try again",
 			                 name);
@@ -526,7 +557,7 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 		                 name, (long long)status->st_size);
 	}
 	const struct vshm_shm_header *header =
-	    mmap(NULL, VSHM_PAGE_SIZE, PROT_READ, MAP_SHARED, segment->fd, 0);
+	    mmap(NULL, VSHM_ALIGNMENT_MIN, PROT_READ, MAP_SHARED, segment->fd, 0);
 	if (header == MAP_FAILED)
 		return vshm_fail(errno, "cannot map the header of stream '%s': %s", name,
 		                 strerror(errno));
@@ -546,8 +577,11 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 		.slot_table_offset = header->slot_table_offset,
 		.payload_offset = header->payload_offset,
 		.segment_size = segment_size,
+		.alignment = header->payload_alignment,
 	};
-	munmap((void *)header, VSHM_PAGE_SIZE);
+	uint32_t alignment = claimed.alignment;
+	uint32_t lossless_timeout_ms = header->lossless_timeout_ms;
+	munmap((void *)header, VSHM_ALIGNMENT_MIN);
 
 	struct vshm_segment_geometry expected;
 	if (magic == 0) {
@@ -570,7 +604,8 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 		                   "stream '%s' uses layout version %u.%u; this library reads "
 		                   "%u.x: use matching vshm versions",
 		                   name, major, minor, VSHM_LAYOUT_MAJOR);
-	} else if (header_size < sizeof(struct vshm_shm_header) || header_size > VSHM_PAGE_SIZE) {
+	} else if (header_size < sizeof(struct vshm_shm_header) ||
+	           header_size > VSHM_ALIGNMENT_MIN) {
 		result =
 		    vshm_fail(EPROTO, "stream '%s' has a header size of %u bytes, expected %zu",
 		              name, header_size, sizeof(struct vshm_shm_header));
@@ -589,18 +624,31 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 		              "stream '%s' claims %llu bytes but its file has %lld: damaged or "
 		              "truncated segment",
 		              name, (unsigned long long)segment_size, (long long)status->st_size);
-	} else if (claimed.slot_payload_size == 0 || claimed.slot_payload_size % VSHM_PAGE_SIZE ||
-	           vshm_segment_geometry(slot_count, capacity, claimed.slot_payload_size,
+	} else if (!alignment_is_valid(alignment)) {
+		result = vshm_fail(EPROTO,
+		                   "stream '%s' has an alignment of %u bytes, not a power of two "
+		                   "within %u..%u: damaged segment",
+		                   name, alignment, VSHM_ALIGNMENT_MIN, VSHM_ALIGNMENT_MAX);
+	} else if (alignment % (uint32_t)sysconf(_SC_PAGESIZE) != 0) {
+		result = vshm_fail(EPROTO,
+		                   "stream '%s' aligns its regions to %u bytes, but this machine's "
+		                   "pages are %ld bytes, so they cannot be mapped: its writer must "
+		                   "align them to the page size (a vshm library older than 2.0?)",
+		                   name, alignment, sysconf(_SC_PAGESIZE));
+	} else if (claimed.slot_payload_size == 0 || claimed.slot_payload_size % alignment ||
+	           vshm_segment_geometry(slot_count, capacity, claimed.slot_payload_size, alignment,
 	                                 &expected) < 0 ||
-	           memcmp(&expected, &claimed, sizeof(expected)) != 0) {
+	           !same_geometry(&expected, &claimed)) {
 		vshm_clear_error();
 		result = vshm_fail(EPROTO,
 		                   "stream '%s' has slot offsets or sizes that do not fit its "
 		                   "layout: damaged segment",
 		                   name);
 	}
-	if (result == 0)
+	if (result == 0) {
 		segment->geometry = claimed;
+		segment->lossless_timeout_ms = lossless_timeout_ms;
+	}
 	return result;
 }
 

@@ -35,7 +35,8 @@ _Static_assert(VSHM_SLOTS_MAX <= VSHM_LATEST_SLOT_MASK + 1, "latest packs the sl
 struct vshm_segment_geometry {
 	uint32_t slot_count;
 	uint32_t reader_capacity;
-	uint64_t slot_payload_size; /* page multiple */
+	uint32_t alignment;         /* of every region: a power of two, page multiple */
+	uint64_t slot_payload_size; /* multiple of alignment */
 	uint64_t reader_table_offset;
 	uint64_t slot_table_offset;
 	uint64_t payload_offset; /* page aligned: the payload is mapped on its own */
@@ -59,17 +60,23 @@ struct vshm_segment {
 	struct vshm_shm_slot *slots;
 	dev_t device;
 	ino_t inode;
+	/* From the header, for a reader: how long its writer waits for a lossless reader. */
+	uint32_t lossless_timeout_ms;
 	/* A reader's SIGBUS guards of its two mappings (sigbus-guard.h), or -1. */
 	int guard_control;
 	int guard_slots;
 };
 
 /*
- * Computes offsets for the given counts and a payload of at least min_payload bytes a
- * slot. Returns 0 or -EINVAL (counts out of range, or sizes that overflow).
+ * Computes offsets for the given counts, a payload of at least min_payload bytes a slot
+ * and regions aligned to alignment. Returns 0 or -EINVAL (counts or alignment out of
+ * range).
  */
 int vshm_segment_geometry(uint32_t slot_count, uint32_t reader_capacity, uint64_t min_payload,
-                          struct vshm_segment_geometry *geometry);
+                          uint32_t alignment, struct vshm_segment_geometry *geometry);
+
+/* The alignment a writer uses unless asked for more: the page size, at least 4096. */
+uint32_t vshm_segment_default_alignment(void);
 
 /*
  * Creates and maps a new segment for a writer, taking the writer lock first. Replaces

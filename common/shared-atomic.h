@@ -16,6 +16,7 @@
 #define VSHM_SHARED_ATOMIC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ uint64_t vshm_step_load(volatile void *object, size_t size, memory_order order);
 void vshm_step_store(volatile void *object, size_t size, uint64_t value, memory_order order);
 uint64_t vshm_step_fetch_add(volatile void *object, size_t size, uint64_t value,
                              memory_order order);
+uint64_t vshm_step_exchange(volatile void *object, size_t size, uint64_t value, memory_order order);
+bool vshm_step_compare_exchange(volatile void *object, size_t size, void *expected,
+                                uint64_t desired, memory_order order);
 void vshm_step_fence(memory_order order);
 void vshm_step(void);
 
@@ -39,6 +43,11 @@ size_t vshm_step_reader_state_size(void);
 	vshm_step_store((object), sizeof(*(object)), (uint64_t)(value), (order))
 #define VSHM_FETCH_ADD(object, value, order)                                                       \
 	vshm_step_fetch_add((object), sizeof(*(object)), (uint64_t)(value), (order))
+#define VSHM_EXCHANGE(object, value, order)                                                        \
+	vshm_step_exchange((object), sizeof(*(object)), (uint64_t)(value), (order))
+#define VSHM_COMPARE_EXCHANGE(object, expected, desired, order)                                    \
+	vshm_step_compare_exchange((object), sizeof(*(object)), (expected), (uint64_t)(desired),   \
+	                           (order))
 #define VSHM_FENCE(order) vshm_step_fence(order)
 #define VSHM_STEP()       vshm_step()
 
@@ -47,8 +56,19 @@ size_t vshm_step_reader_state_size(void);
 #define VSHM_LOAD(object, order)             atomic_load_explicit((object), (order))
 #define VSHM_STORE(object, value, order)     atomic_store_explicit((object), (value), (order))
 #define VSHM_FETCH_ADD(object, value, order) atomic_fetch_add_explicit((object), (value), (order))
-#define VSHM_FENCE(order)                    atomic_thread_fence(order)
-#define VSHM_STEP()                          ((void)0)
+#define VSHM_EXCHANGE(object, value, order)  atomic_exchange_explicit((object), (value), (order))
+/* A strong compare-and-exchange; on failure the current value is stored in *expected,
+ * with the same order (the failure order may not be stronger than it, so release and
+ * acq_rel fall back to relaxed and acquire). */
+#define VSHM_COMPARE_EXCHANGE(object, expected, desired, order)                                    \
+	atomic_compare_exchange_strong_explicit((object), (expected), (desired), (order),          \
+	                                        VSHM_FAILURE_ORDER(order))
+#define VSHM_FAILURE_ORDER(order)                                                                  \
+	((order) == memory_order_release   ? memory_order_relaxed                                  \
+	 : (order) == memory_order_acq_rel ? memory_order_acquire                                  \
+	                                   : (order))
+#define VSHM_FENCE(order) atomic_thread_fence(order)
+#define VSHM_STEP()       ((void)0)
 
 #endif
 

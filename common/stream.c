@@ -26,8 +26,8 @@ static void read_latest_frame(const struct vshm_segment *segment, struct vshm_st
 		uint64_t latest =
 		    atomic_load_explicit(&segment->header->latest, memory_order_acquire);
 		uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
-		uint64_t n = latest >> VSHM_LATEST_SLOT_BITS;
-		if (latest == 0 || slot >= segment->geometry.slot_count)
+		uint64_t n = (latest >> VSHM_LATEST_SLOT_BITS) & VSHM_LATEST_NUMBER_MASK;
+		if (n == 0 || slot >= segment->geometry.slot_count)
 			return;
 		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
 		uint64_t before = seqcount_read_begin(sequence);

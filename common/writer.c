@@ -1,23 +1,43 @@
 /*
- * The writer side of the slot protocol. The protocol itself is described once, here;
- * docs/protocol.md says the same for implementers in other languages.
+ * The writer side of the slot protocol (layout 2.0). The protocol is described once,
+ * here, with the reader's side at the top of reader.c; docs/protocol.md says the same
+ * for implementers in other languages.
  *
- * Each slot has a sequence counter: odd (2n - 1) while the writer fills it for publish
- * number n, even (2n) once it is stable. Publishing stores (n << 8 | slot) into the
- * header's latest word: one atomic store makes a complete frame the newest.
+ * Each slot has a sequence counter: odd while the writer fills it, 2n once frame n in it
+ * is complete (seqcount.h). The header's latest word names the newest frame (its slot
+ * and publish number n) and counts the readers that entered it: a reader enters the
+ * latest frame with one fetch_add on that word, which also tells it which frame that
+ * is, so taking a frame costs a reader one cache line fetched for the word and one for
+ * the slot. The writer publishes frame n in slot s with one exchange of the word,
+ * which also hands it the count of readers that entered the frame it replaces; it adds
+ * that count to the replaced slot's holder count (header slot_holders[]), and readers
+ * subtract themselves from it when they leave. So:
  *
- * Writer, for publish number n (C11 seqlock recipe, Boehm 2012):
- *   1. choose a slot that is not the latest and that no live reader holds
- *      (the oldest such, so a reader still taking the previous latest is not hit);
- *   2. store sequence = 2n - 1 (seq_cst), then re-check that no reader holds the slot:
- *      if one does, it announced itself before it could have seen our odd count,
- *      so restore the old even count (no byte was changed) and choose another;
- *   3. release fence, then the caller writes pixels and we write the metadata;
- *   4. store sequence = 2n (release);
- *   5. store latest = n << 8 | slot (release), publish_futex = n (seq_cst), then wake
- *      the futex only if some reader says it may be sleeping.
- * When every slot but the latest is held, the writer takes the oldest anyway and counts
- * an overwrite: it never waits for a reader. The reader that held it learns at release.
+ *   - no reader can start holding a slot that is not the latest: it enters only
+ *     through the word, which names the latest;
+ *   - the holder count of a slot that is not the latest only goes down once the writer
+ *     has added the count in publish, which comes before any begin that looks at it;
+ *   - so a slot whose holder count the writer reads as 0 (acquire, pairing with the
+ *     readers' release decrements) is free for good: no Dekker check is needed, and
+ *     choosing a slot reads one word per candidate, never the reader table.
+ *
+ * Writer, for publish number n:
+ *   1. begin: choose the least recently published slot that is neither the latest nor
+ *      begun, and whose holder count is 0 (with lossless readers: whose frame they have
+ *      all consumed, waiting for them if need be); mark it odd (seqcount_write_begin);
+ *      when readers hold every candidate, take the oldest anyway and count an overwrite:
+ *      the writer never waits for a lossy reader, and a reader that held the slot
+ *      learns at release that its frame was torn;
+ *   2. the caller writes pixels, then publish writes the metadata;
+ *   3. store sequence = 2n (release, seqcount_write_end);
+ *   4. exchange latest = n | slot with no readers entered (acq_rel: release makes the
+ *      frame visible to a reader that enters it; acquire pairs with readers that left
+ *      the previous frame through the word), and add the count of readers that entered
+ *      the previous frame to that frame's slot's holder count;
+ *   5. store publish_futex = n (seq_cst), load sleepers (seq_cst), and wake the futex
+ *      only if some reader counts itself as sleeping (Dekker with vshm_reader_wait()).
+ * Publish costs the same however many readers there are: nothing in it reads the reader
+ * table.
  *
  * Frames in flight: a writer created with frames_in_flight > 1 may have several frames
  * begun at once (a camera driver filling slots lent to it). Each begun slot stays odd
@@ -40,32 +60,10 @@
 #include "segment.h"
 #include "seqcount.h"
 #include "shared-atomic.h"
-#include "vshm/writer.h"
+#include "writer-private.h"
 
-#define NO_SLOT UINT32_MAX
 /* How often the writer looks for dead readers even when it does not need their slots. */
 #define READER_SCAN_INTERVAL_NS 1000000000u
-
-struct vshm_writer {
-	struct vshm_segment segment;
-	struct vshm_writer_options options;
-	char name[VSHM_NAME_MAX + 1];
-	mode_t mode;
-	uint64_t next_publish; /* publish number of the next frame, from 1 */
-	uint32_t latest_slot;  /* slot of the last publish in this segment, or NO_SLOT */
-	/* Slots with a begun frame (bit i for slot i), how many, and how each was laid out. */
-	uint64_t begun_slots;
-	uint32_t begun_count;
-	struct begun_frame {
-		struct vshm_format_layout layout;
-		uint32_t format, width, height;
-	} begun[VSHM_SLOTS_MAX];
-	/* Our own record of what each slot holds (its publish number, 0 = never used),
-	 * so that choosing the oldest slot reads no shared memory. */
-	uint64_t slot_publish[VSHM_SLOTS_MAX];
-	uint64_t last_scan_ns;
-	uint64_t segments_created;
-};
 
 /*
  * What the writer's own records must always agree on; checked after every change to
@@ -94,15 +92,18 @@ static uint64_t frame_bytes_for(uint32_t format, uint32_t width, uint32_t height
 static int make_segment(struct vshm_writer *writer, uint64_t slot_bytes)
 {
 	struct vshm_segment_geometry geometry;
-	int result = vshm_segment_geometry(writer->options.slot_count,
-	                                   writer->options.reader_capacity, slot_bytes, &geometry);
+	int result =
+	    vshm_segment_geometry(writer->options.slot_count, writer->options.reader_capacity,
+	                          slot_bytes, writer->options.alignment, &geometry);
 	if (result < 0)
 		return result;
 	result = vshm_segment_create(&writer->segment, vshm_writer_name(writer), &geometry,
 	                             writer->mode, writer->options.frame_interval_ns);
 	if (result < 0)
 		return result;
+	writer->segment.header->lossless_timeout_ms = writer->options.lossless_timeout_ms;
 	memset(writer->slot_publish, 0, sizeof(writer->slot_publish));
+	memset(writer->holders_check, 0, sizeof(writer->holders_check));
 	writer->latest_slot = NO_SLOT;
 	writer->segments_created++;
 	return 0;
@@ -128,6 +129,10 @@ struct vshm_writer *vshm_writer_create(const char *name, const struct vshm_write
 		chosen->reader_capacity = VSHM_READER_CAPACITY_DEFAULT;
 	if (chosen->frames_in_flight == 0)
 		chosen->frames_in_flight = 1;
+	if (chosen->lossless_timeout_ms == 0)
+		chosen->lossless_timeout_ms = VSHM_LOSSLESS_TIMEOUT_DEFAULT_MS;
+	if (chosen->alignment == 0)
+		chosen->alignment = vshm_segment_default_alignment();
 	writer->mode = chosen->group_access ? 0660 : 0600;
 	writer->next_publish = 1;
 	snprintf(writer->name, sizeof(writer->name), "%s", name);
@@ -200,65 +205,6 @@ void vshm_writer_destroy(struct vshm_writer *writer)
 	free(writer);
 }
 
-/* Reclaims the entry of a reader that died; we hold its lock, so no reader can be
- * claiming it at the same time. */
-static void reclaim_reader(struct vshm_writer *writer, struct vshm_shm_reader *entry)
-{
-	atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
-	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
-	/* Pairs with the claiming reader's lock: the kernel lock orders these stores
-	 * before anything the next owner of the entry does. */
-	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
-	vshm_log(VSHM_LOG_INFO, "stream '%s': reclaimed the entry of dead reader pid %u",
-	         writer->segment.name, entry->pid);
-}
-
-int vshm_writer_scan_readers(struct vshm_writer *writer)
-{
-	struct vshm_segment *segment = &writer->segment;
-	struct vshm_shm_header *header = segment->header;
-	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_acquire);
-	uint32_t alive = 0;
-	for (uint32_t i = 0; i < limit; i++) {
-		struct vshm_shm_reader *entry = &segment->readers[i];
-		if (atomic_load_explicit(&entry->state, memory_order_acquire) != VSHM_READER_ACTIVE)
-			continue;
-		uint64_t offset = vshm_segment_reader_lock_offset(segment, i);
-		/* Taking the entry's lock succeeds only if its reader is gone. */
-		if (vshm_segment_lock(segment->fd, offset) < 0) {
-			alive++;
-			continue;
-		}
-		if (atomic_load_explicit(&entry->state, memory_order_acquire) == VSHM_READER_ACTIVE)
-			reclaim_reader(writer, entry);
-		vshm_segment_unlock(segment->fd, offset);
-	}
-	/* Readers add and remove themselves; this corrects the count for those that died. */
-	atomic_store_explicit(&header->readers_attached, alive, memory_order_relaxed);
-	writer->last_scan_ns = vshm_now_ns();
-	return (int)alive;
-}
-
-/* Bit i set when a reader entry says it holds slot i. */
-static uint64_t held_slots(const struct vshm_writer *writer)
-{
-	const struct vshm_segment *segment = &writer->segment;
-	/* seq_cst, like the held_slot loads that follow: a reader that raised the mark
-	 * before announcing its hold must not be skipped (Dekker in claim_slot()). */
-	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_seq_cst);
-	uint64_t held = 0;
-	for (uint32_t i = 0; i < limit; i++) {
-		/* seq_cst: pairs with the reader's seq_cst store of held_slot in
-		 * vshm_reader_acquire(); with our seq_cst odd store before the re-check, either
-		 * we see its hold or it sees our odd count (Dekker). */
-		uint32_t held_slot =
-		    (uint32_t)VSHM_LOAD(&segment->readers[i].held_slot, memory_order_seq_cst);
-		if (held_slot >= 1 && held_slot <= segment->geometry.slot_count)
-			held |= UINT64_C(1) << (held_slot - 1);
-	}
-	return held;
-}
-
 /* The least recently published slot among those not excluded, or NO_SLOT. */
 static uint32_t oldest_slot(const struct vshm_writer *writer, uint64_t excluded)
 {
@@ -272,54 +218,63 @@ static uint32_t oldest_slot(const struct vshm_writer *writer, uint64_t excluded)
 	return best;
 }
 
+/* Slots whose holder count says no reader holds them (bit i for slot i). */
+static uint64_t unheld_slots(const struct vshm_writer *writer, uint64_t candidates)
+{
+	const struct vshm_segment *segment = &writer->segment;
+	uint64_t unheld = 0;
+	for (uint32_t i = 0; i < segment->geometry.slot_count; i++) {
+		if (!(candidates & (UINT64_C(1) << i)))
+			continue;
+		/* Acquire: pairs with the release decrement of a reader leaving the slot, so
+		 * its reads of the slot come before anything we write there. At 0 or below
+		 * (a count a broken reader drove negative) nobody can hold the slot any more:
+		 * readers enter only the latest frame (see the top of this file). */
+		if ((int64_t)VSHM_LOAD(&segment->header->slot_holders[i], memory_order_acquire) <=
+		    0)
+			unheld |= UINT64_C(1) << i;
+	}
+	return unheld;
+}
+
 /*
- * Claims a slot for publish number n and leaves its sequence odd. Never blocks: in
- * the worst case it overwrites the oldest held slot.
+ * Claims a slot for publish number n and leaves its sequence odd. With lossless
+ * readers, waits until they have consumed its frame (or demotes them); else never
+ * blocks: in the worst case it overwrites the oldest held slot.
  */
 static uint32_t claim_slot(struct vshm_writer *writer)
 {
 	struct vshm_segment *segment = &writer->segment;
-	uint64_t not_latest = 0;
 	/* Our own record, not the shared word: readers map the header writable, and a
 	 * scribbled value must not steer us (or shift by 64). */
-	uint32_t latest = writer->latest_slot;
-	if (latest != NO_SLOT)
-		not_latest = UINT64_C(1) << latest;
+	uint64_t excluded = 0;
+	if (writer->latest_slot != NO_SLOT)
+		excluded = UINT64_C(1) << writer->latest_slot;
 	/* Slots with a frame in flight are never taken, not even to overwrite: their
 	 * owner (a camera driver, say) may be writing them right now. */
-	not_latest |= writer->begun_slots;
-	uint64_t odd = 2 * writer->next_publish - 1;
-	uint64_t tried = 0;
-	bool scanned = false;
+	excluded |= writer->begun_slots;
+	uint64_t all = segment->geometry.slot_count == 64
+	                   ? UINT64_MAX
+	                   : (UINT64_C(1) << segment->geometry.slot_count) - 1;
+	uint64_t candidates = all & ~excluded;
 
-	/* Bounded: every round that does not return adds a slot to tried, and once all
-	 * are tried (after one scan for dead readers) the next round overwrites. */
-	for (;;) {
-		uint64_t excluded = not_latest | tried | held_slots(writer);
-		uint32_t slot = oldest_slot(writer, excluded);
-		if (slot == NO_SLOT && !scanned) {
-			/* Every free slot seems held: maybe by readers that died. */
-			vshm_writer_scan_readers(writer);
-			scanned = true;
-			tried = 0;
-			continue;
-		}
-		bool overwrite = slot == NO_SLOT;
-		if (overwrite) {
-			/* More live readers hold slots than we have spare: take the oldest. */
-			slot = oldest_slot(writer, not_latest);
-			VSHM_FETCH_ADD(&segment->header->overwrites, 1, memory_order_relaxed);
-		}
-		_Atomic uint64_t *sequence = &segment->slots[slot].sequence;
-		/* Only we store this word, so a relaxed load reads our own last store. */
-		uint64_t previous_sequence = VSHM_LOAD(sequence, memory_order_relaxed);
-		seqcount_write_begin(sequence, odd);
-		if (overwrite || !(held_slots(writer) & (UINT64_C(1) << slot)))
-			return slot;
-		/* A reader took it in the meantime, before it could see the odd count. */
-		seqcount_write_abort(sequence, previous_sequence);
-		tried |= UINT64_C(1) << slot;
+	uint32_t slot = oldest_slot(writer, ~unheld_slots(writer, candidates));
+	if (slot == NO_SLOT) {
+		/* Every candidate seems held: maybe by readers that died. */
+		vshm_writer_scan_readers(writer);
+		slot = oldest_slot(writer, ~unheld_slots(writer, candidates));
 	}
+	if (slot == NO_SLOT) {
+		/* More live readers hold slots than we have spare: take the oldest. */
+		slot = oldest_slot(writer, excluded);
+		VSHM_FETCH_ADD(&segment->header->overwrites, 1, memory_order_relaxed);
+	}
+	/* A lossless reader must have consumed the frame this slot holds before we touch
+	 * it; the oldest slot holds the oldest frame, so no other would do better. */
+	if (writer->slot_publish[slot])
+		vshm_writer_wait_for_lossless(writer, writer->slot_publish[slot]);
+	seqcount_write_begin(&segment->slots[slot].sequence, 2 * writer->next_publish - 1);
+	return slot;
 }
 
 /* Moves to a bigger segment under the same name; the old one is marked superseded. */
@@ -340,7 +295,12 @@ static int grow(struct vshm_writer *writer, uint64_t slot_bytes)
 	}
 	atomic_fetch_add_explicit(&old_header->publish_futex, 1, memory_order_seq_cst);
 	vshm_futex_wake_all(&old_header->publish_futex);
+	/* Lossless readers take the frames left in the old segment, then come over: until
+	 * they are here, a frame published would be one they never see. */
+	uint32_t lossless =
+	    atomic_load_explicit(&old_header->lossless_readers, memory_order_acquire);
 	vshm_segment_close(&old);
+	vshm_writer_wait_for_lossless_readers(writer, lossless);
 	vshm_log(VSHM_LOG_INFO, "stream '%s': moved to a new segment with %llu-byte slots",
 	         writer->segment.name,
 	         (unsigned long long)writer->segment.geometry.slot_payload_size);
@@ -403,22 +363,28 @@ int vshm_writer_begin(struct vshm_writer *writer, uint32_t format, uint32_t widt
 	return 0;
 }
 
+/* Gives up the begun frame in slot: nothing of it was published, so no reader may take
+ * the slot as it is now. */
+static void cancel_slot(struct vshm_writer *writer, uint32_t slot)
+{
+	/* The slot's old frame may be partly overwritten, so it must not look stable with
+	 * its old count. 2n (n = the number not yet published) is even, so it does not
+	 * block anyone, and no reader accepts it: latest never says n for this slot unless
+	 * a later begin claims it again (odd first) and publishes n. */
+	seqcount_write_end(&writer->segment.slots[slot].sequence, 2 * writer->next_publish);
+	writer->slot_publish[slot] = 0;
+	writer->begun_slots &= ~(UINT64_C(1) << slot);
+	writer->begun_count--;
+}
+
 int vshm_writer_cancel(struct vshm_writer *writer)
 {
 	if (writer->begun_count == 0)
 		return -EINVAL;
 	for (uint32_t slot = 0; slot < writer->segment.geometry.slot_count; slot++) {
-		if (!(writer->begun_slots & (UINT64_C(1) << slot)))
-			continue;
-		/* The slot's old frame may be partly overwritten, so it must not look stable
-		 * with its old count. 2n (n = the number not yet published) is even, so it
-		 * does not block anyone, and no reader accepts it: latest never says n for
-		 * this slot unless a later begin claims it again (odd first) and publishes n. */
-		seqcount_write_end(&writer->segment.slots[slot].sequence, 2 * writer->next_publish);
-		writer->slot_publish[slot] = 0;
+		if (writer->begun_slots & (UINT64_C(1) << slot))
+			cancel_slot(writer, slot);
 	}
-	writer->begun_slots = 0;
-	writer->begun_count = 0;
 	check_invariants(writer);
 	return 0;
 }
@@ -436,6 +402,15 @@ static uint32_t slot_to_publish(const struct vshm_writer *writer, const struct v
 	    (writer->begun_slots & (UINT64_C(1) << frame->slot)))
 		return frame->slot;
 	return NO_SLOT;
+}
+
+int vshm_writer_cancel_frame(struct vshm_writer *writer, const struct vshm_frame *frame)
+{
+	uint32_t slot = slot_to_publish(writer, frame);
+	if (slot == NO_SLOT)
+		return -EINVAL;
+	cancel_slot(writer, slot);
+	return 0;
 }
 
 int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
@@ -475,21 +450,26 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 
 	/* Pixels and metadata written above are visible to a reader that sees 2n. */
 	seqcount_write_end(&descriptor->sequence, 2 * n);
-	/* Pairs with the reader's acquire load of latest. */
-	VSHM_STORE(&header->latest, n << VSHM_LATEST_SLOT_BITS | slot, memory_order_release);
+	/* Release: a reader whose fetch_add reads this value sees the frame complete.
+	 * Acquire: pairs with the release of readers that left the previous frame through
+	 * the word, so their reads of its slot come before we ever reuse it. */
+	uint64_t previous = VSHM_EXCHANGE(
+	    &header->latest, (n & VSHM_LATEST_NUMBER_MASK) << VSHM_LATEST_SLOT_BITS | slot,
+	    memory_order_acq_rel);
+	/* The readers that entered the previous frame hold its slot now. Our own record of
+	 * that slot, never the word's: readers map the header writable. Relaxed: only we
+	 * read the count in order to claim, after this; readers only subtract from it. */
+	uint64_t entered = previous >> VSHM_LATEST_ENTERED_SHIFT;
+	if (entered && writer->latest_slot != NO_SLOT)
+		VSHM_FETCH_ADD(&header->slot_holders[writer->latest_slot], entered,
+		               memory_order_relaxed);
 	VSHM_STORE(&header->frames_published, n, memory_order_relaxed);
-	/* seq_cst store, then seq_cst loads of the waiting flags: Dekker with the reader's
-	 * seq_cst store of waiting then load of publish_futex in vshm_reader_wait(). Either
-	 * we see that it may sleep and wake it, or it sees the new value and does not sleep. */
+	/* seq_cst store, then the seq_cst load of sleepers: Dekker with the reader's seq_cst
+	 * increment of sleepers then load of publish_futex in vshm_reader_wait(). Either we
+	 * see that it may sleep and wake it, or it sees the new value and does not sleep. */
 	VSHM_STORE(&header->publish_futex, (uint32_t)n, memory_order_seq_cst);
-	/* seq_cst: part of the Dekker pair with vshm_reader_wait(), as the loads below. */
-	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_seq_cst);
-	for (uint32_t i = 0; i < limit; i++) {
-		if (VSHM_LOAD(&segment->readers[i].waiting, memory_order_seq_cst)) {
-			vshm_futex_wake_all(&header->publish_futex);
-			break;
-		}
-	}
+	if (VSHM_LOAD(&header->sleepers, memory_order_seq_cst))
+		vshm_futex_wake_all(&header->publish_futex);
 
 	writer->slot_publish[slot] = n;
 	writer->latest_slot = slot;
@@ -522,6 +502,10 @@ void vshm_writer_get_stats(const struct vshm_writer *writer, struct vshm_writer_
 	stats->slot_count = writer->segment.geometry.slot_count;
 	stats->slot_size = writer->segment.geometry.slot_payload_size;
 	stats->segments_created = writer->segments_created;
+	stats->lossless_readers =
+	    atomic_load_explicit(&header->lossless_readers, memory_order_relaxed);
+	stats->lossless_waits = writer->lossless_waits;
+	stats->demotions = atomic_load_explicit(&header->demotions, memory_order_relaxed);
 }
 
 #ifdef VSHM_PROTOCOL_STEPS

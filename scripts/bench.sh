@@ -42,3 +42,16 @@ if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^viewer/vshm-view:' &
   echo
   "$root/bench/viewer.sh" "$build"
 fi
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^gst/vshm-gst-bench:'; then
+  ninja -C "$build" gst/vshm-gst-bench gst/libgstvshm.so >/dev/null
+  echo
+  "$root/bench/gstreamer.sh" "$build"
+fi
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^python/bench/vshm-python-bench-acquire:'; then
+  # The Python module (its extension and package files) and what its benchmark runs.
+  python_module=$(ninja -C "$build" -t targets all | sed -n 's|^\(python/vshm/[^/:]*\.[sp][oy]\): .*|\1|p')
+  ninja -C "$build" python/bench/vshm-python-bench-acquire capture/vshm-capture \
+    samples/filters/vshm-filter-invert $python_module >/dev/null
+  echo
+  sh "$build/python/bench/vshm-python-bench"
+fi

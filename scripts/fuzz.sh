@@ -12,11 +12,12 @@ cd "$top"
 seconds=${1:-60}
 "$top/scripts/install-deps.sh"
 
-# The library's sources that a reader, vshm_stream_*() and the corpus's writer use,
-# compiled into the target: libFuzzer needs its coverage instrumentation in them.
+# The library's sources, compiled into the target: libFuzzer needs its coverage
+# instrumentation in them. All but the filter helper, which needs the programs'
+# scaffolding (program/) and is not what a reader checks.
 files=()
-for source in clock format futex log name reader segment sigbus-guard stream writer; do
-  files+=("common/$source.c")
+for source in common/*.c; do
+  [ "$source" = common/filter.c ] || files+=("$source")
 done
 mkdir -p build-fuzz/corpus build-fuzz/artifacts
 echo "vshm: building build-fuzz/fuzz-reader (clang, libFuzzer, ASan, UBSan)"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,22 +35,68 @@ static void redirect(int target, const char *path)
 	}
 }
 
-pid_t program_start(char *const argv[], const char *output_path, const char *error_path)
+/* Starts argv; in the child, preload (if not NULL) goes first in LD_PRELOAD and setting
+ * ("NAME=value", if not NULL) into the environment. */
+static pid_t start(char *const argv[], const char *output_path, const char *error_path,
+                   const char *preload, const char *setting)
 {
 	fflush(stdout);
 	fflush(stderr);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Tied to the test: a test that fails or times out leaves no program running,
+		 * and SIGTERM lets the program remove its streams. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		redirect(STDOUT_FILENO, output_path);
 		redirect(STDERR_FILENO, error_path);
 		int null = open("/dev/null", O_RDONLY);
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
+		if (preload) {
+			const char *others = getenv("LD_PRELOAD");
+			char list[4096];
+			snprintf(list, sizeof(list), "%s%s%s", preload, others ? ":" : "",
+			         others ? others : "");
+			setenv("LD_PRELOAD", list, 1);
+		}
+		if (setting)
+			putenv((char *)setting);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+pid_t program_start(char *const argv[], const char *output_path, const char *error_path)
+{
+	return start(argv, output_path, error_path, NULL, NULL);
+}
+
+pid_t program_start_with_stop_points(char *const argv[], const char *output_path,
+                                     const char *error_path, const char *setting)
+{
+	return start(argv, output_path, error_path, program_path("VSHM_STOP_POINTS_PRELOAD"),
+	             setting);
+}
+
+bool program_wait_stopped(pid_t pid, int timeout_ms)
+{
+	uint64_t deadline = vshm_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	do {
+		siginfo_t info = { 0 };
+		if (waitid(P_PID, (id_t)pid, &info, WSTOPPED | WNOHANG) == 0 && info.si_pid == pid)
+			return true;
+		info.si_pid = 0;
+		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+		    info.si_pid == pid)
+			return false; /* it exited (left for test_wait() to reap) */
+		test_sleep_us(200);
+	} while (vshm_now_ns() < deadline);
+	return false;
 }
 
 int program_run(char *const argv[], int timeout_ms, char *error_text, size_t error_size)

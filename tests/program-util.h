@@ -2,6 +2,7 @@
 #ifndef VSHM_TEST_PROGRAM_UTIL_H
 #define VSHM_TEST_PROGRAM_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -13,9 +14,24 @@ const char *program_path(const char *variable);
 
 /*
  * Starts argv[0] with argv, standard output and error to the given files (NULL:
- * /dev/null). Returns the pid.
+ * /dev/null). The program gets SIGTERM if the test process dies. Returns the pid.
  */
 pid_t program_start(char *const argv[], const char *output_path, const char *error_path);
+
+/*
+ * Starts argv like program_start(), with the stop points module (stop-points.c, path in
+ * VSHM_STOP_POINTS_PRELOAD) preloaded and setting ("VSHM_STOP_AFTER_...=...") in its
+ * environment: the program stops itself (SIGSTOP) at those points. The caller sends
+ * SIGCONT to let it go on.
+ */
+pid_t program_start_with_stop_points(char *const argv[], const char *output_path,
+                                     const char *error_path, const char *setting);
+
+/*
+ * Waits up to timeout_ms for pid, a child, to stop (and consumes that report). Returns
+ * false if it exited instead (it is left for test_wait() to reap) or the time ran out.
+ */
+bool program_wait_stopped(pid_t pid, int timeout_ms);
 
 /*
  * Runs argv to completion within timeout_ms (killed after), its standard error into

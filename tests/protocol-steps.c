@@ -231,6 +231,36 @@ uint64_t vshm_step_fetch_add(volatile void *object, size_t size, uint64_t value,
 	return old;
 }
 
+uint64_t vshm_step_exchange(volatile void *object, size_t size, uint64_t value, memory_order order)
+{
+	park("exchange %s %p = %llu", order_name(order), (void *)object, (unsigned long long)value);
+	struct actor *actor = running();
+	if (actor)
+		drain(actor); /* read-modify-writes are locked: the buffer empties first */
+	uint64_t old = memory_load(object, size);
+	memory_store(object, size, value);
+	return old;
+}
+
+bool vshm_step_compare_exchange(volatile void *object, size_t size, void *expected,
+                                uint64_t desired, memory_order order)
+{
+	uint64_t wanted = 0;
+	memcpy(&wanted, expected, size); /* little-endian: the low bytes are the value */
+	park("compare_exchange %s %p: %llu -> %llu", order_name(order), (void *)object,
+	     (unsigned long long)wanted, (unsigned long long)desired);
+	struct actor *actor = running();
+	if (actor)
+		drain(actor);
+	uint64_t current = memory_load(object, size);
+	if (current == wanted) {
+		memory_store(object, size, desired);
+		return true;
+	}
+	memcpy(expected, &current, size);
+	return false;
+}
+
 void vshm_step_fence(memory_order order)
 {
 	park("fence %s", order_name(order));

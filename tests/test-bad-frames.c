@@ -103,7 +103,7 @@ static int writer_main(struct harness *harness)
 	struct vshm_shm_slot *slots = (struct vshm_shm_slot *)(segment + header->slot_table_offset);
 	uint64_t latest = atomic_load(&header->latest);
 	uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
-	uint64_t next = (latest >> VSHM_LATEST_SLOT_BITS) + 1;
+	uint64_t next = ((latest >> VSHM_LATEST_SLOT_BITS) & VSHM_LATEST_NUMBER_MASK) + 1;
 	/* One more frame, published by hand into the slot after the latest. */
 	uint32_t target = (slot + 1) % header->slot_count;
 	switch (shared->badness) {

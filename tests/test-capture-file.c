@@ -260,7 +260,7 @@ static void loop_goes_on_past_the_end(void **state)
 		frames++;
 	}
 	kill(capture, SIGINT);
-	assert_int_equal(test_wait(capture, 10000), 0);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	assert_int_equal(vshm_reader_wait(reader, 2000), -EPIPE);
 	vshm_reader_detach(reader);
 	assert_false(test_segment_exists(name));

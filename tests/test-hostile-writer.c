@@ -74,8 +74,9 @@ static struct vshm_segment_geometry expected_geometry(void)
 	struct vshm_format_layout layout;
 	assert_int_equal(vshm_format_layout(FORMAT, WIDTH, HEIGHT, &layout), 0);
 	struct vshm_segment_geometry geometry;
-	assert_int_equal(
-	    vshm_segment_geometry(SLOT_COUNT, READER_CAPACITY, layout.total_size, &geometry), 0);
+	assert_int_equal(vshm_segment_geometry(SLOT_COUNT, READER_CAPACITY, layout.total_size,
+	                                       vshm_segment_default_alignment(), &geometry),
+	                 0);
 	return geometry;
 }
 
@@ -248,8 +249,9 @@ static int mutator_main(struct harness *harness)
 	while (vshm_now_ns() - start < duration && !harness_stopping(harness)) {
 		/* A publish number that a random change made huge stays the one to beat:
 		 * readers that saw it ignore the writer's own frames from then on. */
-		uint64_t seen = atomic_load(&header->latest) >> VSHM_LATEST_SLOT_BITS;
-		if (seen > highest && seen < (UINT64_C(1) << 56) - (UINT64_C(1) << 24))
+		uint64_t seen =
+		    atomic_load(&header->latest) >> VSHM_LATEST_SLOT_BITS & VSHM_LATEST_NUMBER_MASK;
+		if (seen > highest && seen < VSHM_LATEST_NUMBER_MASK - (UINT64_C(1) << 20))
 			highest = seen;
 		if (test_random(&random) % 8 == 0) {
 			forge(control, &geometry, &random, &highest);

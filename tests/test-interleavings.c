@@ -210,7 +210,9 @@ static void check(void *data)
 	if (latest == 0)
 		return;
 	uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
-	uint64_t n = latest >> VSHM_LATEST_SLOT_BITS;
+	uint64_t n = (latest >> VSHM_LATEST_SLOT_BITS) & VSHM_LATEST_NUMBER_MASK;
+	if (n == 0)
+		return;
 	uint64_t sequence = atomic_load(&slots[slot].sequence);
 	if (slot >= SLOTS || sequence != 2 * n)
 		step_violation("latest names slot %u for frame %llu, but that slot's sequence is "

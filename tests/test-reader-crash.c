@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -305,14 +306,19 @@ static struct table_check check_reader_table(const char *name)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return check;
-	size_t size = VSHM_READER_TABLE_OFFSET + READER_CAPACITY * sizeof(struct vshm_shm_reader);
+	struct stat status;
+	if (fstat(fd, &status) < 0) {
+		close(fd);
+		return check;
+	}
+	size_t size = (size_t)status.st_size;
 	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (base == MAP_FAILED)
 		return check;
 	const struct vshm_shm_header *header = (const struct vshm_shm_header *)base;
 	const struct vshm_shm_reader *entries =
-	    (const struct vshm_shm_reader *)(base + VSHM_READER_TABLE_OFFSET);
+	    (const struct vshm_shm_reader *)(base + header->reader_table_offset);
 	for (uint32_t i = 0; i < READER_CAPACITY; i++) {
 		check.active += atomic_load(&entries[i].state) == VSHM_READER_ACTIVE;
 		check.holding += atomic_load(&entries[i].held_slot) != 0;

@@ -1,7 +1,8 @@
 /*
  * Round trips through the ring in one process: every pixel format, latest-frame
  * semantics, holds that the writer respects, torn frames reported at release,
- * format changes, growing to a bigger segment, cancel, end of stream, counters.
+ * format changes, growing to a bigger segment, cancel (all begun frames or one), end of
+ * stream, counters.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -283,6 +284,79 @@ static void cancel_leaves_the_latest_frame_alone(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/* A pool lends several begun frames and may get one back unused: only that one goes. */
+static void cancel_frame_gives_up_one_begun_frame_only(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "cancel-one");
+	struct vshm_writer_options options = {
+		.slot_count = 5,
+		.frames_in_flight = 3,
+		.max_format = VSHM_FORMAT_GRAY8,
+		.max_width = 64,
+		.max_height = 64,
+	};
+	struct vshm_writer *writer = vshm_writer_create(name, &options);
+	assert_non_null(writer);
+	struct vshm_reader *reader = attach(name);
+	struct vshm_frame latest, a, b, c, got;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &latest);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &a), 0);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &b), 0);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &c), 0);
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &got), -EBUSY);
+	fill_frame(&a, 2);
+	fill_frame(&b, 3);
+	memset(c.plane[0], 0xee, c.plane_size[0]);
+
+	/* c goes, a and b stay begun; the same frame cannot go twice. */
+	assert_int_equal(vshm_writer_cancel_frame(writer, &c), 0);
+	assert_int_equal(vshm_writer_cancel_frame(writer, &c), -EINVAL);
+	assert_int_equal(vshm_writer_publish(writer, &c), -EINVAL);
+	struct vshm_frame stranger = a;
+	stranger.slot = 99;
+	assert_int_equal(vshm_writer_cancel_frame(writer, &stranger), -EINVAL);
+	stranger.slot = latest.slot;
+	assert_int_equal(vshm_writer_cancel_frame(writer, &stranger), -EINVAL);
+
+	/* The latest frame was never touched, and is still what readers get. */
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 1);
+	check_frame(&got, 1);
+	assert_int_equal(vshm_reader_release(reader), 1);
+
+	/* The freed place can be begun again while a and b are still in flight. */
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &c), 0);
+	assert_int_equal(vshm_writer_cancel_frame(writer, &c), 0);
+
+	/* b is published whole, with the next publish number; a was left alone. */
+	b.frame_number = 3;
+	assert_int_equal(vshm_writer_publish(writer, &b), 0);
+	assert_int_equal(b.sequence, 2);
+	assert_int_equal(vshm_reader_wait(reader, 0), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 3);
+	check_frame(&got, 3);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	check_frame(&a, 2);
+	assert_int_equal(vshm_writer_cancel_frame(writer, &a), 0);
+	assert_int_equal(vshm_writer_cancel(writer), -EINVAL);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+
+	/* One at a time: like publish, it gives up the one begun frame, whatever the slot. */
+	struct vshm_writer *single = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	assert_int_equal(vshm_writer_cancel_frame(single, &a), -EINVAL);
+	assert_int_equal(vshm_writer_begin(single, VSHM_FORMAT_GRAY8, 64, 64, &a), 0);
+	a.slot = 99;
+	assert_int_equal(vshm_writer_cancel_frame(single, &a), 0);
+	assert_int_equal(vshm_writer_cancel(single), -EINVAL);
+	assert_int_equal(vshm_writer_begin(single, VSHM_FORMAT_GRAY8, 64, 64, &a), 0);
+	vshm_writer_destroy(single);
+	assert_false(test_segment_exists(name));
+}
+
 static void end_of_stream_and_writer_exit_reach_the_reader(void **state)
 {
 	(void)state;
@@ -409,7 +483,8 @@ static void reattach_frees_its_own_old_entry_only(void **state)
 	assert_true(old != MAP_FAILED);
 	close(fd);
 	const struct vshm_shm_reader *entries =
-	    (const struct vshm_shm_reader *)(old + VSHM_READER_TABLE_OFFSET);
+	    (const struct vshm_shm_reader *)(old + ((const struct vshm_shm_header *)old)
+	                                               ->reader_table_offset);
 
 	struct vshm_frame frame;
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_RGBA, 640, 480, &frame), 0);
@@ -474,6 +549,7 @@ int main(void)
 		cmocka_unit_test(format_and_size_changes_travel_with_the_frame),
 		cmocka_unit_test(a_frame_too_big_moves_the_stream_and_readers_follow),
 		cmocka_unit_test(cancel_leaves_the_latest_frame_alone),
+		cmocka_unit_test(cancel_frame_gives_up_one_begun_frame_only),
 		cmocka_unit_test(end_of_stream_and_writer_exit_reach_the_reader),
 		cmocka_unit_test(counters_follow_readers_and_frames),
 		cmocka_unit_test(publish_describes_what_begin_laid_out),

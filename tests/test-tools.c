@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -340,16 +341,21 @@ static pid_t child_running(pid_t launcher, const char *name)
 static int kill_stage_repeatedly(pid_t launcher, int times, long apart_us)
 {
 	int killed = 0;
+	pid_t previous = 0;
 	for (int i = 0; i < times; i++) {
+		/* A new one each time: the one just killed may linger a moment. */
 		pid_t stage = 0;
 		for (int tries = 0; tries < 300 && !stage; tries++) {
 			stage = child_running(launcher, "vshm-filter-grayscale");
-			if (!stage)
+			if (!stage || stage == previous) {
+				stage = 0;
 				test_sleep_us(10000);
+			}
 		}
 		if (!stage)
 			break;
 		kill(stage, SIGKILL);
+		previous = stage;
 		killed++;
 		test_sleep_us(apart_us);
 	}
@@ -415,6 +421,71 @@ static void finite_pipeline_ends_by_itself(void **state)
 	              (double)(vshm_now_ns() - start) / 1e9);
 }
 
+/*
+ * vshm-run of the build tree finds every stage of the build tree by itself: with PATH
+ * holding only the system's directories and no VSHM_PATH, each stage resolves to the
+ * program of that name which this build made. Moving a program's folder must not
+ * break this silently.
+ */
+static void launcher_finds_every_stage_of_its_build(void **state)
+{
+	(void)state;
+	const char *build_root = program_path("VSHM_BUILD_ROOT");
+	bool with_viewer = getenv("VSHM_VIEW") != NULL;
+	const char *expected[] = { "vshm-capture",       "vshm-filter-grayscale",
+		                   "vshm-filter-invert", "vshm-filter-mirror",
+		                   "vshm-filter-edges",  "vshm-filter-template",
+		                   "vshm-view" };
+	int stage_count = with_viewer ? 7 : 6;
+	char *argv[] = { tool("vshm-run"), "--dry-run",
+		         with_viewer
+		             ? "test ! grayscale ! invert ! mirror ! edges ! template ! view"
+		             : "test ! grayscale ! invert ! mirror ! edges ! template",
+		         NULL };
+	char output_path[512];
+	snprintf(output_path, sizeof(output_path), "%s/dry-run.out", program_temporary_directory());
+
+	/* The child inherits this environment: the system's PATH only, no VSHM_PATH. */
+	char *saved_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+	char *saved_vshm_path = getenv("VSHM_PATH") ? strdup(getenv("VSHM_PATH")) : NULL;
+	setenv("PATH", "/usr/bin:/bin", 1);
+	unsetenv("VSHM_PATH");
+	pid_t pid = program_start(argv, output_path, NULL);
+	int status = test_wait(pid, 20000);
+	if (saved_path)
+		setenv("PATH", saved_path, 1);
+	if (saved_vshm_path)
+		setenv("VSHM_PATH", saved_vshm_path, 1);
+	free(saved_path);
+	free(saved_vshm_path);
+	assert_int_equal(status, 0);
+
+	size_t size;
+	char *text = (char *)program_read_file(output_path, &size);
+	assert_non_null(text);
+	text[size] = '\0';
+	char root[PATH_MAX];
+	assert_non_null(realpath(build_root, root));
+	int stages = 0;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), stages++) {
+		assert_true(stages < stage_count);
+		char *program = strtok(line, " ");
+		char resolved[PATH_MAX];
+		if (!realpath(program, resolved) || access(resolved, X_OK) != 0)
+			fail_msg("stage %d: '%s' is not an executable program", stages, program);
+		const char *base = strrchr(resolved, '/') + 1;
+		if (strcmp(base, expected[stages]) != 0 ||
+		    strncmp(resolved, root, strlen(root)) != 0 || resolved[strlen(root)] != '/')
+			fail_msg("stage %d: %s, expected %s from the build tree %s", stages,
+			         resolved, expected[stages], root);
+	}
+	free(text);
+	assert_int_equal(stages, stage_count);
+	print_message("vshm-run found all %d stages in its build tree with PATH=/usr/bin:/bin\n",
+	              stages);
+}
+
 static void bad_pipelines_start_nothing(void **state)
 {
 	(void)state;
@@ -452,6 +523,7 @@ int main(void)
 		cmocka_unit_test(launcher_restarts_a_terminated_stage),
 		cmocka_unit_test(restart_budget_is_per_window),
 		cmocka_unit_test(finite_pipeline_ends_by_itself),
+		cmocka_unit_test(launcher_finds_every_stage_of_its_build),
 		cmocka_unit_test(bad_pipelines_start_nothing),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);

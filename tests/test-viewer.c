@@ -1,13 +1,15 @@
 /*
  * vshm-view under a private Xvfb, checked by the pixels it shows (its --snapshot PNG):
- * the test pattern in every format, a sample video against FFmpeg's own decode, a
- * writer restart, torn frames never presented, bad input, two viewers on one stream,
- * and almost no CPU while the writer is paused.
+ * the test pattern in every format (by the renderer's upload and by the viewer's own
+ * conversion), a sample video against FFmpeg's own decode, a writer restart, torn
+ * frames never presented, bad input, two viewers on one stream, and almost no CPU while
+ * the writer is paused.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -139,8 +141,17 @@ static bool in_flat_area(uint64_t n, uint32_t x, uint32_t y)
 	return true;
 }
 
-static void pattern_is_shown(uint32_t format)
+/* Formats (by index) shown through the viewer's one-pass conversion to RGB so far. */
+static bool converted[32];
+
+/*
+ * The test pattern in format, as vshm-view shows it. With convert, through the
+ * viewer's own one-pass conversion (VSHM_VIEW_CONVERT=1) rather than the renderer's
+ * upload, whatever the renderer could take.
+ */
+static void pattern_is_shown(unsigned index, bool convert)
 {
+	uint32_t format = vshm_format_at(index);
 	char name[64], snapshot[512], size[32];
 	test_unique_name(name, sizeof(name), "view");
 	snprintf(snapshot, sizeof(snapshot), "%s/%s.png", program_temporary_directory(),
@@ -154,12 +165,20 @@ static void pattern_is_shown(uint32_t format)
 		"--snapshot", snapshot, "--after", "5", "--timeout", "20", NULL
 	};
 	char errors[4096];
+	if (convert)
+		setenv("VSHM_VIEW_CONVERT", "1", 1);
 	int status = run_viewer(name, viewer_arguments, errors, sizeof(errors));
+	unsetenv("VSHM_VIEW_CONVERT");
 	kill(capture, SIGINT);
 	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
 	if (status != 0)
 		fail_msg("vshm-view failed (%d): %s", status, errors);
 	uint64_t n = snapshot_frame_number(errors);
+	bool one_pass = strstr(errors, "one pass to RGB") != NULL;
+	if (convert && !one_pass)
+		fail_msg("VSHM_VIEW_CONVERT=1 did not take the one-pass conversion: %s", errors);
+	if (index < sizeof(converted) / sizeof(converted[0]))
+		converted[index] |= one_pass;
 
 	struct program_picture picture;
 	program_read_picture(snapshot, &picture);
@@ -188,8 +207,9 @@ static void pattern_is_shown(uint32_t format)
 		}
 	}
 	free(picture.rgb);
-	print_message("%-9s frame %4llu: %llu pixels compared, %llu off by more than %d\n",
-	              vshm_format_name(format), (unsigned long long)n, (unsigned long long)checked,
+	print_message("%-9s frame %4llu%s: %llu pixels compared, %llu off by more than %d\n",
+	              vshm_format_name(format), (unsigned long long)n,
+	              convert ? " (converted by the viewer)" : "", (unsigned long long)checked,
 	              (unsigned long long)wrong, tolerance);
 	assert_int_equal(wrong, 0);
 	assert_true(checked > WIDTH * HEIGHT / 2);
@@ -199,7 +219,26 @@ static void pattern_in_every_format(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++)
-		pattern_is_shown(vshm_format_at(i));
+		pattern_is_shown(i, false);
+}
+
+/*
+ * The fallback conversion (convert.c), forced, shows the same picture in every format:
+ * the renderer at hand takes most formats itself, another may take none. Formats the
+ * renderer already left to the conversion above are not shown twice.
+ */
+static void pattern_in_every_format_through_the_fallback(void **state)
+{
+	(void)state;
+	unsigned shown = 0;
+	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++) {
+		if (i < sizeof(converted) / sizeof(converted[0]) && converted[i])
+			continue;
+		pattern_is_shown(i, true);
+		shown++;
+	}
+	print_message("%u formats forced through the conversion; the others took it anyway\n",
+	              shown);
 }
 
 /* The sample's frame N as vshm-view shows it, next to ffmpeg's decode of frame N. */
@@ -309,15 +348,48 @@ static void viewer_survives_a_writer_restart(void **state)
 	assert_false(test_segment_exists(name));
 }
 
-/* A writer that rewrites the slot the viewer is uploading from: the viewer must drop
- * that frame, count it, and keep showing intact frames only. */
+/* Fills every pixel of an RGBA frame with one 32-bit word (R in its low byte). */
+static void fill_rgba(uint8_t *pixels, uint32_t stride, uint32_t width, uint32_t height,
+                      uint32_t color)
+{
+	for (uint32_t y = 0; y < height; y++) {
+		uint32_t *row = (uint32_t *)(pixels + (uint64_t)y * stride);
+		for (uint32_t x = 0; x < width; x++)
+			row[x] = color;
+	}
+}
+
+/* Waits until the viewer gives slot back, exits, or 20 s have passed. */
+static void wait_for_release(struct vshm_shm_reader *entry, uint32_t slot, pid_t viewer)
+{
+	uint64_t deadline = vshm_now_ns() + 20000000000u;
+	for (uint64_t spins = 0; atomic_load(&entry->held_slot) == slot + 1; spins++) {
+		if (spins % 4096 == 0 && (!still_running(viewer) || vshm_now_ns() > deadline))
+			return;
+		sched_yield();
+	}
+}
+
+/*
+ * The torn-frame handling, seen on screen. Intact frames are each one colour of a
+ * palette, whole; a torn frame is white where the test rewrote it, and white is in no
+ * intact frame. The viewer runs with a stop point right after it takes a frame
+ * (stop-points.c): it holds the frame and has read none of its pixels. The writer goes
+ * in lock-step with it, so the viewer takes every frame. Some frames are rewritten
+ * there, the slot made odd and painted white; the viewer goes on, uploads white and
+ * finds the frame torn at release. The slot gets its palette colour back before it is
+ * even again, so only a torn frame can ever hold white.
+ * With --after N, the N-th frame published is rewritten: a viewer that presented torn
+ * frames would present it as its N-th and save it, white, as its snapshot.
+ */
 static void torn_frames_are_never_presented(void **state)
 {
 	(void)state;
-	char name[64], snapshot[512], path[256];
+	char name[64], snapshot[512], path[256], after_text[16];
 	test_unique_name(name, sizeof(name), "torn");
 	snprintf(snapshot, sizeof(snapshot), "%s/torn.png", program_temporary_directory());
-	const uint32_t width = 1280, height = 720;
+	const uint32_t width = 1280, height = 720, after = 12;
+	snprintf(after_text, sizeof(after_text), "%u", after);
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_RGBA, width, height, 3);
 	test_segment_path(name, path, sizeof(path));
 	int fd = open(path, O_RDWR);
@@ -337,48 +409,52 @@ static void torn_frames_are_never_presented(void **state)
 		         "--snapshot",
 		         snapshot,
 		         "--after",
-		         "150",
+		         after_text,
 		         "--timeout",
 		         "60",
 		         name,
 		         NULL };
 	char errors_path[512];
 	snprintf(errors_path, sizeof(errors_path), "%s/torn.err", program_temporary_directory());
-	pid_t viewer = program_start(argv, NULL, errors_path);
+	pid_t viewer =
+	    program_start_with_stop_points(argv, NULL, errors_path, "VSHM_STOP_AFTER_ACQUIRE=1");
 
+	/* Red, green, blue, yellow as RGBA words; white is the torn frames' colour only. */
 	static const uint32_t palette[] = { 0xff0000ffu, 0xff00ff00u, 0xffff0000u, 0xff00ffffu };
-	uint64_t scribbles = 0;
-	for (uint64_t n = 0; n < 3000 && still_running(viewer); n++) {
+	const uint32_t white = 0xffffffffu;
+	uint64_t rewritten = 0, published = 0;
+	bool lost = false;
+	for (uint64_t n = 0; n < 200; n++) {
 		struct vshm_frame frame;
 		assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_RGBA, width, height, &frame),
 		                 0);
 		uint32_t color = palette[n % 4];
-		for (uint32_t y = 0; y < height; y++) {
-			uint32_t *row =
-			    (uint32_t *)(frame.plane[0] + (uint64_t)y * frame.stride[0]);
-			for (uint32_t x = 0; x < width; x++)
-				row[x] = color;
-		}
+		fill_rgba(frame.plane[0], frame.stride[0], width, height, color);
 		frame.frame_number = n;
 		assert_int_equal(vshm_writer_publish(writer, &frame), 0);
-		if (scribbles >= 20)
-			goto pace;
-		/* Catch the viewer holding this slot, and rewrite it under its feet. */
-		uint64_t deadline = vshm_now_ns() + 15000000;
-		while (vshm_now_ns() < deadline) {
-			if (atomic_load(&readers[0].held_slot) != frame.slot + 1)
-				continue;
-			uint64_t sequence = atomic_load(&slots[frame.slot].sequence);
-			atomic_store(&slots[frame.slot].sequence, sequence + 1);
-			uint8_t *pixels = base + header->payload_offset +
-			                  (uint64_t)frame.slot * header->slot_payload_size;
-			memset(pixels, 0xff, frame.plane_size[0] / 2); /* white over half */
-			atomic_store(&slots[frame.slot].sequence, sequence + 2);
-			scribbles++;
+		published++;
+		/* The viewer takes it and stops; once it has shown its frames, it exits. */
+		if (!program_wait_stopped(viewer, 20000))
+			break;
+		if (atomic_load(&readers[0].held_slot) != frame.slot + 1) {
+			lost = true; /* it took some other slot: the test is wrong */
+			kill(viewer, SIGCONT);
 			break;
 		}
-	pace:
-		test_sleep_us(15000);
+		bool rewrite = n == after - 1 || (n < after - 1 && n % 3 == 1);
+		_Atomic uint64_t *sequence = &slots[frame.slot].sequence;
+		uint64_t stable = atomic_load(sequence);
+		if (rewrite) {
+			atomic_store(sequence, stable + 1);
+			fill_rgba(frame.plane[0], frame.stride[0], width, height, white);
+		}
+		kill(viewer, SIGCONT);
+		wait_for_release(&readers[0], frame.slot, viewer);
+		if (rewrite) {
+			fill_rgba(frame.plane[0], frame.stride[0], width, height, color);
+			atomic_store(sequence, stable + 2);
+			rewritten++;
+		}
 	}
 	int exit_status = test_wait(viewer, 60000);
 	munmap(base, (size_t)status.st_size);
@@ -390,30 +466,37 @@ static void torn_frames_are_never_presented(void **state)
 	if (exit_status != 0)
 		fail_msg("vshm-view failed (%d): %s", exit_status, errors);
 	uint64_t torn = torn_dropped(errors);
+	uint64_t shown_number = snapshot_frame_number(errors);
 	free(errors);
 
 	struct program_picture picture;
 	program_read_picture(snapshot, &picture);
-	/* Intact: one colour of the palette everywhere, none of the scribble's white. */
+	size_t pixels = (size_t)picture.width * picture.height, white_pixels = 0, differing = 0;
 	const uint8_t *first = picture.rgb;
+	for (size_t i = 0; i < pixels; i++) {
+		const uint8_t *p = picture.rgb + i * 3;
+		white_pixels += p[0] == 255 && p[1] == 255 && p[2] == 255;
+		differing += memcmp(p, first, 3) != 0;
+	}
 	bool from_palette = false;
 	for (int i = 0; i < 4; i++) {
 		uint32_t c = palette[i];
 		from_palette |= first[0] == (c & 0xff) && first[1] == ((c >> 8) & 0xff) &&
 		                first[2] == ((c >> 16) & 0xff);
 	}
-	size_t differing = 0;
-	for (size_t i = 0; i < (size_t)picture.width * picture.height; i++)
-		differing += memcmp(picture.rgb + i * 3, first, 3) != 0;
 	free(picture.rgb);
-	print_message("%llu slots rewritten while held, the viewer dropped %llu torn frames; "
-	              "snapshot uniform: %s\n",
-	              (unsigned long long)scribbles, (unsigned long long)torn,
+	assert_false(lost);
+	print_message("%llu frames published in lock-step, %llu rewritten in white while held; "
+	              "the viewer dropped %llu torn frames; snapshot of frame %llu: %zu white "
+	              "pixels, uniform: %s\n",
+	              (unsigned long long)published, (unsigned long long)rewritten,
+	              (unsigned long long)torn, (unsigned long long)shown_number, white_pixels,
 	              differing == 0 && from_palette ? "yes" : "NO");
-	assert_true(scribbles > 0);
-	assert_true(torn > 0);
+	assert_int_equal(white_pixels, 0);
 	assert_true(from_palette);
 	assert_int_equal(differing, 0);
+	assert_true(rewritten >= 5);
+	assert_int_equal(torn, rewritten);
 }
 
 static void bad_input_gets_a_clear_message(void **state)
@@ -623,6 +706,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pattern_in_every_format),
+		cmocka_unit_test(pattern_in_every_format_through_the_fallback),
 		cmocka_unit_test(sample_video_matches_ffmpeg),
 		cmocka_unit_test(viewer_survives_a_writer_restart),
 		cmocka_unit_test(torn_frames_are_never_presented),

@@ -61,6 +61,7 @@ struct pipeline {
 	uint64_t restart_window_ns;
 	bool verbose;
 	bool dry_run;
+	bool lossless;
 };
 
 static void usage(FILE *out)
@@ -86,6 +87,10 @@ static void usage(FILE *out)
 	    "      --restart-window SEC  that window (default %.0f s): a stage that keeps\n"
 	    "                      failing stops the pipeline, one that fails now and\n"
 	    "                      then over days does not\n"
+	    "      --lossless      every stage after the source takes every frame (the\n"
+	    "                      filters get --lossless): nothing is dropped between\n"
+	    "                      stages, and a source that can go faster (a file with\n"
+	    "                      --fast) goes at the pace of the slowest stage\n"
 	    "      --dry-run       print the commands and stop\n"
 	    "  -v, --verbose       let the stages print their status lines\n" PROGRAM_INFO_HELP "\n"
 	    "Ctrl-C or SIGTERM stop every stage. The pipeline also ends when its last stage\n"
@@ -94,8 +99,9 @@ static void usage(FILE *out)
 	    "way (killed, stopped by a signal from elsewhere, or failing) has failed: it is\n"
 	    "restarted with --restart; without it the pipeline stops, saying which stage.\n"
 	    "Programs are looked up in $VSHM_PATH, beside vshm-run (and in the build\n"
-	    "tree), then in $PATH. Exit status: 0 done, 1 a stage failed, 2 bad usage;\n"
-	    "stopped by a signal, vshm-run ends by that signal once every stage is gone.\n",
+	    "tree, whose Python module Python stages then import), then in $PATH.\n"
+	    "Exit status: 0 done, 1 a stage failed, 2 bad usage; stopped by a signal,\n"
+	    "vshm-run ends by that signal once every stage is gone.\n",
 	    RESTARTS_MAX, RESTART_WINDOW_DEFAULT, UPSTREAM_GONE_GRACE_MS / 1000);
 }
 
@@ -108,6 +114,24 @@ static bool running_from_build_tree(void)
 		return false;
 	self[length] = '\0';
 	return strcmp(dirname(self), RUN_BUILD_TOOLS_DIRECTORY) == 0;
+}
+
+/*
+ * A Python stage (a run_filter() script) of a build tree imports the vshm module that
+ * build made: its folder goes first on the stages' PYTHONPATH, if the build made one.
+ * An installed vshm-run leaves PYTHONPATH alone; the module is installed then.
+ */
+static void add_build_python_path(void)
+{
+	char package[PATH_MAX];
+	snprintf(package, sizeof(package), "%s/vshm/__init__.py", RUN_BUILD_PYTHON_DIRECTORY);
+	if (!running_from_build_tree() || access(package, R_OK) != 0)
+		return;
+	const char *existing = getenv("PYTHONPATH");
+	char path[8192];
+	snprintf(path, sizeof(path), "%s%s%s", RUN_BUILD_PYTHON_DIRECTORY,
+	         existing && *existing ? ":" : "", existing && *existing ? existing : "");
+	setenv("PYTHONPATH", path, 1);
 }
 
 /*
@@ -242,6 +266,15 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 		struct stage *stage = &pipeline->stages[index];
 		bool viewer = strcmp(basename(stage->arguments[0]), "vshm-view") == 0;
 		stage->viewer = viewer;
+		/* Filters take --lossless; the viewer shows the latest frame whatever. A stage
+		 * with a next one publishes nothing before that one is there, or the first
+		 * frames would go to nobody. */
+		if (pipeline->lossless && index > 0 && !viewer &&
+		    add_argument(stage, "--lossless") < 0)
+			return -1;
+		if (pipeline->lossless && index + 1 < pipeline->count &&
+		    (add_argument(stage, "--wait-readers") < 0 || add_argument(stage, "1") < 0))
+			return -1;
 		if (!pipeline->verbose && add_argument(stage, "--quiet") < 0)
 			return -1;
 		if (!viewer)
@@ -479,6 +512,7 @@ int main(int argc, char **argv)
 		{ "restart", no_argument, NULL, 'r' },
 		{ "restart-window", required_argument, NULL, 'w' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "lossless", no_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		PROGRAM_INFO_LONG_OPTIONS,
 		{ 0 },
@@ -510,6 +544,9 @@ int main(int argc, char **argv)
 		}
 		case 'r':
 			pipeline.restart = true;
+			break;
+		case 'l':
+			pipeline.lossless = true;
 			break;
 		case 'd':
 			pipeline.dry_run = true;
@@ -550,6 +587,7 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	add_build_python_path();
 	program_shutdown_install();
 	int exit_code = run(&pipeline);
 	program_shutdown_finish();

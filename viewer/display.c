@@ -9,7 +9,8 @@
  *     half-size chroma is uploaded with every frame too);
  *   - anything else (packed 4:2:2 or 24-bit RGB on renderers without them, YUV with a
  *     matrix or range SDL cannot express) is converted in one pass from the slot into
- *     the locked texture (convert.c): no intermediate buffer.
+ *     the locked texture (convert.c): no intermediate buffer. VSHM_VIEW_CONVERT=1 in
+ *     the environment sends every format this way (to XRGB8888).
  * Two textures: the frame goes into the back one, and becomes the front one only when
  * the ring says it stayed intact, so a torn frame is never presented.
  */
@@ -59,6 +60,7 @@ struct display {
 	bool sized_by_frame;
 	uint8_t *neutral_chroma;
 	size_t neutral_chroma_size;
+	bool convert_always; /* VSHM_VIEW_CONVERT: every format takes CONVERT_TO_XRGB */
 };
 
 static bool renderer_takes(const struct display *display, uint32_t sdl_format)
@@ -123,6 +125,8 @@ static enum upload_method choose_method(const struct display *display,
 {
 	const struct vshm_format_description *format = vshm_format_describe(frame->format);
 	*mode = SDL_YUV_CONVERSION_BT601;
+	if (display->convert_always)
+		return *sdl_format = SDL_PIXELFORMAT_RGB888, CONVERT_TO_XRGB;
 	bool sdl_yuv = yuv_mode_for(frame, mode);
 	if (format->family == VSHM_FORMAT_FAMILY_YUV) {
 		for (size_t i = 0; i < sizeof(sdl_yuv_formats) / sizeof(sdl_yuv_formats[0]); i++) {
@@ -160,6 +164,10 @@ struct display *display_create(const struct display_options *options)
 		free(display);
 		return NULL;
 	}
+	/* The fallback path, taken on every renderer: how its pixels are tested, and a way to
+	 * tell a renderer's own colour conversion from ours. */
+	const char *convert = getenv("VSHM_VIEW_CONVERT");
+	display->convert_always = convert && convert[0] && strcmp(convert, "0") != 0;
 	display->sized_by_frame = options->width == 0 || options->height == 0;
 	int width = display->sized_by_frame ? 640 : (int)options->width;
 	int height = display->sized_by_frame ? 360 : (int)options->height;

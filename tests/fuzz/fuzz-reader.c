@@ -12,8 +12,9 @@
  *          segment's lock
  *   1      the file size in pages (16 bits, little-endian; at least 1)
  *   3      the header, 320 bytes
- *   323    the reader table's first READER_TABLE_BYTES bytes
- *   1347   slot descriptors, up to 64 of 256 bytes, where the header's geometry puts them
+ *   835    the reader table's first READER_TABLE_BYTES bytes, where the header's
+ *          geometry puts it (at its alignment), else at 4096
+ *   1859   slot descriptors, up to 64 of 256 bytes, where the header's geometry puts them
  *
  * Missing bytes are zeros, and so is the payload. The segment is written to
  * /dev/shm/vshm.fuzz-<pid>, attached to and read as every reader does: acquire, check
@@ -58,7 +59,9 @@
 #define SLOTS_BYTES         (VSHM_SLOTS_MAX * sizeof(struct vshm_shm_slot))
 #define INPUT_MAX           (SLOTS_AT + SLOTS_BYTES)
 
-_Static_assert(READER_TABLE_AT == 323 && SLOTS_AT == 1347, "the input layout above");
+#define PAGE VSHM_ALIGNMENT_MIN
+
+_Static_assert(READER_TABLE_AT == 835 && SLOTS_AT == 1859, "the input layout above");
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -196,28 +199,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&header, input + HEADER_AT, sizeof(header));
 
 	uint64_t pages = (uint64_t)input[1] | (uint64_t)input[2] << 8;
-	uint64_t file_size = (pages % MAX_FILE_PAGES + 1) * VSHM_PAGE_SIZE;
-	if ((input[0] & OPTION_CLAIMED_SIZE) && header.segment_size >= VSHM_PAGE_SIZE &&
-	    header.segment_size <= MAX_FILE_PAGES * VSHM_PAGE_SIZE)
+	uint64_t file_size = (pages % MAX_FILE_PAGES + 1) * PAGE;
+	if ((input[0] & OPTION_CLAIMED_SIZE) && header.segment_size >= PAGE &&
+	    header.segment_size <= MAX_FILE_PAGES * PAGE)
 		file_size = header.segment_size;
 	/* Slot descriptors go where the header's counts put them, as a writer would. */
 	struct vshm_segment_geometry geometry = { 0 };
 	/* Otherwise where the header says, if that leaves the header and the first reader
 	 * entries alone. */
-	uint64_t slots_at = header.slot_table_offset;
-	if (slots_at < VSHM_READER_TABLE_OFFSET + READER_TABLE_BYTES)
+	uint64_t table_at = PAGE, slots_at = header.slot_table_offset;
+	if (slots_at < PAGE + READER_TABLE_BYTES)
 		slots_at = UINT64_MAX;
 	if (vshm_segment_geometry(header.slot_count, header.reader_capacity,
-	                          header.slot_payload_size, &geometry) == 0)
+	                          header.slot_payload_size, header.payload_alignment,
+	                          &geometry) == 0) {
+		table_at = geometry.reader_table_offset;
 		slots_at = geometry.slot_table_offset;
+	}
 
 	shm_unlink(shm_name);
 	int fd = shm_open(shm_name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, (off_t)file_size) < 0)
 		abort();
 	copy_into(fd, file_size, 0, input + HEADER_AT, HEADER_BYTES);
-	copy_into(fd, file_size, VSHM_READER_TABLE_OFFSET, input + READER_TABLE_AT,
-	          READER_TABLE_BYTES);
+	copy_into(fd, file_size, table_at, input + READER_TABLE_AT, READER_TABLE_BYTES);
 	copy_into(fd, file_size, slots_at, input + SLOTS_AT, SLOTS_BYTES);
 	/* A writer's lock, from another open file description, as a live writer holds it. */
 	int writer_fd = -1;
@@ -282,13 +287,13 @@ static int write_seed(const char *directory, const char *label, uint32_t format,
 	if (fd < 0 || pread(fd, &header, sizeof(header), 0) != (ssize_t)sizeof(header))
 		return 1;
 	uint8_t seed[INPUT_MAX] = { OPTION_CLAIMED_SIZE | (with_reader ? OPTION_WRITER_ALIVE : 0) };
-	uint64_t pages = header.segment_size / VSHM_PAGE_SIZE;
+	uint64_t pages = header.segment_size / PAGE;
 	seed[1] = (uint8_t)pages;
 	seed[2] = (uint8_t)(pages >> 8);
 	memcpy(seed + HEADER_AT, &header, sizeof(header));
 	size_t slot_bytes = slots * sizeof(struct vshm_shm_slot);
-	if (pread(fd, seed + READER_TABLE_AT, READER_TABLE_BYTES, VSHM_READER_TABLE_OFFSET) !=
-	        (ssize_t)READER_TABLE_BYTES ||
+	if (pread(fd, seed + READER_TABLE_AT, READER_TABLE_BYTES,
+	          (off_t)header.reader_table_offset) != (ssize_t)READER_TABLE_BYTES ||
 	    pread(fd, seed + SLOTS_AT, slot_bytes, (off_t)header.slot_table_offset) !=
 	        (ssize_t)slot_bytes)
 		return 1;

@@ -34,6 +34,17 @@ struct vshm_reader_options {
 	 * name. vshm-view and vshm_filter_main() turn it on.
 	 */
 	bool guard_truncation;
+	/*
+	 * Take every frame, not only the latest: acquire hands out the frame after the
+	 * last one taken, and the writer waits (on a futex) before it reuses the slot of a
+	 * frame this reader has not released yet. The reader takes every frame published
+	 * after it attached (or re-attached), in order. A lossless reader that
+	 * does not take its next frame within the writer's lossless timeout (1 s by
+	 * default), or dies, is demoted: the writer goes on, and the reader gets the latest
+	 * frames from then on (vshm_reader_stats.demoted). A writer with no lossless reader
+	 * never waits.
+	 */
+	bool lossless;
 };
 
 /*
@@ -76,12 +87,16 @@ vshm_reader_attach_wait(const char *name, const struct vshm_reader_options *opti
 VSHM_EXPORT void vshm_reader_detach(struct vshm_reader *reader);
 
 /*
- * Takes the latest complete frame without blocking and fills *frame with its metadata
- * and read-only pointers to its planes in shared memory. The slot is marked as held,
- * so the writer avoids it while it has another free.
- * Returns 0; -EAGAIN if nothing has been published yet (or the writer kept rewriting
- * the slot faster than we could take it); -EBUSY if this reader already holds a frame.
- * The frame may be the same one as last time: compare frame->sequence.
+ * Takes the latest complete frame without blocking (a lossless reader: the frame after
+ * the last one it took) and fills *frame with its metadata and read-only pointers to its
+ * planes in shared memory. The slot is held: the writer avoids it while it has another
+ * free.
+ * Returns 0; -EAGAIN if nothing has been published yet (a lossless reader: if its next
+ * frame has not been), or the writer kept rewriting the slot faster than we could take
+ * it; -EBADMSG if the frame was rejected (bad metadata from a broken writer: it is
+ * consumed like a frame taken, and said at most once a second through the log); -EBUSY
+ * if this reader already holds a frame. A lossy reader's frame may be the same one as
+ * last time: compare frame->sequence.
  */
 VSHM_EXPORT int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_frame *frame);
 
@@ -135,6 +150,8 @@ struct vshm_reader_stats {
 	uint64_t frames_dropped;
 	uint32_t readers_attached;
 	uint32_t slot_count;
+	bool lossless; /* taking every frame */
+	bool demoted;  /* was lossless, until the writer stopped waiting for it */
 	uint32_t writer_pid;
 	uint64_t frame_interval_ns;
 };

@@ -1,6 +1,9 @@
 /*
  * The writer side of a stream: one process creates a named stream and publishes frames
- * into its slots. The writer never waits for readers.
+ * into its slots. The writer never waits for readers, unless a reader attached as
+ * lossless (vshm_reader_options.lossless) asked for every frame: then it waits, for at
+ * most lossless_timeout_ms, before it reuses a slot whose frame that reader has not
+ * consumed yet.
  *
  * A struct vshm_writer is used by one thread at a time. Everything it needs lives in
  * the segment /dev/shm/vshm.<name>; vshm_writer_destroy() removes it.
@@ -46,7 +49,21 @@ struct vshm_writer_options {
 	 * any order (see vshm_writer_publish()); each gets the next publish number then.
 	 */
 	uint32_t frames_in_flight;
+	/*
+	 * How long the writer waits for a lossless reader that has not consumed a frame
+	 * whose slot it needs, before it demotes that reader to a lossy one and goes on:
+	 * 0 means the default, 1000 ms. A stuck reader never stalls a pipeline for longer.
+	 */
+	uint32_t lossless_timeout_ms;
+	/*
+	 * The alignment of the segment's regions, a power of two: 0 means the page size
+	 * (at least 4096). A reader can map a segment only if this is a multiple of its own
+	 * page size (it always is on one machine); a larger value is for tests.
+	 */
+	uint32_t alignment;
 };
+
+#define VSHM_LOSSLESS_TIMEOUT_DEFAULT_MS 1000
 
 #define VSHM_SLOT_COUNT_MIN          3
 #define VSHM_SLOT_COUNT_MAX          64
@@ -73,7 +90,9 @@ VSHM_EXPORT void vshm_writer_destroy(struct vshm_writer *writer);
 
 /*
  * Picks a slot to fill (never the latest, never one a live reader holds while another
- * is free), marks it as being written and lays out a format/width/height frame in it:
+ * is free; with lossless readers, only once they have consumed its frame, waiting for
+ * them if need be), marks it as being written and lays out a format/width/height frame
+ * in it:
  * frame->plane[], stride[] and plane_size[] tell where to write. The other metadata
  * fields are zeroed for the caller to set. If the frame does not fit the current
  * slots, the writer first moves to a larger segment under the same name.
@@ -110,6 +129,20 @@ VSHM_EXPORT int vshm_writer_publish(struct vshm_writer *writer, struct vshm_fram
  */
 VSHM_EXPORT int vshm_writer_cancel(struct vshm_writer *writer);
 
+/*
+ * Gives up one begun frame without publishing it, leaving any other begun frames as
+ * they are: the counterpart of vshm_writer_publish(), choosing the frame the same way
+ * (with frames_in_flight 0 or 1 the one begun frame; with frames_in_flight > 1 the one
+ * in frame->slot). For a source that lends several slots at once and gets one back
+ * unused, such as a buffer pool whose buffer was dropped before it was filled. Call it
+ * only once nothing writes to that slot any more. The slot's previous frame is gone
+ * (it may have been partly overwritten); the latest frame is never touched, since no
+ * frame is begun in it. Returns 0, or -EINVAL if no such frame is begun (the stream is
+ * left as it was then).
+ */
+VSHM_EXPORT int vshm_writer_cancel_frame(struct vshm_writer *writer,
+                                         const struct vshm_frame *frame);
+
 /* Adds n to the stream's count of frames the source dropped (camera gaps and the like). */
 VSHM_EXPORT void vshm_writer_count_dropped(struct vshm_writer *writer, uint64_t n);
 
@@ -121,6 +154,10 @@ struct vshm_writer_stats {
 	uint32_t slot_count;
 	uint64_t slot_size;        /* bytes of pixel data a slot holds */
 	uint64_t segments_created; /* 1, plus one per move to a larger segment */
+	uint32_t lossless_readers; /* attached readers that take every frame */
+	uint64_t lossless_waits;   /* times begin waited for a lossless reader */
+	uint64_t demotions;        /* lossless readers made lossy: stalled past the timeout
+	                            * or died */
 };
 
 VSHM_EXPORT void vshm_writer_get_stats(const struct vshm_writer *writer,

@@ -1,0 +1,268 @@
+/*
+ * Lossless readers (vshm_reader_options.lossless): a reader that asks for every frame
+ * gets every frame, in order, however slow it is, because the writer waits for it
+ * before it reuses a slot; but a lossless reader that stalls or dies is demoted after the
+ * writer's lossless timeout, and the writer goes on. Without lossless readers the writer
+ * never waits.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "test-util.h"
+
+#define WIDTH            64
+#define HEIGHT           48
+#define FRAMES           300
+#define TIMEOUT_MS       300
+#define READY_TIMEOUT_NS (10 * UINT64_C(1000000000))
+
+struct shared {
+	uint32_t lossless_timeout_ms;
+	uint32_t frames;
+	long reader_pause_us;  /* how slow each reader is per frame */
+	bool lossy_second;     /* reader 1 attaches lossy, for comparison */
+	bool all_lossy;        /* no lossless reader at all */
+	_Atomic int published; /* the writer is done */
+	_Atomic uint64_t longest_begin_ns;
+	_Atomic uint64_t lossless_waits, demotions;
+	/* per reader */
+	_Atomic uint64_t taken[2], missing[2], out_of_order[2], torn[2], wrong[2];
+	_Atomic int demoted[2];
+	_Atomic int stop_after[2]; /* reader stops itself (SIGSTOP) after this many frames */
+};
+
+static int writer_main(struct harness *harness)
+{
+	struct shared *shared = harness->state;
+	struct vshm_writer_options options = {
+		.max_format = VSHM_FORMAT_GRAY8,
+		.max_width = WIDTH,
+		.max_height = HEIGHT,
+		.lossless_timeout_ms = shared->lossless_timeout_ms,
+	};
+	struct vshm_writer *writer = harness_writer_create(harness, &options);
+	if (!writer)
+		return 1;
+	/* Frame 0 first, so that readers can attach to a stream with a latest frame. */
+	for (uint32_t n = 0; n < shared->frames; n++) {
+		uint64_t start = vshm_now_ns();
+		struct vshm_frame frame;
+		if (vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame) < 0)
+			return 1;
+		uint64_t took = vshm_now_ns() - start;
+		if (took > atomic_load(&shared->longest_begin_ns))
+			atomic_store(&shared->longest_begin_ns, took);
+		memset(frame.plane[0], (int)(n & 0xff), frame.plane_size[0]);
+		frame.frame_number = n;
+		if (n + 1 == shared->frames)
+			frame.flags |= VSHM_FRAME_END_OF_STREAM;
+		vshm_writer_publish(writer, &frame);
+		if (n == 0) {
+			harness_writer_ready(harness);
+			/* The readers attach before the rest comes. */
+			harness_wait_readers(harness, READY_TIMEOUT_NS);
+		}
+	}
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	atomic_store(&shared->lossless_waits, stats.lossless_waits);
+	atomic_store(&shared->demotions, stats.demotions);
+	atomic_store(&shared->published, 1);
+	/* Stay until the readers are done: a gone writer is not what this is about. */
+	while (!harness_stopping(harness))
+		test_sleep_us(1000);
+	vshm_writer_destroy(writer);
+	return 0;
+}
+
+static int reader_main(struct harness *harness, int index)
+{
+	struct shared *shared = harness->state;
+	if (!harness_wait_for(harness, &harness->writer_ready, 1, READY_TIMEOUT_NS))
+		return 1;
+	struct vshm_reader_options options = { .lossless = !shared->all_lossy &&
+		                                           !(index == 1 && shared->lossy_second) };
+	struct vshm_reader *reader = vshm_reader_attach(harness->name, &options);
+	if (!reader)
+		return 2;
+	atomic_fetch_add(&harness->readers_ready, 1);
+	uint64_t next = 0;
+	bool first = true;
+	for (;;) {
+		int result = vshm_reader_wait(reader, 5000);
+		if (result != 0)
+			break;
+		struct vshm_frame frame;
+		if (vshm_reader_acquire(reader, &frame) < 0)
+			continue;
+		/* The first frame is the latest when we attached; from there, every one. */
+		if (first)
+			next = frame.frame_number;
+		first = false;
+		if (frame.frame_number > next)
+			atomic_fetch_add(&shared->missing[index], frame.frame_number - next);
+		if (frame.frame_number < next)
+			atomic_fetch_add(&shared->out_of_order[index], 1);
+		next = frame.frame_number + 1;
+		bool right =
+		    frame.plane[0][0] == (uint8_t)(frame.frame_number & 0xff) &&
+		    frame.plane[0][frame.plane_size[0] - 1] == (uint8_t)(frame.frame_number & 0xff);
+		test_sleep_us(shared->reader_pause_us);
+		bool end = frame.flags & VSHM_FRAME_END_OF_STREAM;
+		if (vshm_reader_release(reader) == 1)
+			atomic_fetch_add(&shared->wrong[index], !right);
+		else
+			atomic_fetch_add(&shared->torn[index], 1);
+		uint64_t taken = atomic_fetch_add(&shared->taken[index], 1) + 1;
+		if (atomic_load(&shared->stop_after[index]) &&
+		    taken == (uint64_t)atomic_load(&shared->stop_after[index]))
+			raise(SIGSTOP); /* stalled, as a stuck process is, until SIGCONT */
+		if (end)
+			break;
+	}
+	struct vshm_reader_stats stats;
+	vshm_reader_get_stats(reader, &stats);
+	atomic_store(&shared->demoted[index], stats.demoted);
+	vshm_reader_detach(reader);
+	return 0;
+}
+
+static struct harness *run(struct shared *settings, int readers)
+{
+	struct harness *harness = harness_create("lossless", readers, sizeof(struct shared));
+	struct shared *shared = harness->state;
+	*shared = *settings;
+	harness_start(harness, writer_main, reader_main);
+	return harness;
+}
+
+static void every_frame_reaches_a_slow_reader(void **state)
+{
+	(void)state;
+	struct shared settings = { .lossless_timeout_ms = 5000,
+		                   .frames = FRAMES,
+		                   .reader_pause_us = 500,
+		                   .lossy_second = true };
+	struct harness *harness = run(&settings, 2);
+	struct shared *shared = harness->state;
+	harness_wait_for(harness, &shared->published, 1, 60 * UINT64_C(1000000000));
+	assert_int_equal(harness_wait_reader(harness, 0, 30000), 0);
+	assert_int_equal(harness_wait_reader(harness, 1, 30000), 0);
+	harness_stop(harness);
+	harness_wait_all(harness, 10000, 10000);
+	printf("lossless reader: %llu frames, %llu missing, %llu out of order, %llu torn, %llu "
+	       "wrong; lossy reader beside it: %llu frames, %llu missing; the writer waited %llu "
+	       "times, demoted %llu\n",
+	       (unsigned long long)shared->taken[0], (unsigned long long)shared->missing[0],
+	       (unsigned long long)shared->out_of_order[0], (unsigned long long)shared->torn[0],
+	       (unsigned long long)shared->wrong[0], (unsigned long long)shared->taken[1],
+	       (unsigned long long)shared->missing[1], (unsigned long long)shared->lossless_waits,
+	       (unsigned long long)shared->demotions);
+	fflush(stdout);
+	assert_int_equal(shared->missing[0], 0);
+	assert_int_equal(shared->out_of_order[0], 0);
+	assert_int_equal(shared->torn[0], 0);
+	assert_int_equal(shared->wrong[0], 0);
+	assert_true(shared->taken[0] >= FRAMES - 1); /* all but frames before it attached */
+	assert_int_equal(shared->demotions, 0);
+	assert_false(shared->demoted[0]);
+	/* The reader is slower than the writer: without waiting it could not keep up. */
+	assert_true(shared->lossless_waits > 0);
+	harness_destroy(harness);
+}
+
+/* A lossless reader that stops (SIGSTOP) is demoted after the timeout; the writer goes
+ * on, and the reader, once it runs again, gets the latest frames. */
+static void stalled_reader_is_demoted(void **state)
+{
+	(void)state;
+	struct shared settings = { .lossless_timeout_ms = TIMEOUT_MS, .frames = 100 };
+	settings.stop_after[0] = 5;
+	struct harness *harness = run(&settings, 1);
+	struct shared *shared = harness->state;
+	bool published =
+	    harness_wait_for(harness, &shared->published, 1, 20 * UINT64_C(1000000000));
+	kill(harness->readers[0], SIGCONT);
+	assert_true(published);
+	assert_int_equal(harness_wait_reader(harness, 0, 30000), 0);
+	harness_stop(harness);
+	harness_wait_all(harness, 10000, 10000);
+	printf("stalled lossless reader: demoted %d, %llu demotion, longest begin %.0f ms "
+	       "(timeout %d ms), %llu frames taken, %llu missed after its demotion\n",
+	       shared->demoted[0], (unsigned long long)shared->demotions,
+	       (double)shared->longest_begin_ns / 1e6, TIMEOUT_MS,
+	       (unsigned long long)shared->taken[0], (unsigned long long)shared->missing[0]);
+	fflush(stdout);
+	assert_int_equal(shared->demotions, 1);
+	assert_true(shared->demoted[0]);
+	/* It waited for the reader, then went on: never for ever. */
+	assert_true(shared->longest_begin_ns >= (uint64_t)TIMEOUT_MS * 1000000 / 2);
+	assert_true(shared->longest_begin_ns < (uint64_t)TIMEOUT_MS * 1000000 * 20);
+	harness_destroy(harness);
+}
+
+/* A lossless reader killed mid-stream is demoted as soon as the writer needs a frame it
+ * had not consumed: its lock is gone, nothing to wait for. */
+static void dead_reader_is_demoted(void **state)
+{
+	(void)state;
+	struct shared settings = { .lossless_timeout_ms = 60000, .frames = 200 };
+	settings.stop_after[0] = 5;
+	struct harness *harness = run(&settings, 1);
+	struct shared *shared = harness->state;
+	while (atomic_load(&shared->taken[0]) < 5)
+		test_sleep_us(1000);
+	test_sleep_us(50000);
+	harness_kill_reader(harness, 0);
+	bool published =
+	    harness_wait_for(harness, &shared->published, 1, 20 * UINT64_C(1000000000));
+	harness_stop(harness);
+	harness_wait_all(harness, 10000, 10000);
+	printf("killed lossless reader: the writer published all %d frames: %s, %llu demotion\n",
+	       200, published ? "yes" : "no", (unsigned long long)shared->demotions);
+	fflush(stdout);
+	assert_true(published); /* long before the 60 s timeout */
+	assert_int_equal(shared->demotions, 1);
+	harness_destroy(harness);
+}
+
+/* The default: lossy readers only, the writer never waits, however slow they are. */
+static void writer_never_waits_for_lossy_readers(void **state)
+{
+	(void)state;
+	struct shared settings = { .frames = FRAMES, .reader_pause_us = 2000, .all_lossy = true };
+	struct harness *harness = run(&settings, 2);
+	struct shared *shared = harness->state;
+	assert_true(harness_wait_for(harness, &shared->published, 1, 60 * UINT64_C(1000000000)));
+	harness_stop(harness);
+	harness_wait_all(harness, 10000, 10000);
+	printf("two slow lossy readers: %llu and %llu of %d frames; the writer waited %llu "
+	       "times\n",
+	       (unsigned long long)shared->taken[0], (unsigned long long)shared->taken[1], FRAMES,
+	       (unsigned long long)shared->lossless_waits);
+	fflush(stdout);
+	assert_int_equal(shared->lossless_waits, 0);
+	assert_true(shared->missing[0] > 0 && shared->missing[1] > 0); /* they were left behind */
+	harness_destroy(harness);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_frame_reaches_a_slow_reader),
+		cmocka_unit_test(stalled_reader_is_demoted),
+		cmocka_unit_test(dead_reader_is_demoted),
+		cmocka_unit_test(writer_never_waits_for_lossy_readers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
