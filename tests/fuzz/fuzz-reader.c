@@ -14,7 +14,8 @@
  *   3      the header, 320 bytes
  *   835    the reader table's first READER_TABLE_BYTES bytes, where the header's
  *          geometry puts it (at its alignment), else at 4096
- *   1859   slot descriptors, up to 64 of 256 bytes, where the header's geometry puts them
+ *   1859   slot descriptors, up to 64 of 256 bytes, where the header's geometry puts them;
+ *          past the header's slot count, the first slot_count repeat
  *
  * Missing bytes are zeros, and so is the payload. The segment is written to
  * /dev/shm/vshm.fuzz-<pid>, attached to and read as every reader does: acquire, check
@@ -223,7 +224,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	copy_into(fd, file_size, 0, input + HEADER_AT, HEADER_BYTES);
 	copy_into(fd, file_size, table_at, input + READER_TABLE_AT, READER_TABLE_BYTES);
-	copy_into(fd, file_size, slots_at, input + SLOTS_AT, SLOTS_BYTES);
+	/* Past the slot count, the descriptors repeat, up to the table's end: a slot index out
+	 * of range then finds a stable frame there, and only the bound can refuse it. */
+	uint8_t *descriptors = input + SLOTS_AT;
+	uint32_t count = header.slot_count;
+	if (count >= VSHM_SLOTS_MIN && count < VSHM_SLOTS_MAX) {
+		size_t used = count * sizeof(struct vshm_shm_slot);
+		for (size_t at = used; at < SLOTS_BYTES; at++)
+			descriptors[at] = descriptors[at % used];
+	}
+	copy_into(fd, file_size, slots_at, descriptors, SLOTS_BYTES);
 	/* A writer's lock, from another open file description, as a live writer holds it. */
 	int writer_fd = -1;
 	if (input[0] & OPTION_WRITER_ALIVE) {
