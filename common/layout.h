@@ -128,7 +128,7 @@ struct vshm_shm_reader {
 	uint64_t attached_monotonic_ns;   /* 32 */
 	_Atomic uint64_t consumed;        /* 40: lossless: the last publish number consumed */
 	_Atomic uint32_t flags;           /* 48: VSHM_READER_LOSSLESS, _DEMOTED */
-	uint32_t held_number_low;         /* 52: low 32 bits of the held frame's number */
+	_Atomic uint32_t held_number_low; /* 52: low 32 bits of the held frame's number */
 	uint8_t reserved[8];              /* 56 */
 };
 

@@ -3,6 +3,7 @@
  * thread for vshm_error(), and everything else goes through one replaceable handler.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,17 @@ static void *handler_data;
 static void default_handler(enum vshm_log_level level, const char *message, void *data)
 {
 	(void)data;
-	static int verbose = -1;
-	if (verbose < 0) {
+	/* Worked out from the environment at the first message. Threads may log their first
+	 * messages at once: they all work out the same answer, so relaxed atomics suffice
+	 * to make that a race of equal values rather than a data race. */
+	static atomic_int verbose = -1;
+	int value = atomic_load_explicit(&verbose, memory_order_relaxed);
+	if (value < 0) {
 		const char *debug = getenv("VSHM_DEBUG");
-		verbose = debug && *debug && strcmp(debug, "0") != 0;
+		value = debug && *debug && strcmp(debug, "0") != 0;
+		atomic_store_explicit(&verbose, value, memory_order_relaxed);
 	}
-	if (level <= VSHM_LOG_WARNING || verbose)
+	if (level <= VSHM_LOG_WARNING || value)
 		fprintf(stderr, "vshm: %s\n", message);
 }
 

@@ -39,7 +39,10 @@ void vshm_reader_entry_undo(struct vshm_segment *segment, struct vshm_shm_reader
 	struct vshm_shm_header *header = segment->header;
 	uint32_t held = atomic_load_explicit(&entry->held_slot, memory_order_relaxed);
 	if (held)
-		vshm_reader_entry_drop_hold(segment, held - 1, entry->held_number_low, latest_slot);
+		vshm_reader_entry_drop_hold(
+		    segment, held - 1,
+		    atomic_load_explicit(&entry->held_number_low, memory_order_relaxed),
+		    latest_slot);
 	if (atomic_load_explicit(&entry->waiting, memory_order_relaxed))
 		atomic_fetch_sub_explicit(&header->sleepers, 1, memory_order_relaxed);
 	uint32_t flags = atomic_load_explicit(&entry->flags, memory_order_relaxed);

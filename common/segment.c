@@ -306,10 +306,11 @@ static int handle_existing(const char *name, const char *shm_name)
 			break; /* A finished segment whose writer is gone: stale. */
 		if (magic != 0) {
 			close(fd);
-			return vshm_fail(EEXIST,
-			                 "%s%s exists but is not a vshm stream (magic 0x%08x); "
-			                 "remove it by hand if it is not needed",
-			                 VSHM_SHM_DIR, shm_name, magic);
+			return vshm_fail(
+			    EEXIST,
+			    "%s%s is not a vshm stream (magic 0x%08x): a file owned by "
+			    "uid %u; remove it by hand if it is not needed",
+			    VSHM_SHM_DIR, shm_name, magic, (unsigned)file.st_uid);
 		}
 		if (waited >= CREATION_GRACE_MS)
 			break; /* Unfinished for too long: its creator died. */
@@ -546,9 +547,12 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 		uint32_t magic = 0;
 		if (pread(segment->fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
 		    magic != 0 && magic != VSHM_MAGIC)
-			return vshm_fail(
-			    EPROTO, "%s%s is not a vshm stream (%lld bytes, magic 0x%08x)",
-			    VSHM_SHM_DIR, segment->shm_name, (long long)status->st_size, magic);
+			return vshm_fail(EPROTO,
+			                 "%s%s is not a vshm stream (%lld bytes, magic 0x%08x): a "
+			                 "file owned by uid %u",
+			                 VSHM_SHM_DIR, segment->shm_name,
+			                 (long long)status->st_size, magic,
+			                 (unsigned)status->st_uid);
 		/* ENODATA, not EPROTO: a leftover that the next writer of the name replaces. */
 		return vshm_fail(ENODATA,
 		                 "segment of stream '%s' is %lld bytes, too small to be a vshm "
@@ -594,9 +598,11 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 			                   "died while creating it); the next writer replaces it",
 			                   name);
 	} else if (magic != VSHM_MAGIC) {
-		result =
-		    vshm_fail(EPROTO, "%s%s is not a vshm stream (magic 0x%08x, expected 0x%08x)",
-		              VSHM_SHM_DIR, segment->shm_name, magic, VSHM_MAGIC);
+		result = vshm_fail(EPROTO,
+		                   "%s%s is not a vshm stream (magic 0x%08x, expected 0x%08x): a "
+		                   "file owned by uid %u",
+		                   VSHM_SHM_DIR, segment->shm_name, magic, VSHM_MAGIC,
+		                   (unsigned)status->st_uid);
 	} else if (major != VSHM_LAYOUT_MAJOR) {
 		result = vshm_fail(EPROTO,
 		                   "stream '%s' uses layout version %u.%u; this library reads "

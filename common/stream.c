@@ -134,8 +134,9 @@ int vshm_stream_inspect(const char *name, struct vshm_stream_info *info)
 		else if (starts_foreign(shm_name)) {
 			info->status = VSHM_STREAM_FOREIGN;
 			snprintf(info->problem, sizeof(info->problem),
-			         "not a vshm stream (%llu bytes, no vshm header)",
-			         (unsigned long long)info->file_size);
+			         "not a vshm stream (%llu bytes, no vshm header): a file owned "
+			         "by uid %u",
+			         (unsigned long long)info->file_size, info->owner_uid);
 		} else
 			info->status = VSHM_STREAM_DAMAGED;
 		return 0;

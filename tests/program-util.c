@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -137,6 +138,88 @@ void program_cleanup(void)
 	if (system(command) != 0)
 		fprintf(stderr, "could not remove %s\n", temporary);
 	temporary[0] = '\0';
+}
+
+const char *program_other_user_directory(void)
+{
+	static char directory[300];
+	if (!directory[0] || access(directory, F_OK) != 0) {
+		/* The temporary directory is 0700: let others through it, not list it. */
+		assert_int_equal(chmod(program_temporary_directory(), 0711), 0);
+		snprintf(directory, sizeof(directory), "%s/other-user",
+		         program_temporary_directory());
+		assert_true(mkdir(directory, 0755) == 0 || errno == EEXIST);
+		assert_int_equal(chmod(directory, 0755), 0);
+	}
+	return directory;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t size;
+	uint8_t *data = program_read_file(from, &size);
+	if (!data)
+		fail_msg("cannot read %s to copy it: %s", from, strerror(errno));
+	int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	assert_int_equal(fchmod(fd, 0755), 0);
+	close(fd);
+	free(data);
+}
+
+/* True for the directories a system keeps its libraries in, which every user may read. */
+static bool system_library(const char *path)
+{
+	static const char *const directories[] = { "/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/" };
+	for (size_t i = 0; i < sizeof(directories) / sizeof(directories[0]); i++) {
+		if (strncmp(path, directories[i], strlen(directories[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *program_copy_for_other_user(const char *program)
+{
+	const char *directory = program_other_user_directory();
+	static char copy[600];
+	const char *base = strrchr(program, '/');
+	snprintf(copy, sizeof(copy), "%s/%s", directory, base ? base + 1 : program);
+	copy_file(program, copy);
+
+	/* The dynamic loader lists what it would load, as ldd asks it to: one line
+	 * "\tSONAME => PATH (ADDRESS)" a library. */
+	char listing[600];
+	snprintf(listing, sizeof(listing), "%s/libraries.txt", directory);
+	char *argv[] = { (char *)program, NULL };
+	setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
+	pid_t pid = program_start(argv, listing, NULL);
+	unsetenv("LD_TRACE_LOADED_OBJECTS");
+	assert_int_equal(test_wait(pid, 30000), 0);
+	FILE *file = fopen(listing, "r");
+	assert_non_null(file);
+	char line[1024];
+	while (fgets(line, sizeof(line), file)) {
+		char soname[256], path[700];
+		if (sscanf(line, " %255s => %699s", soname, path) != 2 || path[0] != '/' ||
+		    system_library(path))
+			continue;
+		char target[1000];
+		snprintf(target, sizeof(target), "%s/%s", directory, soname);
+		copy_file(path, target);
+	}
+	fclose(file);
+	unlink(listing);
+	return copy;
+}
+
+void program_exec_as(uid_t uid, char *const argv[])
+{
+	setenv("LD_LIBRARY_PATH", program_other_user_directory(), 1);
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
 }
 
 uint8_t *program_read_file(const char *path, size_t *size)

@@ -44,6 +44,24 @@ int program_run(char *const argv[], int timeout_ms, char *error_text, size_t err
 const char *program_temporary_directory(void);
 void program_cleanup(void);
 
+/*
+ * Makes program startable by another user (uid 65534) wherever the checkout lies: a
+ * build tree under /root is closed to that user, and exec fails with status 127. Copies
+ * the program, and every library it loads from outside the system's library
+ * directories (libvshm from the build tree), into program_other_user_directory(), which
+ * every user may enter. Returns the copy's path (static storage, overwritten by the next
+ * call). Run it with LD_LIBRARY_PATH set to that directory, as program_exec_as() does.
+ */
+const char *program_copy_for_other_user(const char *program);
+const char *program_other_user_directory(void);
+
+/*
+ * In a forked child only: drops to uid and gid (no supplementary groups), points
+ * LD_LIBRARY_PATH at program_other_user_directory() and executes argv; exits 126 if it
+ * cannot become that user, 127 if the exec fails.
+ */
+void program_exec_as(uid_t uid, char *const argv[]);
+
 /* Reads a whole file (malloc'd, caller frees); NULL on failure. */
 uint8_t *program_read_file(const char *path, size_t *size);
 
