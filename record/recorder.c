@@ -430,14 +430,18 @@ static void print_status(struct recorder *recorder, bool final, uint64_t elapsed
 	if (output->settings.split)
 		snprintf(files, sizeof(files), " (%u file%s)", output->file_index + 1,
 		         output->file_index ? "s" : "");
+	char invalid[48] = "";
+	if (recorder->invalid)
+		snprintf(invalid, sizeof(invalid), " | %llu invalid",
+		         (unsigned long long)recorder->invalid);
 	program_status_print(
 	    &recorder->status, final,
-	    "%s'%s' -> %s%s | %5.1f fps | %llu frames | %llu dropped | %llu torn | %.2f Mbit/s | "
+	    "%s'%s' -> %s%s | %5.1f fps | %llu frames | %llu dropped | %llu torn%s | %.2f Mbit/s | "
 	    "%s",
 	    final ? "done: " : "", recorder->options->name, output->path, files,
 	    seconds > 0 ? (double)frames / seconds : 0.0,
 	    (unsigned long long)recorder->frames_written, (unsigned long long)recorder->dropped,
-	    (unsigned long long)recorder->torn,
+	    (unsigned long long)recorder->torn, invalid,
 	    seconds > 0 ? (double)bytes * 8 / seconds / 1e6 : 0.0, size);
 }
 
@@ -461,11 +465,10 @@ static void check_status(struct recorder *recorder)
 	print_status(recorder, false, elapsed_ns);
 }
 
-/* Waits for the next frame, following the stream across writers. */
-static void wait_for_frame(struct recorder *recorder)
+/* What a wait that brought no frame means: the writer gone, or a new segment to follow. */
+static void no_frame(struct recorder *recorder, int result)
 {
 	const struct recorder_options *options = recorder->options;
-	int result = vshm_reader_wait(recorder->reader, WAIT_MS);
 	if (result == -EPIPE) {
 		if (options->stop_when_gone) {
 			recorder->done = true;
@@ -488,17 +491,25 @@ static void wait_for_frame(struct recorder *recorder)
 	}
 }
 
+/*
+ * Waits for a frame newer than the last one taken (a lossless reader: the next one,
+ * there at once if the writer is ahead), then takes it. Waiting first means a lossy
+ * reader never takes the same frame twice.
+ */
 static void loop(struct recorder *recorder)
 {
 	while (!recorder->done && !program_shutdown_requested()) {
-		struct vshm_frame frame;
-		int result = vshm_reader_acquire(recorder->reader, &frame);
-		if (result == 0)
-			take(recorder, &frame);
-		else if (result == -EBADMSG)
-			recorder->invalid++;
-		else
-			wait_for_frame(recorder);
+		int result = vshm_reader_wait(recorder->reader, WAIT_MS);
+		if (result == 0) {
+			struct vshm_frame frame;
+			result = vshm_reader_acquire(recorder->reader, &frame);
+			if (result == 0)
+				take(recorder, &frame);
+			else if (result == -EBADMSG)
+				recorder->invalid++;
+		} else {
+			no_frame(recorder, result);
+		}
 		check_status(recorder);
 	}
 }
