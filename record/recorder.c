@@ -116,6 +116,10 @@ static int write_failed(struct recorder *recorder, int error)
 	}
 	if (output->network)
 		program_say("the receiver of %s went away (%s); stopping", output->path, why);
+	else if (error == AVERROR(EFBIG))
+		program_say("'%s' reached the largest file size allowed (%s); stopping, and "
+		            "keeping what was written",
+		            output->path, why);
 	else if (output_is_full(error))
 		program_say("'%s': the disk is full (%s); stopping, and keeping what was written",
 		            output->path, why);
@@ -582,6 +586,9 @@ int recorder_run(const struct recorder_options *options)
 	}
 
 out:
+	/* After a failure, said already, the output's removal needs no word of its own. */
+	if (recorder.failed && !recorder.frames_written)
+		recorder.output.settings.quiet = true;
 	end_file(&recorder);
 	/* The summary says how far a recording got; there is none to give for one that
 	 * failed before its first frame. */
