@@ -172,6 +172,12 @@ int output_connect(struct output *output)
 	return 0;
 }
 
+static bool has_muxer_option(const AVOutputFormat *format, const char *name)
+{
+	return format->priv_class &&
+	       av_opt_find((void *)&format->priv_class, name, NULL, 0, AV_OPT_SEARCH_FAKE_OBJ);
+}
+
 /* For rtp: the session description a receiver opens (ffplay, vshm-capture x.sdp). */
 static int write_session_description(struct output *output)
 {
@@ -221,10 +227,13 @@ int output_begin(struct output *output, const struct encoder *encoder)
 		return result;
 	output->stream->time_base = encoder->context->time_base;
 	AVDictionary *options = NULL;
-	if (context->oformat->priv_class &&
-	    av_opt_find((void *)&context->oformat->priv_class, "movflags", NULL, 0,
-	                AV_OPT_SEARCH_FAKE_OBJ))
+	if (has_muxer_option(context->oformat, "movflags"))
 		av_dict_set(&options, "movflags", MOV_FLAGS, 0);
+	/* MPEG-TS gives video packets no length by default, so that a demuxer knows a
+	 * frame is whole only when the next one begins: one frame interval of latency at
+	 * every receiver. With the length said, the frame leaves the demuxer as it ends. */
+	if (output->low_latency && has_muxer_option(context->oformat, "omit_video_pes_length"))
+		av_dict_set(&options, "omit_video_pes_length", "0", 0);
 	ffmpeg_log_clear();
 	result = avformat_write_header(context, &options);
 	av_dict_free(&options);

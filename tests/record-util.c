@@ -40,56 +40,6 @@ void record_pattern_i420(uint64_t n, uint32_t width, uint32_t height, uint8_t *p
 	pattern_draw_kind(&frame, n, PATTERN_BARS);
 }
 
-/* The pattern's 3 x 5 dot font (docs/test-pattern.md), bit 2 the left column. */
-static const uint8_t font[10][5] = {
-	{ 7, 5, 5, 5, 7 }, { 2, 6, 2, 2, 7 }, { 7, 1, 7, 4, 7 }, { 7, 1, 7, 1, 7 },
-	{ 5, 5, 7, 1, 1 }, { 7, 4, 7, 1, 7 }, { 7, 4, 7, 5, 7 }, { 7, 1, 2, 2, 2 },
-	{ 7, 5, 7, 5, 7 }, { 7, 5, 7, 1, 7 },
-};
-
-bool record_read_number(const uint8_t *luma, uint32_t stride, uint32_t width, uint32_t height,
-                        uint64_t *number)
-{
-	uint32_t scale = height / 90 ? height / 90 : 1;
-	if (height <= 6 * scale)
-		return false;
-	uint32_t top = height - 6 * scale, left = scale;
-	uint64_t value = 0;
-	int digits = 0;
-	for (;; digits++) {
-		uint8_t rows[5];
-		bool any = false;
-		for (uint32_t row = 0; row < 5; row++) {
-			rows[row] = 0;
-			for (uint32_t dot = 0; dot < 3; dot++) {
-				uint32_t x =
-				    left + ((uint32_t)digits * 4 + dot) * scale + scale / 2;
-				uint32_t y = top + row * scale + scale / 2;
-				if (x >= width)
-					return false; /* the digits cannot run off the picture */
-				if (luma[(size_t)y * stride + x] > 128) {
-					rows[row] |= (uint8_t)(4 >> dot);
-					any = true;
-				}
-			}
-		}
-		if (!any)
-			break;
-		int digit = -1;
-		for (int d = 0; d < 10; d++) {
-			if (memcmp(rows, font[d], 5) == 0)
-				digit = d;
-		}
-		if (digit < 0)
-			return false;
-		value = value * 10 + (uint64_t)digit;
-	}
-	if (digits == 0)
-		return false;
-	*number = value;
-	return true;
-}
-
 double record_psnr(const uint8_t *a, const uint8_t *b, size_t size)
 {
 	double sum = 0;

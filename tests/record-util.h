@@ -14,19 +14,13 @@
 
 #include <vshm/vshm.h>
 
+#include "pattern-digits.h"
+
 /* Bytes of a packed I420 picture (no padding: what ffmpeg's rawvideo output holds). */
 size_t record_i420_size(uint32_t width, uint32_t height);
 
 /* Draws pattern frame n (the colour bars) as packed I420 into picture. */
 void record_pattern_i420(uint64_t n, uint32_t width, uint32_t height, uint8_t *picture);
-
-/*
- * Reads the frame number the test pattern draws at the bottom left, from luma (full or
- * limited range, after any lossy codec that keeps the digits legible). Returns false
- * if no number can be read there.
- */
-bool record_read_number(const uint8_t *luma, uint32_t stride, uint32_t width, uint32_t height,
-                        uint64_t *number);
 
 /* PSNR in dB of size bytes of b against a (99 for identical). */
 double record_psnr(const uint8_t *a, const uint8_t *b, size_t size);

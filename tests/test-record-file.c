@@ -104,7 +104,7 @@ static void ffv1_holds_every_frame(void **state)
 	    record_decode(path, "yuv420p", width, height, record_i420_size(width, height), &frames);
 	assert_int_equal(frames, 120);
 	uint64_t first;
-	assert_true(record_read_number(pixels, width, width, height, &first));
+	assert_true(pattern_digits_read(pixels, width, width, height, &first));
 	free(pixels);
 	uint32_t wrong = 0;
 	for (size_t i = 0; i < count; i++) {

@@ -112,7 +112,7 @@ static struct received receive(const char *name, uint32_t count, int timeout_ms)
 		assert_int_equal(frame.width, WIDTH);
 		uint64_t number;
 		bool legible =
-		    record_read_number(frame.plane[0], frame.stride[0], WIDTH, HEIGHT, &number);
+		    pattern_digits_read(frame.plane[0], frame.stride[0], WIDTH, HEIGHT, &number);
 		double psnr = legible ? luma_psnr(&frame, number, expected) : 0;
 		if (!follow_release(&follow))
 			continue;
@@ -234,7 +234,7 @@ static void rtp_with_session_description(void **state)
 	for (size_t i = 0; i < 45; i++) {
 		uint64_t number;
 		assert_true(
-		    record_read_number(pixels + i * frame_size, WIDTH, WIDTH, HEIGHT, &number));
+		    pattern_digits_read(pixels + i * frame_size, WIDTH, WIDTH, HEIGHT, &number));
 		assert_true(i == 0 || number > previous);
 		previous = number;
 		record_pattern_i420(number, WIDTH, HEIGHT, expected);

@@ -202,7 +202,7 @@ static size_t numbers_in(const char *path, uint64_t *numbers, size_t max)
 	uint8_t *pixels = record_decode(path, "yuv420p", 320, 240, size, &frames);
 	size_t count = 0;
 	for (size_t i = 0; i < frames && count < max; i++) {
-		if (record_read_number(pixels + i * size, 320, 320, 240, &numbers[count]))
+		if (pattern_digits_read(pixels + i * size, 320, 320, 240, &numbers[count]))
 			count++;
 	}
 	free(pixels);
