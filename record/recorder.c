@@ -384,6 +384,15 @@ static void take(struct recorder *recorder, const struct vshm_frame *frame)
 	recorder->writer_lost = false;
 	bool end_of_stream = frame->flags & VSHM_FRAME_END_OF_STREAM;
 	if (!recorder->started) {
+		/* A lossless recording takes every frame from its first; say if the stream
+		 * had begun before that, so nobody takes the file for all of it. */
+		if (options->lossless && frame->sequence > 1 && !options->quiet)
+			say(recorder,
+			    "'%s' had published %llu frame%s before vshm-record attached; "
+			    "recording "
+			    "every frame from there on",
+			    options->name, (unsigned long long)(frame->sequence - 1),
+			    frame->sequence == 2 ? "" : "s");
 		recorder->started = true;
 		recorder->start_ns = stamp_of(frame);
 		recorder->started_wall_ns = vshm_now_ns();
