@@ -289,9 +289,9 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 		/* vshm-record writes no stream, and takes its input first: NAME OUTPUT. */
 		bool recorder = strcmp(basename(stage->arguments[0]), "vshm-record") == 0;
 		stage->viewer = viewer;
-		/* Filters take --lossless; the viewer shows the latest frame whatever. A stage
-		 * with a next one publishes nothing before that one is there, or the first
-		 * frames would go to nobody. */
+		/* Filters and vshm-record take --lossless; the viewer shows the latest frame
+		 * whatever. A stage with a next one publishes nothing before that one is
+		 * there, or the first frames would go to nobody. */
 		if (pipeline->lossless && index > 0 && !viewer &&
 		    add_argument(stage, "--lossless") < 0)
 			return -1;
