@@ -10,7 +10,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "encoder.h"
-#include "ffmpeg-log.h"
+#include "ffmpeg-error.h"
 #include "options.h"
 
 /* The names the usage text promises, and the encoders behind them. */
@@ -320,14 +320,14 @@ int encoder_open(struct encoder *encoder, const AVCodec *codec,
 
 	AVDictionary *options = NULL;
 	codec_options(codec, settings, &options);
-	ffmpeg_log_clear();
+	capture_ffmpeg_log_forget();
 	int result = avcodec_open2(context, codec, &options);
 	av_dict_free(&options);
 	if (result < 0) {
 		char why[512];
 		program_say("cannot open the %s encoder for %dx%d %s: %s", codec->name,
 		            context->width, context->height, av_get_pix_fmt_name(context->pix_fmt),
-		            ffmpeg_log_explain(result, why, sizeof(why)));
+		            ffmpeg_error_explain(result, why, sizeof(why)));
 		avcodec_free_context(&context);
 		return result;
 	}

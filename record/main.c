@@ -13,7 +13,7 @@
 
 #include <libavformat/avformat.h>
 
-#include "ffmpeg-log.h"
+#include "ffmpeg-error.h"
 #include "options.h"
 #include "recorder.h"
 #include "shutdown.h"
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	 * and survive (the file is finished), not a signal that kills. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	ffmpeg_log_install();
+	capture_ffmpeg_log_start();
 	avformat_network_init();
 	program_shutdown_install();
 	int status = recorder_run(&options);

@@ -8,7 +8,7 @@
 #include <libavutil/opt.h>
 #include <vshm/vshm.h>
 
-#include "ffmpeg-log.h"
+#include "ffmpeg-error.h"
 #include "options.h"
 #include "output.h"
 #include "shutdown.h"
@@ -150,14 +150,14 @@ int output_connect(struct output *output)
 	const AVIOInterruptCB interrupt = { interrupted, output };
 	if (output->listener && !output->settings.quiet)
 		program_say("waiting for a receiver to connect to %s", output->path);
-	ffmpeg_log_clear();
+	capture_ffmpeg_log_forget();
 	int result = avio_open2(&output->io, output->path, AVIO_FLAG_WRITE, &interrupt, &options);
 	av_dict_free(&options);
 	if (result < 0) {
 		if (program_shutdown_requested())
 			return AVERROR_EXIT;
 		char why[512];
-		ffmpeg_log_explain(result, why, sizeof(why));
+		ffmpeg_error_explain(result, why, sizeof(why));
 		if (output->network)
 			program_say("cannot reach %s: %s; is the receiver running, and listening "
 			            "there?",
@@ -208,7 +208,7 @@ int output_begin(struct output *output, const struct encoder *encoder)
 	    avformat_alloc_output_context2(&output->context, output->format, NULL, output->path);
 	if (result < 0) {
 		program_say("cannot set up %s for %s: %s", output->format->name, output->path,
-		            ffmpeg_log_explain(result, why, sizeof(why)));
+		            ffmpeg_error_explain(result, why, sizeof(why)));
 		return result;
 	}
 	AVFormatContext *context = output->context;
@@ -234,14 +234,14 @@ int output_begin(struct output *output, const struct encoder *encoder)
 	 * every receiver. With the length said, the frame leaves the demuxer as it ends. */
 	if (output->low_latency && has_muxer_option(context->oformat, "omit_video_pes_length"))
 		av_dict_set(&options, "omit_video_pes_length", "0", 0);
-	ffmpeg_log_clear();
+	capture_ffmpeg_log_forget();
 	result = avformat_write_header(context, &options);
 	av_dict_free(&options);
 	if (result < 0) {
 		if (program_shutdown_requested())
 			return AVERROR_EXIT;
 		program_say("cannot start %s in %s: %s", output->path, output->format->name,
-		            ffmpeg_log_explain(result, why, sizeof(why)));
+		            ffmpeg_error_explain(result, why, sizeof(why)));
 		return result;
 	}
 	output->header_written = true;
@@ -287,13 +287,13 @@ int output_end(struct output *output, bool trailer)
 	if (!output->deadline_ns)
 		output_finish_soon(output);
 	if (output->context && output->header_written && trailer) {
-		ffmpeg_log_clear();
+		capture_ffmpeg_log_forget();
 		int result = av_write_trailer(output->context);
 		if (result < 0) {
 			first_error = result;
 			if (!output->failed)
 				program_say("cannot finish %s: %s", output->path,
-				            ffmpeg_log_explain(result, why, sizeof(why)));
+				            ffmpeg_error_explain(result, why, sizeof(why)));
 		}
 	}
 	if (output->context)
@@ -305,7 +305,7 @@ int output_end(struct output *output, bool trailer)
 		if (result < 0 && !first_error && trailer && !output->failed) {
 			first_error = result;
 			program_say("cannot finish %s: %s", output->path,
-			            ffmpeg_log_explain(result, why, sizeof(why)));
+			            ffmpeg_error_explain(result, why, sizeof(why)));
 		}
 	}
 	/* A file without a single frame is no recording: nothing is left behind. */

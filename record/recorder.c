@@ -13,7 +13,7 @@
 
 #include <libavutil/pixdesc.h>
 
-#include "ffmpeg-log.h"
+#include "ffmpeg-error.h"
 #include "options.h"
 #include "picture.h"
 #include "recorder.h"
@@ -98,7 +98,7 @@ static int write_failed(struct recorder *recorder, int error)
 		return error;
 	}
 	char why[512];
-	ffmpeg_log_explain(error, why, sizeof(why));
+	ffmpeg_error_explain(error, why, sizeof(why));
 	program_status_break(&recorder->status);
 	if (output->network && output->listener && !recorder->finishing) {
 		program_say("the receiver of %s went away (%s); waiting for another", output->path,
@@ -148,7 +148,7 @@ static int write_packet(struct recorder *recorder, AVPacket *packet)
 static int encode(struct recorder *recorder, const AVFrame *picture, bool hold)
 {
 	AVCodecContext *context = recorder->encoder.context;
-	ffmpeg_log_clear();
+	capture_ffmpeg_log_forget();
 	int result = avcodec_send_frame(context, picture);
 	while (result >= 0) {
 		result = avcodec_receive_packet(context, recorder->packet);
@@ -177,7 +177,7 @@ static int encode(struct recorder *recorder, const AVFrame *picture, bool hold)
 	char why[512];
 	program_status_break(&recorder->status);
 	program_say("the %s encoder failed: %s", recorder->codec->name,
-	            ffmpeg_log_explain(result, why, sizeof(why)));
+	            ffmpeg_error_explain(result, why, sizeof(why)));
 	recorder->failed = true;
 	return result;
 }
