@@ -252,6 +252,8 @@ int output_begin(struct output *output, const struct encoder *encoder)
 
 int output_write(struct output *output, AVPacket *packet, AVRational time_base)
 {
+	if (!output->context)
+		return AVERROR(EPIPE); /* a listener stopped waiting for a new receiver */
 	av_packet_rescale_ts(packet, time_base, output->stream->time_base);
 	packet->stream_index = output->stream->index;
 	int size = packet->size;

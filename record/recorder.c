@@ -262,9 +262,11 @@ static int end_file(struct recorder *recorder)
 	/* Network writes get a few seconds more, even after a signal. */
 	output_finish_soon(&recorder->output);
 	int result = 0;
-	if (recorder->encoder.context && !recorder->failed)
+	if (recorder->encoder.context && recorder->output.context && !recorder->failed)
 		result = encode(recorder, NULL, false);
-	bool failed_before = recorder->failed;
+	/* A trailer that cannot be written after a failure already said (or a write a
+	 * signal interrupted) is no new failure. */
+	bool failed_before = recorder->failed || recorder->output.failed;
 	int ended = output_end(&recorder->output, true);
 	encoder_close(&recorder->encoder);
 	if (ended < 0 && !failed_before)

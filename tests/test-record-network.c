@@ -1,12 +1,14 @@
 /*
  * vshm-record to the network, on loopback only, as it would run between two machines:
  * vshm-capture's test pattern into vshm-record, and on the receiving side vshm-capture
- * reading the URL into a stream of its own (or the ffmpeg program, for RTP with its
+ * reading the URL into a stream of its own (and the ffmpeg program, for RTP with its
  * session description). The receiver's frames must come in order (the pattern draws
  * each frame's number into it) and at 35 dB PSNR or more against the pattern.
- *   - SRT, vshm-record listening, the receiver calling; UDP MPEG-TS; RTP with an SDP;
+ *   - SRT, vshm-record listening, the receiver calling; UDP MPEG-TS; RTP with an SDP,
+ *     into ffmpeg and into vshm-capture;
  *   - a listener outlives its receiver: killed, another one connects and gets frames;
- *   - a caller whose receiver dies says so in one line and stops with status 1.
+ *   - a caller whose receiver dies says so in one line and stops with status 1;
+ *   - a sender killed and started again: the same receiver takes frames again.
  */
 #include <errno.h>
 #include <math.h>
@@ -314,6 +316,113 @@ static void caller_reports_its_receiver_gone(void **state)
 	free(text);
 }
 
+/*
+ * The sender is killed and started again: the receiver, still the same process and
+ * stream, takes frames again, in order, the first of them flagged a discontinuity.
+ */
+static void sender_restart(bool srt)
+{
+	char source[64], remote[64], url[128], receiver_url[128], errors[512];
+	test_unique_name(source, sizeof(source), srt ? "rec-srt-restart" : "rec-udp-restart");
+	test_unique_name(remote, sizeof(remote), "rec-restart-remote");
+	int port = record_free_port(SOCK_DGRAM);
+	if (srt) {
+		snprintf(url, sizeof(url), "srt://127.0.0.1:%d?mode=listener", port);
+		snprintf(receiver_url, sizeof(receiver_url), "srt://127.0.0.1:%d?mode=caller",
+		         port);
+	} else {
+		snprintf(url, sizeof(url), "udp://127.0.0.1:%d", port);
+		snprintf(receiver_url, sizeof(receiver_url), "udp://@:%d", port);
+	}
+	snprintf(errors, sizeof(errors), "%s/restart.err", program_temporary_directory());
+	pid_t pattern = start_pattern(source);
+	pid_t receiver = 0;
+	if (!srt) {
+		receiver = start_receiver(receiver_url, remote);
+		test_sleep_us(300000);
+	}
+	pid_t record = start_record(source, url, errors);
+	if (srt) {
+		assert_true(record_wait_for_text(errors, "waiting for a receiver", 10000));
+		receiver = start_receiver(receiver_url, remote);
+	}
+	struct received before = receive(remote, 15, 20000);
+	kill(record, SIGKILL);
+	test_wait(record, 10000);
+	test_sleep_us(srt ? 1000000 : 6000000); /* UDP: long enough to be a silence */
+	record = start_record(source, url, errors);
+
+	struct vshm_reader *reader = vshm_reader_attach(remote, NULL);
+	assert_non_null(reader);
+	struct follow follow = { .reader = reader, .wait_ms = 20000 };
+	struct vshm_frame frame;
+	uint32_t frames = 0, discontinuities = 0;
+	uint64_t last = before.last;
+	while (frames < 15 && follow_next(&follow, &frame)) {
+		uint64_t number;
+		bool legible =
+		    pattern_digits_read(frame.plane[0], frame.stride[0], WIDTH, HEIGHT, &number);
+		bool discontinuity = frame.flags & VSHM_FRAME_DISCONTINUITY;
+		if (!follow_release(&follow) || !legible)
+			continue;
+		if (number <= last)
+			continue; /* the last frames from before the restart, taken again */
+		discontinuities += discontinuity;
+		last = number;
+		frames++;
+	}
+	vshm_reader_detach(reader);
+	assert_true(still_running(receiver));
+	print_message("%s: the receiver took %u frames up to %llu, the sender was killed and "
+	              "started again, and the same receiver took %u more, up to %llu (%u flagged a "
+	              "discontinuity)\n",
+	              srt ? "SRT" : "UDP", before.frames, (unsigned long long)before.last, frames,
+	              (unsigned long long)last, discontinuities);
+	assert_int_equal(frames, 15);
+	if (srt)
+		assert_int_equal(discontinuities, 1); /* SRT: a new connection */
+	stop(receiver);
+	stop(record);
+	stop(pattern);
+}
+
+static void srt_sender_restart(void **state)
+{
+	(void)state;
+	sender_restart(true);
+}
+
+static void udp_sender_restart(void **state)
+{
+	(void)state;
+	sender_restart(false);
+}
+
+/* RTP into vshm-capture, which opens the session description vshm-record wrote. */
+static void rtp_into_vshm_capture(void **state)
+{
+	(void)state;
+	char source[64], remote[64], url[128], errors[512], sdp[512];
+	test_unique_name(source, sizeof(source), "rec-rtp-capture");
+	test_unique_name(remote, sizeof(remote), "rec-rtp-remote");
+	snprintf(url, sizeof(url), "rtp://127.0.0.1:%d", record_free_port(SOCK_DGRAM));
+	snprintf(errors, sizeof(errors), "%s/rtp-capture.err", program_temporary_directory());
+	snprintf(sdp, sizeof(sdp), "%s/capture.sdp", program_temporary_directory());
+	pid_t pattern = start_pattern(source);
+	char *record_argv[] = {
+		(char *)program_path("VSHM_RECORD"), source, url, "--sdp", sdp, NULL
+	};
+	pid_t record = program_start(record_argv, NULL, errors);
+	assert_true(record_wait_for_text(sdp, "m=video", 10000));
+	pid_t receiver = start_receiver(sdp, remote);
+	struct received received = receive(remote, 30, 20000);
+	print_message("RTP into vshm-capture: %u frames in order, lowest PSNR %.1f dB\n",
+	              received.frames, received.lowest_psnr);
+	stop(receiver);
+	stop(record);
+	stop(pattern);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +431,9 @@ int main(void)
 		cmocka_unit_test(rtp_with_session_description),
 		cmocka_unit_test(listener_outlives_its_receiver),
 		cmocka_unit_test(caller_reports_its_receiver_gone),
+		cmocka_unit_test(srt_sender_restart),
+		cmocka_unit_test(udp_sender_restart),
+		cmocka_unit_test(rtp_into_vshm_capture),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
 	program_cleanup();
