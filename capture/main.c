@@ -500,6 +500,7 @@ int main(int argc, char **argv)
 		return 1;
 #endif
 	}
+	options.settings.quiet = options.quiet;
 	struct capture capture = { .options = &options };
 	capture.ops = source_for(options.source);
 	if (!capture.ops)

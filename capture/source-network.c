@@ -149,6 +149,8 @@ static int open_input(struct capture_source *source, bool quiet)
 	if (length > 4 && strcmp(source->location + length - 4, ".sdp") == 0)
 		/* A session description names the RTP streams to open: allow them. */
 		av_dict_set(&options, "protocol_whitelist", "file,udp,rtp,crypto,data", 0);
+	if (source->listener && !quiet && !source->settings.quiet)
+		fprintf(stderr, "vshm-capture: waiting for the sender of '%s'\n", source->location);
 	source->deadline_ns = source->listener ? 0 : vshm_now_ns() + SILENCE_NS;
 	capture_ffmpeg_log_forget();
 	int result = avformat_open_input(&source->input, source->location, NULL, &options);
@@ -157,6 +159,7 @@ static int open_input(struct capture_source *source, bool quiet)
 		source->deadline_ns = vshm_now_ns() + SILENCE_NS;
 		result = avformat_find_stream_info(source->input, NULL);
 	}
+	bool timed_out = source->deadline_ns && vshm_now_ns() > source->deadline_ns;
 	source->deadline_ns = 0;
 	if (result < 0) {
 		char cause[256];
@@ -164,7 +167,10 @@ static int open_input(struct capture_source *source, bool quiet)
 		if (!quiet && !program_shutdown_requested())
 			fprintf(stderr,
 			        "vshm-capture: cannot receive '%s': %s; is the sender running%s?\n",
-			        source->location, cause[0] ? cause : error_text(result),
+			        source->location,
+			        timed_out  ? "no answer within 5 s"
+			        : cause[0] ? cause
+			                   : error_text(result),
 			        source->listener ? "" : ", and listening there");
 		close_input(source);
 		return result;
@@ -283,8 +289,13 @@ static struct capture_source *network_open(const char *location,
 		return NULL;
 	source->location = location;
 	source->settings = *settings;
+	/* Waits for its sender: an SRT or TCP listener, and UDP and RTP, which receive what
+	 * comes to their port. */
+	size_t length = strlen(location);
 	source->listener = strstr(location, "mode=listener") || strstr(location, "listen=1") ||
-	                   strstr(location, "listen=2");
+	                   strstr(location, "listen=2") || strncmp(location, "udp://", 6) == 0 ||
+	                   strncmp(location, "rtp://", 6) == 0 ||
+	                   (length > 4 && strcmp(location + length - 4, ".sdp") == 0);
 	source->packet = av_packet_alloc();
 	source->picture = av_frame_alloc();
 	if (!source->packet || !source->picture || open_input(source, false) < 0)

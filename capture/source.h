@@ -29,6 +29,7 @@ struct capture_settings {
 	double fps;
 	bool loop;
 	bool skip_damaged; /* files: drop pictures decoded with errors instead of flagging them */
+	bool quiet;        /* say nothing but errors and events (the network source's waiting) */
 	/* Cameras only: */
 	uint32_t input_format; /* the camera's format (a V4L2 fourcc) to take, 0: the best */
 	enum capture_io io;
