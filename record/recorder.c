@@ -1,9 +1,9 @@
 /*
- * The recording loop (recorder.h): wait on the stream's futex, take a frame, turn it
- * into the encoder's frame (picture.h: in place, or the one copy or conversion), give
- * the slot back, and encode and mux only frames that stayed intact while they were
- * read. Timestamps are the frames' capture times, so a stream whose rate varies is
- * recorded with its real timing.
+ * The recording loop (recorder.h): attach to the stream, wait on its futex, take each
+ * new frame (every one, lossless), count what was missed, apply the limits, follow the
+ * stream across writers, and print the status line. encode.c records each frame taken:
+ * into the encoder's frame (picture.h: in place, or the one copy or conversion), the
+ * slot given back, and only frames that stayed intact while read encoded and muxed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,12 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libavutil/pixdesc.h>
-
-#include "ffmpeg-error.h"
 #include "options.h"
-#include "picture.h"
-#include "recorder.h"
+#include "recorder-private.h"
 #include "shutdown.h"
 #include "status.h"
 
@@ -25,57 +21,8 @@
 #define WAIT_MS            100
 #define RETRY_NS           50000000
 #define STATUS_INTERVAL_NS 1000000000u
-/* Timestamps in the 90 kHz clock of MPEG: exact for every usual frame rate. */
-#define TIME_BASE_HZ 90000
-/* Packets an encoder without delay may return for one frame (in fact one). */
-#define HELD_PACKETS_MAX 8
 
-struct recorder {
-	const struct recorder_options *options;
-	const AVCodec *codec;
-	struct vshm_reader *reader;
-	struct encoder encoder;
-	struct picture_maker pictures;
-	struct output output;
-	AVFrame *picture;
-	AVPacket *packet;
-	/* Packets of a frame encoded in place, until the slot's release says it was intact. */
-	AVPacket *held[HELD_PACKETS_MAX];
-	int held_count;
-
-	bool started;           /* the first frame was taken */
-	uint64_t start_ns;      /* its capture time: --duration counts from it */
-	uint64_t file_start_ns; /* capture time of the current file's first frame */
-	int64_t last_pts;       /* in the current file, -1 before its first frame */
-	uint32_t file_format;   /* format and size of the current file's first frame */
-	uint32_t file_width, file_height;
-	bool size_change_said;
-	uint64_t last_sequence; /* publish number of the last frame taken, 0 after a move */
-	bool force_keyframe;    /* a receiver (re)connected: give it one to start at */
-	bool finishing;         /* draining into a file or stream that ends */
-
-	uint64_t frames_encoded; /* intact frames handed to the encoder */
-	uint64_t frames_written; /* packets muxed */
-	uint64_t dropped;        /* published but never taken (a lossy reader's gaps) */
-	uint64_t torn;           /* taken, but overwritten while read: not recorded */
-	uint64_t invalid;        /* rejected by libvshm's checks */
-	uint64_t status_frames, status_bytes;
-	uint64_t started_wall_ns; /* when the first frame was taken */
-	struct program_status status;
-	bool writer_lost;
-	bool demotion_said;
-	bool done;
-	bool failed;
-};
-
-static AVRational time_base(void)
-{
-	return (AVRational){ 1, TIME_BASE_HZ };
-}
-
-/* A line of its own, after ending a status line left open on a terminal. */
-__attribute__((format(printf, 2, 3))) static void say(struct recorder *recorder, const char *format,
-                                                      ...)
+void recorder_say(struct recorder *recorder, const char *format, ...)
 {
 	char line[1024];
 	va_list arguments;
@@ -86,286 +33,9 @@ __attribute__((format(printf, 2, 3))) static void say(struct recorder *recorder,
 	program_say("%s", line);
 }
 
-/* The output gave an error writing a packet. Returns 0 if recording goes on (a listener
- * got a new receiver), else the error, after saying why once. */
-static int write_failed(struct recorder *recorder, int error)
-{
-	struct output *output = &recorder->output;
-	if (program_shutdown_requested()) {
-		/* The signal interrupted the write: we are stopping anyway, and the output
-		 * keeps what reached it (a network receiver needs no trailer). */
-		output->failed = true;
-		return error;
-	}
-	char why[512];
-	ffmpeg_error_explain(error, why, sizeof(why));
-	program_status_break(&recorder->status);
-	if (output->network && output->listener && !recorder->finishing) {
-		program_say("the receiver of %s went away (%s); waiting for another", output->path,
-		            why);
-		output_end(output, false);
-		int result = output_connect(output);
-		if (result == 0)
-			result = output_begin(output, &recorder->encoder);
-		if (result < 0) {
-			recorder->failed = result != AVERROR_EXIT;
-			return result;
-		}
-		recorder->force_keyframe = true;
-		return 0;
-	}
-	if (output->network)
-		program_say("the receiver of %s went away (%s); stopping", output->path, why);
-	else if (error == AVERROR(EFBIG))
-		program_say("'%s' reached the largest file size allowed (%s); stopping, and "
-		            "keeping what was written",
-		            output->path, why);
-	else if (output_is_full(error))
-		program_say("'%s': the disk is full (%s); stopping, and keeping what was written",
-		            output->path, why);
-	else
-		program_say("cannot write '%s': %s; stopping", output->path, why);
-	recorder->failed = true;
-	output->failed = true;
-	return error;
-}
-
-static int write_packet(struct recorder *recorder, AVPacket *packet)
-{
-	int result = output_write(&recorder->output, packet, time_base());
-	av_packet_unref(packet);
-	if (result < 0)
-		return write_failed(recorder, result);
-	recorder->frames_written++;
-	return 0;
-}
-
-/*
- * Hands picture to the encoder (NULL: drain it) and muxes what comes out, or with hold,
- * keeps the packets in recorder->held for the caller to mux or drop. Returns 0 or a
- * negative AVERROR after saying why.
- */
-static int encode(struct recorder *recorder, const AVFrame *picture, bool hold)
-{
-	AVCodecContext *context = recorder->encoder.context;
-	capture_ffmpeg_log_forget();
-	int result = avcodec_send_frame(context, picture);
-	while (result >= 0) {
-		result = avcodec_receive_packet(context, recorder->packet);
-		if (result == AVERROR(EAGAIN) || result == AVERROR_EOF)
-			return 0;
-		if (result < 0)
-			break;
-		if (!hold) {
-			result = write_packet(recorder, recorder->packet);
-			if (result < 0)
-				return result;
-			continue;
-		}
-		if (recorder->held_count == HELD_PACKETS_MAX) {
-			result = AVERROR_BUG;
-			break;
-		}
-		AVPacket *kept = av_packet_alloc();
-		if (!kept) {
-			result = AVERROR(ENOMEM);
-			break;
-		}
-		av_packet_move_ref(kept, recorder->packet);
-		recorder->held[recorder->held_count++] = kept;
-	}
-	char why[512];
-	program_status_break(&recorder->status);
-	program_say("the %s encoder failed: %s", recorder->codec->name,
-	            ffmpeg_error_explain(result, why, sizeof(why)));
-	recorder->failed = true;
-	return result;
-}
-
-static void drop_held(struct recorder *recorder)
-{
-	for (int i = 0; i < recorder->held_count; i++)
-		av_packet_free(&recorder->held[i]);
-	recorder->held_count = 0;
-}
-
-static int write_held(struct recorder *recorder)
-{
-	int result = 0;
-	for (int i = 0; i < recorder->held_count && result == 0; i++)
-		result = write_packet(recorder, recorder->held[i]);
-	drop_held(recorder);
-	return result;
-}
-
-/* The frame's capture time (its publish time if the writer did not stamp it). */
-static uint64_t stamp_of(const struct vshm_frame *frame)
+uint64_t recorder_stamp_of(const struct vshm_frame *frame)
 {
 	return frame->capture_ns ? frame->capture_ns : frame->publish_ns;
-}
-
-/* Its timestamp in the current file: capture time since the file's first frame, made
- * strictly increasing, as every container demands. */
-static int64_t pts_of(struct recorder *recorder, const struct vshm_frame *frame)
-{
-	uint64_t stamp = stamp_of(frame);
-	int64_t pts =
-	    stamp > recorder->file_start_ns
-	        ? av_rescale((int64_t)(stamp - recorder->file_start_ns), TIME_BASE_HZ, 1000000000)
-	        : 0;
-	if (pts <= recorder->last_pts)
-		pts = recorder->last_pts + 1;
-	recorder->last_pts = pts;
-	return pts;
-}
-
-/* Opens the encoder for frames like this one, and the current file or stream for it. */
-static int begin_file(struct recorder *recorder, const struct vshm_frame *frame)
-{
-	struct output *output = &recorder->output;
-	int result = 0;
-	if (!output->io && !(output->format->flags & AVFMT_NOFILE))
-		result = output_connect(output);
-	struct vshm_reader_stats stats;
-	vshm_reader_get_stats(recorder->reader, &stats);
-	if (result == 0)
-		result =
-		    encoder_open(&recorder->encoder, recorder->codec, &recorder->options->encoder,
-		                 frame, time_base(), stats.frame_interval_ns,
-		                 output->format->flags & AVFMT_GLOBALHEADER);
-	if (result == 0)
-		result = output_begin(output, &recorder->encoder);
-	if (result < 0) {
-		recorder->failed = result != AVERROR_EXIT;
-		return result;
-	}
-	recorder->file_start_ns = stamp_of(frame);
-	recorder->last_pts = -1;
-	recorder->file_format = frame->format;
-	recorder->file_width = frame->width;
-	recorder->file_height = frame->height;
-	if (!recorder->options->quiet) {
-		program_status_break(&recorder->status);
-		program_say("'%s' (%ux%u %s) -> %s: %s %s in %s%s", recorder->options->name,
-		            frame->width, frame->height, vshm_format_name(frame->format),
-		            output->path, recorder->codec->name,
-		            av_get_pix_fmt_name(recorder->encoder.format), output->format->name,
-		            recorder->encoder.in_place ? ", frames read in place" : "");
-	}
-	return 0;
-}
-
-/* Drains the encoder into the output and finishes it (trailer and all). */
-static int end_file(struct recorder *recorder)
-{
-	recorder->finishing = true;
-	/* Network writes get a few seconds more, even after a signal. */
-	output_finish_soon(&recorder->output);
-	int result = 0;
-	if (recorder->encoder.context && recorder->output.context && !recorder->failed)
-		result = encode(recorder, NULL, false);
-	/* A trailer that cannot be written after a failure already said (or a write a
-	 * signal interrupted) is no new failure. */
-	bool failed_before = recorder->failed || recorder->output.failed;
-	int ended = output_end(&recorder->output, true);
-	encoder_close(&recorder->encoder);
-	if (ended < 0 && !failed_before)
-		recorder->failed = true;
-	recorder->finishing = false;
-	return result < 0 ? result : ended;
-}
-
-/* A frame of another size or format: a new file with --split, else scaled and
- * converted to the first frame's (picture.c). */
-static int follow_change(struct recorder *recorder, const struct vshm_frame *frame)
-{
-	if (frame->format == recorder->file_format && frame->width == recorder->file_width &&
-	    frame->height == recorder->file_height)
-		return 0;
-	if (recorder->options->output.split) {
-		int result = end_file(recorder);
-		if (result < 0)
-			return result;
-		output_next_file(&recorder->output);
-		return begin_file(recorder, frame);
-	}
-	if (!recorder->size_change_said && !recorder->options->quiet) {
-		recorder->size_change_said = true;
-		program_status_break(&recorder->status);
-		program_say("'%s' changed to %ux%u %s mid-stream; scaling to %dx%d (--split starts "
-		            "a new file instead)",
-		            recorder->options->name, frame->width, frame->height,
-		            vshm_format_name(frame->format), recorder->encoder.width,
-		            recorder->encoder.height);
-	}
-	recorder->file_format = frame->format;
-	recorder->file_width = frame->width;
-	recorder->file_height = frame->height;
-	return 0;
-}
-
-/*
- * Records the frame held from the stream and gives it back. The encoder reads the
- * pixels either in the slot itself, before the release (then the packet is dropped if
- * the frame was torn), or in the one copy made before the release (then a torn copy is
- * never handed over).
- */
-static int record_held(struct recorder *recorder, const struct vshm_frame *frame)
-{
-	AVFrame *picture = recorder->picture;
-	int kind = picture_make(&recorder->pictures, &recorder->encoder, frame, picture);
-	if (kind < 0) {
-		vshm_reader_release(recorder->reader);
-		recorder->failed = true;
-		return kind;
-	}
-	picture->pts = pts_of(recorder, frame);
-	picture->pict_type = recorder->force_keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-	if (kind == PICTURE_IN_PLACE) {
-		int result = encode(recorder, picture, true);
-		/* The encoder must be done with the slot before it goes back: it returned this
-		 * frame's packet, and holds no reference to the frame any more. */
-		bool kept = av_buffer_get_ref_count(picture->buf[0]) > 1;
-		av_frame_unref(picture);
-		if (kept) {
-			program_status_break(&recorder->status);
-			program_say("the %s encoder kept a frame read in place, which vshm-record "
-			            "does not expect; stopping (please report this)",
-			            recorder->codec->name);
-			drop_held(recorder);
-			encoder_close(&recorder->encoder); /* lets go of the slot first */
-			vshm_reader_release(recorder->reader);
-			recorder->failed = true;
-			return AVERROR_BUG;
-		}
-		int intact = vshm_reader_release(recorder->reader);
-		if (result < 0) {
-			drop_held(recorder);
-			return result;
-		}
-		if (intact != 1) {
-			recorder->torn++; /* the writer rewrote it while we encoded: drop it */
-			drop_held(recorder);
-			return 0;
-		}
-		recorder->frames_encoded++;
-		recorder->force_keyframe = false;
-		return write_held(recorder);
-	}
-	/* Copied (or converted): the copy is all the encoder will read. */
-	int intact = vshm_reader_release(recorder->reader);
-	if (intact != 1) {
-		recorder->torn++;
-		av_frame_unref(picture);
-		return 0;
-	}
-	int result = encode(recorder, picture, false);
-	av_frame_unref(picture);
-	if (result == 0) {
-		recorder->frames_encoded++;
-		recorder->force_keyframe = false;
-	}
-	return result;
 }
 
 /* One frame taken from the stream: count gaps, apply limits, record, release. */
@@ -389,29 +59,29 @@ static void take(struct recorder *recorder, const struct vshm_frame *frame)
 		/* A lossless recording takes every frame from its first; say if the stream
 		 * had begun before that, so nobody takes the file for all of it. */
 		if (options->lossless && frame->sequence > 1 && !options->quiet)
-			say(recorder,
-			    "'%s' had published %llu frame%s before vshm-record attached; "
-			    "recording "
-			    "every frame from there on",
-			    options->name, (unsigned long long)(frame->sequence - 1),
-			    frame->sequence == 2 ? "" : "s");
+			recorder_say(recorder,
+			             "'%s' had published %llu frame%s before vshm-record attached; "
+			             "recording "
+			             "every frame from there on",
+			             options->name, (unsigned long long)(frame->sequence - 1),
+			             frame->sequence == 2 ? "" : "s");
 		recorder->started = true;
-		recorder->start_ns = stamp_of(frame);
+		recorder->start_ns = recorder_stamp_of(frame);
 		recorder->started_wall_ns = vshm_now_ns();
-	} else if (options->duration_ns && stamp_of(frame) >= recorder->start_ns &&
-	           stamp_of(frame) - recorder->start_ns >= options->duration_ns) {
+	} else if (options->duration_ns && recorder_stamp_of(frame) >= recorder->start_ns &&
+	           recorder_stamp_of(frame) - recorder->start_ns >= options->duration_ns) {
 		vshm_reader_release(recorder->reader);
 		recorder->done = true;
 		return;
 	}
-	int result = recorder->encoder.context ? follow_change(recorder, frame)
-	                                       : begin_file(recorder, frame);
+	int result = recorder->encoder.context ? recorder_follow_change(recorder, frame)
+	                                       : recorder_begin_file(recorder, frame);
 	if (result < 0) {
 		vshm_reader_release(recorder->reader);
 		recorder->done = true;
 		return;
 	}
-	result = record_held(recorder, frame);
+	result = recorder_record_held(recorder, frame);
 	if (result < 0 || end_of_stream ||
 	    (options->frame_limit && recorder->frames_encoded >= options->frame_limit))
 		recorder->done = true;
@@ -471,7 +141,8 @@ static void check_status(struct recorder *recorder)
 		vshm_reader_get_stats(recorder->reader, &stats);
 		if (stats.demoted) {
 			recorder->demotion_said = true;
-			say(recorder,
+			recorder_say(
+			    recorder,
 			    "fell behind '%s' for longer than its writer waits for a lossless "
 			    "reader: frames may be dropped from now on",
 			    recorder->options->name);
@@ -490,7 +161,8 @@ static void no_frame(struct recorder *recorder, int result)
 		} else if (!recorder->writer_lost) {
 			recorder->writer_lost = true;
 			if (!options->quiet)
-				say(recorder,
+				recorder_say(
+				    recorder,
 				    "'%s' lost its writer; waiting for a new one (--stop-when-gone "
 				    "ends the recording instead)",
 				    options->name);
@@ -600,7 +272,7 @@ out:
 	/* After a failure, said already, the output's removal needs no word of its own. */
 	if (recorder.failed && !recorder.frames_written)
 		recorder.output.settings.quiet = true;
-	end_file(&recorder);
+	recorder_end_file(&recorder);
 	/* The summary says how far a recording got; there is none to give for one that
 	 * failed before its first frame. */
 	if (recorder.reader && (recorder.frames_written || !recorder.failed)) {
