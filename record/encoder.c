@@ -307,7 +307,7 @@ int encoder_open(struct encoder *encoder, const AVCodec *codec,
 	 * Reading frames in place needs an encoder that is done with a frame when it
 	 * returns its packet, and a packet that can be dropped alone: rawvideo and mjpeg,
 	 * intra-only encoders without delay, whose only threads are slice threads (frame
-	 * threads would keep frames for later). recorder.c checks after every frame that
+	 * threads would keep frames for later). encode.c checks after every frame that
 	 * the encoder let go of it. Every other encoder gets a copy: libx264 keeps frames
 	 * for its lookahead, and even FFV1, which has no delay, keeps a reference to each
 	 * frame until the next one comes.

@@ -1,8 +1,9 @@
 /*
  * vshm-record: encodes the frames of a vshm stream into a video file, or sends them to
  * another machine over the network, with FFmpeg's encoders, muxers and protocols.
- * This file parses options and wires the parts: recorder.c runs the recording,
- * picture.c takes frames out of the slots, encoder.c and output.c drive FFmpeg.
+ * This file parses options and wires the parts: recorder.c runs the recording and
+ * encode.c records each frame, picture.c takes frames out of the slots, encoder.c and
+ * output.c drive FFmpeg.
  */
 #include <getopt.h>
 #include <math.h>
