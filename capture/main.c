@@ -51,7 +51,12 @@ static void usage(FILE *out)
 	    "                   test:gradient and test:checkers are the other patterns\n"
 	    "  FILE             a video file (anything FFmpeg reads: mp4, webm, mkv, avi, ts, "
 	    "...)\n"
-	    "  URL              a stream FFmpeg opens (rtsp://, http://, udp://, ...)\n"
+	    "  URL              a live stream a sender pushes: srt://, udp://, rtp:// (open\n"
+	    "                   its session description, FILE.sdp), rtsp://, tcp://, rtmp://;\n"
+	    "                   received for low latency, each frame published as it\n"
+	    "                   arrives, stamped with its arrival, and received again when\n"
+	    "                   the sender comes back after going away; other URLs\n"
+	    "                   (http://, ...) play like files\n"
 	    "  /dev/videoN      a camera (V4L2, through libv4l2); also v4l2:PATH\n"
 	    "\n"
 	    "Options:\n"
@@ -92,8 +97,9 @@ static void usage(FILE *out)
 	    "                      stream's slots (USERPTR) when its driver allows it, else\n"
 	    "                      mmap; mmap: copy each frame from the driver's buffers;\n"
 	    "                      userptr: ask for USERPTR (falls back to mmap, and says so)\n"
-	    "      --no-reconnect  exit when the camera vanishes, instead of reopening it\n"
-	    "                      every second while readers keep the last frame\n"
+	    "      --no-reconnect  exit when the camera vanishes (or a network sender goes\n"
+	    "                      away), instead of reopening it every second while\n"
+	    "                      readers keep the last frame\n"
 	    "  Formats the ring carries come as they are; MJPEG is decoded into the slot\n"
 	    "  (yuyv or i420, or --format).\n"
 	    "\n"
@@ -307,6 +313,8 @@ static const struct capture_source_ops *source_for(const char *location)
 	}
 #endif
 #ifdef VSHM_HAVE_FFMPEG
+	if (capture_network_is_location(location))
+		return &capture_source_network;
 	return &capture_source_file;
 #else
 	program_say("'%s': this vshm-capture was built without FFmpeg, so it only has the "
@@ -492,6 +500,7 @@ int main(int argc, char **argv)
 		return 1;
 #endif
 	}
+	options.settings.quiet = options.quiet;
 	struct capture capture = { .options = &options };
 	capture.ops = source_for(options.source);
 	if (!capture.ops)

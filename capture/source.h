@@ -1,6 +1,6 @@
 /*
  * What vshm-capture needs from a source of frames: one small ops struct, one file per
- * source (source-test.c, source-file.c, the camera in v4l2/).
+ * source (source-test.c, source-file.c, source-network.c, the camera in v4l2/).
  *
  * A source writes each frame straight into a ring slot: next() begins the frame on
  * the writer, fills its pixels and metadata, and leaves it for the caller to publish
@@ -29,6 +29,7 @@ struct capture_settings {
 	double fps;
 	bool loop;
 	bool skip_damaged; /* files: drop pictures decoded with errors instead of flagging them */
+	bool quiet;        /* say nothing but errors and events (the network source's waiting) */
 	/* Cameras only: */
 	uint32_t input_format; /* the camera's format (a V4L2 fourcc) to take, 0: the best */
 	enum capture_io io;
@@ -102,6 +103,11 @@ struct capture_source_ops {
 extern const struct capture_source_ops capture_source_test;
 #ifdef VSHM_HAVE_FFMPEG
 extern const struct capture_source_ops capture_source_file;
+/* Live streams a sender pushes (source-network.c): srt, udp, rtp (FILE.sdp), rtsp ... */
+extern const struct capture_source_ops capture_source_network;
+
+/* True for the locations the network source takes: those URLs, and .sdp files. */
+bool capture_network_is_location(const char *location);
 #endif
 #ifdef VSHM_HAVE_V4L2
 extern const struct capture_source_ops capture_source_v4l2;

@@ -32,6 +32,12 @@ if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture
   echo
   "$root/bench/chain.sh" "$build"
 fi
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^record/vshm-record:'; then
+  ninja -C "$build" record/vshm-record capture/vshm-capture bench/vshm-cpu-of \
+    bench/vshm-stream-to-pipe bench/vshm-pipe-to-stream bench/vshm-glass-to-glass >/dev/null
+  echo
+  "$root/bench/record.sh" "$build"
+fi
 if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^tests/libfake-camera.so:'; then
   ninja -C "$build" capture/vshm-capture tests/libfake-camera.so bench/vshm-memcpy-frame >/dev/null
   echo

@@ -6,7 +6,8 @@
  *   vshm-run 'samples/testsrc2-h264.mp4 --loop ! grayscale ! view'
  *
  * The first stage is a vshm-capture source with its options; the middle stages are
- * filters (NAME runs vshm-filter-NAME); the last may be `view` (vshm-view).
+ * filters (NAME runs vshm-filter-NAME); the last may be `view` (vshm-view) or
+ * `record OUTPUT` (vshm-record).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -77,6 +78,7 @@ static void usage(FILE *out)
 	    "  NAME     a filter: runs vshm-filter-NAME (grayscale, invert, mirror, edges, ...)\n"
 	    "           or a path to any filter program\n"
 	    "  view     vshm-view, as the last stage\n"
+	    "  record OUTPUT  vshm-record into a file or URL, as the last stage\n"
 	    "\n"
 	    "Example: vshm-run 'samples/testsrc2-h264.mp4 --loop ! grayscale ! view'\n"
 	    "\n"
@@ -191,6 +193,18 @@ static int add_argument(struct stage *stage, const char *argument)
 	return 0;
 }
 
+/* Puts argument at index, the ones from there on moving one place up. */
+static int insert_argument(struct stage *stage, int index, const char *argument)
+{
+	if (add_argument(stage, argument) < 0)
+		return -1;
+	char *added = stage->arguments[stage->argument_count - 1];
+	memmove(&stage->arguments[index + 1], &stage->arguments[index],
+	        (size_t)(stage->argument_count - 1 - index) * sizeof(char *));
+	stage->arguments[index] = added;
+	return 0;
+}
+
 /* Splits the tokens at '!' into stages and resolves their programs. Starts nothing. */
 static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_count)
 {
@@ -237,6 +251,13 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 				return -1;
 			}
 			program = "vshm-view";
+		} else if (strcmp(word, "record") == 0) {
+			if (!last) {
+				program_say("'record' writes a file or a network stream; it can "
+				            "only be the last stage");
+				return -1;
+			}
+			program = "vshm-record";
 		} else if (strchr(word, '/')) {
 			program = word;
 		} else {
@@ -265,10 +286,12 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 	for (int index = 0; index < pipeline->count; index++) {
 		struct stage *stage = &pipeline->stages[index];
 		bool viewer = strcmp(basename(stage->arguments[0]), "vshm-view") == 0;
+		/* vshm-record writes no stream, and takes its input first: NAME OUTPUT. */
+		bool recorder = strcmp(basename(stage->arguments[0]), "vshm-record") == 0;
 		stage->viewer = viewer;
-		/* Filters take --lossless; the viewer shows the latest frame whatever. A stage
-		 * with a next one publishes nothing before that one is there, or the first
-		 * frames would go to nobody. */
+		/* Filters and vshm-record take --lossless; the viewer shows the latest frame
+		 * whatever. A stage with a next one publishes nothing before that one is
+		 * there, or the first frames would go to nobody. */
 		if (pipeline->lossless && index > 0 && !viewer &&
 		    add_argument(stage, "--lossless") < 0)
 			return -1;
@@ -277,12 +300,17 @@ static int build_pipeline(struct pipeline *pipeline, char **tokens, int token_co
 			return -1;
 		if (!pipeline->verbose && add_argument(stage, "--quiet") < 0)
 			return -1;
-		if (!viewer)
+		if (!viewer && !recorder)
 			snprintf(stage->output, sizeof(stage->output), "%.61s.%d", pipeline->prefix,
 			         index);
 		if (index == 0) {
 			if (add_argument(stage, "--name") < 0 ||
 			    add_argument(stage, stage->output) < 0)
+				return -1;
+			continue;
+		}
+		if (recorder) {
+			if (insert_argument(stage, 1, pipeline->stages[index - 1].output) < 0)
 				return -1;
 			continue;
 		}
