@@ -295,7 +295,7 @@ static int process_one(struct filter_run *run)
 		vshm_writer_cancel(run->writer);
 		return 0; /* stopped by a signal while waiting */
 	}
-	vshm_writer_publish(run->writer, &output);
+	program_publish(run->writer, &output);
 	run->frames++;
 	/* The source has nothing more: the filter is done too (its readers keep the
 	 * last frame, which says end-of-stream). */
