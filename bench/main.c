@@ -282,10 +282,30 @@ static int measure(struct figures *figures)
 	return 0;
 }
 
+/* --futex: the futex wake-up alone, for the scripts that hold figures against it. */
+static int print_futex_wake_up(void)
+{
+	double medians[BENCH_RUNS], p99s[BENCH_RUNS];
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		struct bench_latency one_way;
+		int result = bench_futex_pingpong(&one_way, NULL);
+		if (result < 0) {
+			fprintf(stderr, "vshm-bench: the futex ping-pong failed (%s)\n",
+			        strerror(-result));
+			return 1;
+		}
+		medians[run] = one_way.median_ns;
+		p99s[run] = one_way.p99_ns;
+	}
+	printf("%.0f %.0f\n", bench_median(medians, BENCH_RUNS), bench_median(p99s, BENCH_RUNS));
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: vshm-bench [--data DIR]\n"
+	        "       vshm-bench --futex\n"
 	        "\n"
 	        "Measures the machine's limits (memcpy into shared memory, a pipe, cache-line\n"
 	        "and futex ping-pongs) and vshm's figures in the same run, and prints each\n"
@@ -294,6 +314,8 @@ static void usage(FILE *out)
 	        "\n"
 	        "  --data DIR   also write the report's tables (summary.md) and the data of\n"
 	        "               its plots (*.tsv) into DIR, which must exist\n"
+	        "  --futex      only measure a futex wake-up between two processes, one way,\n"
+	        "               and print its median and 99th percentile in nanoseconds\n"
 	        "  --help       show this help\n"
 	        "\n"
 	        "Exit status: 0 measured, 1 a measurement failed or was interrupted, 2 bad "
@@ -306,6 +328,11 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--futex") == 0) {
+		if (bench_process_init() < 0)
+			return 1;
+		return print_futex_wake_up();
 	}
 	if (argc == 3 && strcmp(argv[1], "--data") == 0) {
 		data_directory = argv[2];
