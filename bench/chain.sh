@@ -55,8 +55,8 @@ run_chain() {
     pids+=($!)
     stage=$next
   done
-  local count p50 p99
-  read -r count p50 p99 < <("$probe" "$prefix.$stage" "$frames")
+  local p50 p99
+  read -r _ p50 p99 < <("$probe" "$prefix.$stage" "$frames")
   stop_chain
   local costs="" s
   for ((s = 1; s <= stage; s++)); do

@@ -89,7 +89,7 @@ if has_target capture/vshm-capture; then
     samples/filters/vshm-filter-template samples/filters/vshm-filter-invert \
     samples/filters/vshm-filter-grayscale samples/filters/vshm-filter-mirror >/dev/null
   part capture-vs-ffmpeg "$root/bench/capture-vs-ffmpeg.sh" "$build"
-  part chain "$root/bench/chain.sh" "$build" $data
+  part chain "$root/bench/chain.sh" "$build" ${data:+"$data"}
 fi
 if has_target tests/libfake-camera.so; then
   ninja -C "$build" capture/vshm-capture tests/libfake-camera.so bench/vshm-memcpy-frame >/dev/null
