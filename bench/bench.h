@@ -189,6 +189,14 @@ int bench_timestamped_handoff(struct bench_latency *one_way);
 /* One run of a futex ping-pong between two processes: one way = round trip / 2. */
 int bench_futex_pingpong(struct bench_latency *one_way, struct bench_samples *samples);
 
+/*
+ * A futex wake-up, one way, of a process that slept interval_ns between wake-ups (its
+ * CPU idle meanwhile), as a filter sleeps between the frames of its input: the time from
+ * the waker's clock read just before its store and FUTEX_WAKE to the woken process's
+ * clock read. Neither process is pinned.
+ */
+int bench_futex_wake_after(uint64_t interval_ns, struct bench_latency *one_way);
+
 /* --- pipe.c: the same frames through a pipe, to a reader in another process --- */
 
 struct bench_pipe;

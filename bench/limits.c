@@ -11,7 +11,10 @@
  *     another, timed the way vshm's publish-to-observe latency is (stamp, store; load,
  *     stamp): the same handoff plus what the two clock reads cost;
  *   - a futex ping-pong between two processes: no sleeping reader can be woken sooner,
- *     each round trip timed on its own, one way = round trip / 2.
+ *     each round trip timed on its own, one way = round trip / 2;
+ *   - a futex wake-up of a process that slept a whole frame interval, as a filter or a
+ *     viewer does between the frames of a 60 fps stream: its CPU has gone idle, which
+ *     makes the wake-up slower than one between two busy processes.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -31,9 +34,12 @@
 #define HANDOFF_WARM_UP        500
 #define FUTEX_ROUND_TRIPS      1000
 #define FUTEX_WARM_UP          100
+#define IDLE_WAKE_SAMPLES      120
+#define IDLE_WAKE_WARM_UP      10
 #define CHILD_TIMEOUT_MS       5000
-/* The longest one round trip may take before we give up on the other side. */
-#define ROUND_TRIP_TIMEOUT_NS 2000000000u
+/* The longest one round trip may take before we give up on the other side: far longer
+ * than any takes, even when a busy machine keeps a pinned process waiting for seconds. */
+#define ROUND_TRIP_TIMEOUT_NS 10000000000u
 /* Spinning loops look at the clock and the stop flag this often, not on every turn. */
 #define SPINS_PER_CHECK 4096
 
@@ -364,5 +370,101 @@ error_free:
 	bench_unpin();
 	bench_shared_free(shared, sizeof(*shared));
 	free(times);
+	return result;
+}
+
+/* --- futex wake-up after a frame interval asleep --- */
+
+struct idle_wake_shared {
+	/* The parent stamps its clock, stores i and wakes; the child answers i in seen. */
+	alignas(64) _Atomic uint32_t word;
+	_Atomic uint64_t stamp;
+	alignas(64) _Atomic uint32_t seen;
+	_Atomic uint64_t child_ready;
+	_Atomic uint32_t stop;
+	uint32_t count;
+	double samples[IDLE_WAKE_SAMPLES];
+};
+
+static int idle_wake_child(void *argument)
+{
+	struct idle_wake_shared *shared = argument;
+	atomic_store_explicit(&shared->child_ready, 1, memory_order_release);
+	uint32_t last = 0;
+	while (shared->count < IDLE_WAKE_SAMPLES) {
+		/* seq_cst pairs with the parent's store before its wake, as in futex_child(). */
+		uint32_t word = atomic_load_explicit(&shared->word, memory_order_seq_cst);
+		if (word == last) {
+			if (atomic_load_explicit(&shared->stop, memory_order_relaxed) ||
+			    bench_stopping())
+				return 1;
+			futex_wait(&shared->word, last);
+			continue;
+		}
+		uint64_t now = vshm_now_ns();
+		/* The stamp was stored before the word, which we have seen (seq_cst). */
+		shared->samples[shared->count++] =
+		    (double)(now - atomic_load_explicit(&shared->stamp, memory_order_relaxed));
+		last = word;
+		atomic_store_explicit(&shared->seen, word, memory_order_release);
+	}
+	return 0;
+}
+
+int bench_futex_wake_after(uint64_t interval_ns, struct bench_latency *one_way)
+{
+	struct idle_wake_shared *shared = bench_shared_alloc(sizeof(*shared));
+	if (!shared)
+		return -ENOMEM;
+	int result = 0;
+	/* Neither side is pinned: the scheduler places them as it does a chain's stages. */
+	pid_t child = bench_spawn(idle_wake_child, shared);
+	if (child < 0) {
+		result = child;
+		goto error_free;
+	}
+	if (!bench_spin_until(&shared->child_ready, 1, ROUND_TRIP_TIMEOUT_NS)) {
+		result = -ETIMEDOUT;
+		goto error_stop;
+	}
+	for (uint32_t i = 1; i <= IDLE_WAKE_SAMPLES && result == 0; i++) {
+		struct timespec pause = { (time_t)(interval_ns / 1000000000u),
+			                  (long)(interval_ns % 1000000000u) };
+		nanosleep(&pause, NULL);
+		/* Asleep for a whole interval: the child must have answered the last one. */
+		if (atomic_load_explicit(&shared->seen, memory_order_acquire) != i - 1 ||
+		    bench_stopping()) {
+			result = bench_stopping() ? -EINTR : -ETIMEDOUT;
+			break;
+		}
+		atomic_store_explicit(&shared->stamp, vshm_now_ns(), memory_order_relaxed);
+		atomic_store_explicit(&shared->word, i, memory_order_seq_cst);
+		futex_wake(&shared->word);
+	}
+	if (result == 0) {
+		uint64_t deadline = vshm_now_ns() + ROUND_TRIP_TIMEOUT_NS;
+		while (atomic_load_explicit(&shared->seen, memory_order_acquire) !=
+		           IDLE_WAKE_SAMPLES &&
+		       vshm_now_ns() < deadline) {
+			struct timespec pause = { 0, 1000000 };
+			nanosleep(&pause, NULL);
+		}
+		if (shared->count != IDLE_WAKE_SAMPLES)
+			result = -ETIMEDOUT;
+	}
+
+error_stop:
+	atomic_store_explicit(&shared->stop, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&shared->word, 1, memory_order_seq_cst);
+	futex_wake(&shared->word);
+	if (bench_reap(child, CHILD_TIMEOUT_MS) < 0 && result == 0)
+		result = -ECHILD;
+	if (result == -ETIMEDOUT && !bench_stopping())
+		fprintf(stderr, "vshm-bench: the idle futex wake-up partner stopped answering\n");
+	if (result == 0)
+		result = bench_summarise(shared->samples + IDLE_WAKE_WARM_UP,
+		                         IDLE_WAKE_SAMPLES - IDLE_WAKE_WARM_UP, one_way, NULL);
+error_free:
+	bench_shared_free(shared, sizeof(*shared));
 	return result;
 }

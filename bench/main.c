@@ -282,7 +282,10 @@ static int measure(struct figures *figures)
 	return 0;
 }
 
-/* --futex: the futex wake-up alone, for the scripts that hold figures against it. */
+/*
+ * --futex: the futex wake-ups alone, for the scripts that hold figures against them:
+ * the ping-pong's, and that of a process asleep for a 60 fps frame interval.
+ */
 static int print_futex_wake_up(void)
 {
 	double medians[BENCH_RUNS], p99s[BENCH_RUNS];
@@ -297,7 +300,16 @@ static int print_futex_wake_up(void)
 		medians[run] = one_way.median_ns;
 		p99s[run] = one_way.p99_ns;
 	}
-	printf("%.0f %.0f\n", bench_median(medians, BENCH_RUNS), bench_median(p99s, BENCH_RUNS));
+	struct bench_latency idle;
+	int result = bench_futex_wake_after(1000000000u / 60, &idle);
+	if (result < 0) {
+		fprintf(stderr,
+		        "vshm-bench: the futex wake-up after a frame interval failed (%s)\n",
+		        strerror(-result));
+		return 1;
+	}
+	printf("%.0f %.0f %.0f %.0f\n", bench_median(medians, BENCH_RUNS),
+	       bench_median(p99s, BENCH_RUNS), idle.median_ns, idle.p99_ns);
 	return 0;
 }
 
@@ -314,8 +326,9 @@ static void usage(FILE *out)
 	        "\n"
 	        "  --data DIR   also write the report's tables (summary.md) and the data of\n"
 	        "               its plots (*.tsv) into DIR, which must exist\n"
-	        "  --futex      only measure a futex wake-up between two processes, one way,\n"
-	        "               and print its median and 99th percentile in nanoseconds\n"
+	        "  --futex      only measure futex wake-ups between two processes, one way:\n"
+	        "               print the median and 99th percentile of the ping-pong's, then\n"
+	        "               of a process asleep for 1/60 s, in nanoseconds\n"
 	        "  --help       show this help\n"
 	        "\n"
 	        "Exit status: 0 measured, 1 a measurement failed or was interrupted, 2 bad "
