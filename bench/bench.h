@@ -31,6 +31,8 @@ struct bench_frame_size {
 	uint32_t height;
 };
 
+extern const struct bench_frame_size bench_frame_480p_nv12;
+extern const struct bench_frame_size bench_frame_720p_nv12;
 extern const struct bench_frame_size bench_frame_1080p_nv12;
 extern const struct bench_frame_size bench_frame_1080p_rgba;
 extern const struct bench_frame_size bench_frame_2160p_nv12;
@@ -85,6 +87,31 @@ double bench_median(double *values, size_t count);
 
 /* Sorts values in place and returns the nearest-rank percentile (fraction 0..1). */
 double bench_percentile(double *values, size_t count, double fraction);
+
+/* Every sample of one figure over all runs, kept for the report's distributions. */
+struct bench_samples {
+	double *values;
+	size_t count;
+	size_t capacity;
+};
+
+/* Appends count values. Returns 0 or -ENOMEM (then nothing was appended). */
+int bench_samples_add(struct bench_samples *samples, const double *values, size_t count);
+void bench_samples_free(struct bench_samples *samples);
+
+/* A distribution in brief: its median and 99th percentile. */
+struct bench_latency {
+	double median_ns;
+	double p99_ns;
+	uint64_t torn; /* publish latency only: frames found torn at release (expected 0) */
+};
+
+/*
+ * The median and 99th percentile of count values (left as they are), and, when samples is
+ * not NULL, the values appended to it. Returns 0 or -ENOMEM.
+ */
+int bench_summarise(const double *values, size_t count, struct bench_latency *latency,
+                    struct bench_samples *samples);
 
 /* --- process.c: helper processes, shared memory, CPU pinning, stream names --- */
 
@@ -146,17 +173,43 @@ struct bench_memcpy_limit {
 void bench_memcpy_limit_run(struct bench_memcpy_limit *limit, const uint8_t *source,
                             uint64_t duration_ns, struct bench_rate *rate);
 
-/* One run of a cache-line ping-pong between two processes: one-way latency. */
-int bench_cache_line_pingpong(double *one_way_ns);
+/*
+ * One run of a cache-line ping-pong between two processes: the one-way time of each
+ * round trip, summarised in *one_way and appended to samples (which may be NULL).
+ */
+int bench_cache_line_pingpong(struct bench_latency *one_way, struct bench_samples *samples);
 
 /*
  * One run of a cache line carrying a CLOCK_MONOTONIC timestamp from this process to a
- * spinning one, which subtracts it from its own clock: the median one-way time.
+ * spinning one, which subtracts it from its own clock: one-way times, as for the
+ * publish latency, clock reads included.
  */
-int bench_timestamped_handoff(double *one_way_ns);
+int bench_timestamped_handoff(struct bench_latency *one_way);
 
 /* One run of a futex ping-pong between two processes: one way = round trip / 2. */
-int bench_futex_pingpong(double *one_way_ns);
+int bench_futex_pingpong(struct bench_latency *one_way, struct bench_samples *samples);
+
+/*
+ * A futex wake-up, one way, of a process that slept interval_ns between wake-ups (its
+ * CPU idle meanwhile), as a filter sleeps between the frames of its input: the time from
+ * the waker's clock read just before its store and FUTEX_WAKE to the woken process's
+ * clock read. Neither process is pinned.
+ */
+int bench_futex_wake_after(uint64_t interval_ns, struct bench_latency *one_way);
+
+/* --- pipe.c: the same frames through a pipe, to a reader in another process --- */
+
+struct bench_pipe;
+
+/* Makes the pipe and forks its reader. NULL after printing why. */
+struct bench_pipe *bench_pipe_start(const struct bench_frame_size *size);
+
+/* Writes whole frames from source for about duration_ns, adding to *rate. */
+int bench_pipe_run(struct bench_pipe *bench_pipe, const uint8_t *source, uint64_t duration_ns,
+                   struct bench_rate *rate);
+
+/* Closes the pipe and reaps its reader. Accepts NULL. */
+int bench_pipe_stop(struct bench_pipe *bench_pipe);
 
 /* --- latency.c: publish to observe --- */
 
@@ -165,14 +218,12 @@ enum bench_reader_style {
 	BENCH_READER_SLEEPING, /* sleeps in vshm_reader_wait() */
 };
 
-struct bench_latency {
-	double median_ns;
-	double p99_ns;
-	uint64_t torn; /* frames found torn at release (expected 0) */
-};
-
-/* One run: a fresh stream and reader process, a warm-up, then the samples. */
-int bench_publish_latency(enum bench_reader_style style, struct bench_latency *latency);
+/*
+ * One run: a fresh stream and reader process, a warm-up, then the samples, summarised in
+ * *latency and appended to samples (which may be NULL).
+ */
+int bench_publish_latency(enum bench_reader_style style, struct bench_latency *latency,
+                          struct bench_samples *samples);
 
 /* How long the writer waits after a frame was observed before it publishes the next. */
 uint64_t bench_latency_interval_ns(enum bench_reader_style style);
@@ -181,15 +232,27 @@ uint64_t bench_latency_interval_ns(enum bench_reader_style style);
 
 struct bench_writer_rate;
 
+#define BENCH_READERS_MAX 64
+
+enum bench_readers_style {
+	BENCH_READERS_SLEEPING, /* vshm_reader_wait(), then acquire and release, each frame */
+	BENCH_READERS_IDLE,     /* attached, doing nothing with the stream */
+};
+
+struct bench_readers {
+	unsigned count; /* 0 .. BENCH_READERS_MAX */
+	enum bench_readers_style style;
+	bool pinned; /* all on the second CPU (the caller pins the writer to the first) */
+};
+
 /*
- * Creates a stream for frames of that size, forks reader_count readers that sleep in
- * vshm_reader_wait() and acquire and release each frame they are woken for, and
- * publishes frames copied from source for a moment so that everything is warm.
- * Returns NULL after printing why.
+ * Creates a stream for frames of that size, forks the readers and waits until all have
+ * attached, and publishes frames copied from source for a moment so that everything is
+ * warm. Returns NULL after printing why.
  */
 struct bench_writer_rate *bench_writer_rate_start(const struct bench_frame_size *size,
-                                                  unsigned reader_count, const char *what,
-                                                  const uint8_t *source);
+                                                  const struct bench_readers *readers,
+                                                  const char *what, const uint8_t *source);
 
 /*
  * Publishes frames (begin, one memcpy from source, publish) for about duration_ns,

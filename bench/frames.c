@@ -6,6 +6,8 @@
 
 #include "bench.h"
 
+const struct bench_frame_size bench_frame_480p_nv12 = { "480p NV12", VSHM_FORMAT_NV12, 640, 480 };
+const struct bench_frame_size bench_frame_720p_nv12 = { "720p NV12", VSHM_FORMAT_NV12, 1280, 720 };
 const struct bench_frame_size bench_frame_1080p_nv12 = { "1080p NV12", VSHM_FORMAT_NV12, 1920,
 	                                                 1080 };
 const struct bench_frame_size bench_frame_1080p_rgba = { "1080p RGBA", VSHM_FORMAT_RGBA, 1920,

@@ -1,74 +1,28 @@
 /*
  * vshm-bench: measures the machine's limits and vshm's figures in the same run and
  * prints each vshm figure with its ratio to the limit that bounds it and whether it
- * meets its target (below). Not a test: it never fails on a figure, only when it cannot
- * measure. Takes no options.
+ * meets its target (figures.h). Not a test: it never fails on a figure, only when it
+ * cannot measure. This file measures; report.c prints.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "figures.h"
 
 /* Time each side of a paired throughput run gets, in batches of the given length. */
-#define WRITER_RUN_NS         200000000u
-#define WRITER_BATCH_NS       2000000u
-#define READER_COUNT_RUN_NS   300000000u
-#define READER_COUNT_BATCH_NS 20000000u
-#define MANY_READERS          8
+#define WRITER_RUN_NS        200000000u
+#define WRITER_BATCH_NS      2000000u
+#define PIPE_RUN_NS          100000000u
+#define READERS_RUN_NS       300000000u
+#define READERS_BATCH_NS     20000000u
+#define READERS_CONFIG_COUNT 3
 
-/*
- * What vshm must reach, each figure against the limit measured beside it: latency within
- * a small factor of the fastest cross-process signal the machine has (a spinning reader
- * against a cache-line ping-pong, a sleeping one against a futex ping-pong), a writer
- * close to memcpy into shared memory, a reader whose acquire + release costs the same
- * for any frame size (nothing is copied), and readers that cost the writer little.
- */
-#define SPINNING_TARGET     2.0 /* x the cache-line ping-pong */
-#define SLEEPING_TARGET     1.3 /* x the futex ping-pong */
-#define WRITER_TARGET       0.9 /* x memcpy at 2160p NV12 */
-#define ACQUIRE_TARGET_NS   200.0
-#define ACQUIRE_SPREAD      0.2 /* 2160p within 20% of 64 B */
-#define MANY_READERS_TARGET 0.9 /* fps with 8 readers / fps with 1 */
-
-static const struct bench_frame_size *const writer_sizes[] = {
-	&bench_frame_1080p_nv12,
-	&bench_frame_1080p_rgba,
-	&bench_frame_2160p_nv12,
-};
-#define WRITER_SIZE_COUNT (sizeof(writer_sizes) / sizeof(writer_sizes[0]))
-
-/*
- * Each ratio is the median of per-run ratios, a run measuring the limit and the vshm
- * figure back to back: on a virtual machine whose CPUs the host moves around, the
- * limit itself changes from minute to minute, and pairing keeps like with like.
- */
-struct latency_figures {
-	double limit_ns;   /* cache-line or futex ping-pong, one way */
-	double handoff_ns; /* timestamped cache-line handoff (spinning only) */
-	struct bench_latency latency;
-	double ratio;         /* latency median / limit */
-	double p99_ratio;     /* latency p99 / limit */
-	double handoff_ratio; /* latency median / handoff */
-};
-
-struct figures {
-	struct latency_figures spinning;
-	struct latency_figures sleeping;
-	double memcpy_fps[WRITER_SIZE_COUNT];
-	double writer_fps[WRITER_SIZE_COUNT];
-	double writer_ratio[WRITER_SIZE_COUNT];
-	unsigned memcpy_slots[WRITER_SIZE_COUNT];
-	double acquire_small_ns;
-	double acquire_large_ns;
-	double acquire_spread; /* 2160p over 64 B */
-	double one_reader_fps;
-	double many_readers_fps;
-	double many_readers_ratio;
-	double many_readers_share; /* frames acquired per reader / frames published */
-	struct bench_first_frame first_frame;
+const struct bench_frame_size *const bench_writer_sizes[WRITER_SIZE_COUNT] = {
+	&bench_frame_480p_nv12,  &bench_frame_720p_nv12,  &bench_frame_1080p_nv12,
+	&bench_frame_1080p_rgba, &bench_frame_2160p_nv12,
 };
 
 static void progress(const char *step)
@@ -84,18 +38,51 @@ static void progress_done(void)
 		fprintf(stderr, "\r\033[K");
 }
 
+static double load_average(void)
+{
+	double load = 0;
+	FILE *file = fopen("/proc/loadavg", "r");
+	if (file) {
+		if (fscanf(file, "%lf", &load) != 1)
+			load = 0;
+		fclose(file);
+	}
+	return load;
+}
+
+/* A pipe carrying frames of the size, in runs of its own: frames/s, run by run. */
+static int measure_pipe(const struct bench_frame_size *size, const uint8_t *source,
+                        double runs[BENCH_RUNS])
+{
+	struct bench_pipe *pipe = bench_pipe_start(size);
+	if (!pipe)
+		return -EIO;
+	int result = 0;
+	for (int run = 0; run < BENCH_RUNS && result == 0; run++) {
+		struct bench_rate rate = { 0 };
+		result = bench_pipe_run(pipe, source, PIPE_RUN_NS, &rate);
+		runs[run] = bench_rate_per_second(&rate);
+	}
+	if (bench_pipe_stop(pipe) < 0 && result == 0)
+		result = -ECHILD;
+	return result;
+}
+
 /*
  * Alternates short batches of the memcpy limit and of the writer, from the same source
- * buffer, so that both see the same moments of a noisy machine.
+ * buffer, so that both see the same moments of a noisy machine; then the pipe.
  */
 static int measure_writer(size_t index, struct figures *figures)
 {
-	const struct bench_frame_size *size = writer_sizes[index];
+	const struct bench_frame_size *size = bench_writer_sizes[index];
+	struct size_figures *out = &figures->sizes[index];
 	uint8_t *source = bench_frame_source_create(size);
 	if (!source)
 		return -ENOMEM;
 	int result = 0;
-	struct bench_writer_rate *writer = bench_writer_rate_start(size, 1, "writer", source);
+	struct bench_readers one_reader = { .count = 1, .style = BENCH_READERS_SLEEPING };
+	struct bench_writer_rate *writer =
+	    bench_writer_rate_start(size, &one_reader, "writer", source);
 	if (!writer) {
 		result = -EIO;
 		goto error_source;
@@ -121,11 +108,16 @@ static int measure_writer(size_t index, struct figures *figures)
 		writer_runs[run] = bench_rate_per_second(&writer_rate);
 		ratios[run] = writer_runs[run] / limit_runs[run];
 	}
+	double pipe_runs[BENCH_RUNS];
+	if (result == 0)
+		result = measure_pipe(size, source, pipe_runs);
 	if (result == 0) {
-		figures->memcpy_fps[index] = bench_median(limit_runs, BENCH_RUNS);
-		figures->writer_fps[index] = bench_median(writer_runs, BENCH_RUNS);
-		figures->writer_ratio[index] = bench_median(ratios, BENCH_RUNS);
-		figures->memcpy_slots[index] = limit.slot_count;
+		out->memcpy_fps = bench_median(limit_runs, BENCH_RUNS);
+		out->writer_fps = bench_median(writer_runs, BENCH_RUNS);
+		out->writer_ratio = bench_median(ratios, BENCH_RUNS);
+		out->pipe_fps = bench_median(pipe_runs, BENCH_RUNS);
+		out->pipe_ratio = out->pipe_fps / out->memcpy_fps;
+		out->memcpy_slots = limit.slot_count;
 	}
 error_writer:
 	if (bench_writer_rate_stop(writer) < 0 && result == 0)
@@ -136,58 +128,67 @@ error_source:
 }
 
 /*
- * Alternates batches on a stream with one reader and on one with eight. The batches are
- * long enough that the readers of one stream have gone back to sleep long before the
- * batch ends, so their work is not counted against the other stream.
+ * The writer at 1080p on three streams: with no reader, with 64 idle readers and with
+ * 64 sleeping ones, in alternating batches. The writer runs on the first CPU and every
+ * reader on the second, so that the readers' own work (waking, acquiring) is not taken
+ * from the writer's CPU and the figure is what the readers cost the writer through the
+ * ring. The batches are long enough that the readers of one stream have gone back to
+ * sleep long before the batch ends, so their work is not counted against another
+ * stream.
  */
-static int measure_reader_count(struct figures *figures)
+static int measure_readers(struct figures *figures)
 {
 	const struct bench_frame_size *size = &bench_frame_1080p_nv12;
+	static const char *const names[READERS_CONFIG_COUNT] = { "no-reader", "idle-readers",
+		                                                 "sleeping-readers" };
+	const struct bench_readers configs[READERS_CONFIG_COUNT] = {
+		{ .count = 0, .pinned = true },
+		{ .count = MANY_READERS, .style = BENCH_READERS_IDLE, .pinned = true },
+		{ .count = MANY_READERS, .style = BENCH_READERS_SLEEPING, .pinned = true },
+	};
+	struct bench_writer_rate *streams[READERS_CONFIG_COUNT] = { NULL };
 	int result = 0;
 	uint8_t *source = bench_frame_source_create(size);
 	if (!source)
 		return -ENOMEM;
-	struct bench_writer_rate *one = bench_writer_rate_start(size, 1, "one-reader", source);
-	if (!one) {
-		result = -EIO;
-		goto error_source;
+	for (int i = 0; i < READERS_CONFIG_COUNT && result == 0; i++) {
+		streams[i] = bench_writer_rate_start(size, &configs[i], names[i], source);
+		if (!streams[i])
+			result = -EIO;
 	}
-	struct bench_writer_rate *many =
-	    bench_writer_rate_start(size, MANY_READERS, "readers", source);
-	if (!many) {
-		result = -EIO;
-		goto error_one;
-	}
-	double one_runs[BENCH_RUNS], many_runs[BENCH_RUNS], ratios[BENCH_RUNS];
+	double fps[READERS_CONFIG_COUNT][BENCH_RUNS], idle_ratios[BENCH_RUNS],
+	    sleeping_ratios[BENCH_RUNS];
 	uint64_t published = 0;
-	uint64_t read_before = bench_writer_rate_frames_read(many);
+	uint64_t read_before = result == 0 ? bench_writer_rate_frames_read(streams[2]) : 0;
+	bench_pin(0);
 	for (int run = 0; run < BENCH_RUNS && result == 0; run++) {
-		struct bench_rate one_rate = { 0 }, many_rate = { 0 };
-		while (result == 0 && one_rate.elapsed_ns < READER_COUNT_RUN_NS) {
-			result =
-			    bench_writer_rate_run(one, source, READER_COUNT_BATCH_NS, &one_rate);
-			if (result == 0)
-				result = bench_writer_rate_run(many, source, READER_COUNT_BATCH_NS,
-				                               &many_rate);
+		struct bench_rate rates[READERS_CONFIG_COUNT] = { { 0 } };
+		while (result == 0 && rates[0].elapsed_ns < READERS_RUN_NS) {
+			for (int i = 0; i < READERS_CONFIG_COUNT && result == 0; i++)
+				result = bench_writer_rate_run(streams[i], source, READERS_BATCH_NS,
+				                               &rates[i]);
 		}
-		one_runs[run] = bench_rate_per_second(&one_rate);
-		many_runs[run] = bench_rate_per_second(&many_rate);
-		ratios[run] = many_runs[run] / one_runs[run];
-		published += many_rate.frames;
+		for (int i = 0; i < READERS_CONFIG_COUNT; i++)
+			fps[i][run] = bench_rate_per_second(&rates[i]);
+		idle_ratios[run] = fps[1][run] / fps[0][run];
+		sleeping_ratios[run] = fps[2][run] / fps[0][run];
+		published += rates[2].frames;
 	}
-	uint64_t read = bench_writer_rate_frames_read(many) - read_before;
-	if (bench_writer_rate_stop(many) < 0 && result == 0)
-		result = -ECHILD;
+	bench_unpin();
+	uint64_t read = result == 0 ? bench_writer_rate_frames_read(streams[2]) - read_before : 0;
+	for (int i = READERS_CONFIG_COUNT - 1; i >= 0; i--) {
+		if (bench_writer_rate_stop(streams[i]) < 0 && result == 0)
+			result = -ECHILD;
+	}
 	if (result == 0) {
-		figures->one_reader_fps = bench_median(one_runs, BENCH_RUNS);
-		figures->many_readers_fps = bench_median(many_runs, BENCH_RUNS);
-		figures->many_readers_ratio = bench_median(ratios, BENCH_RUNS);
-		figures->many_readers_share = (double)read / MANY_READERS / (double)published;
+		struct readers_figures *out = &figures->readers;
+		out->none_fps = bench_median(fps[0], BENCH_RUNS);
+		out->idle_fps = bench_median(fps[1], BENCH_RUNS);
+		out->sleeping_fps = bench_median(fps[2], BENCH_RUNS);
+		out->idle_ratio = bench_median(idle_ratios, BENCH_RUNS);
+		out->sleeping_ratio = bench_median(sleeping_ratios, BENCH_RUNS);
+		out->sleeping_share = (double)read / MANY_READERS / (double)published;
 	}
-error_one:
-	if (bench_writer_rate_stop(one) < 0 && result == 0)
-		result = -ECHILD;
-error_source:
 	bench_frame_source_free(source, size);
 	return result;
 }
@@ -199,29 +200,33 @@ error_source:
 static int measure_latency(enum bench_reader_style style, struct latency_figures *figures)
 {
 	bool spinning = style == BENCH_READER_SPINNING;
-	double limits[BENCH_RUNS], handoffs[BENCH_RUNS], medians[BENCH_RUNS], p99s[BENCH_RUNS];
+	double limits[BENCH_RUNS], limit_p99s[BENCH_RUNS], handoffs[BENCH_RUNS];
+	double medians[BENCH_RUNS], p99s[BENCH_RUNS];
 	double ratios[BENCH_RUNS], p99_ratios[BENCH_RUNS], handoff_ratios[BENCH_RUNS];
 	uint64_t torn = 0;
 	for (int run = 0; run < BENCH_RUNS; run++) {
-		struct bench_latency one;
-		int result = spinning ? bench_cache_line_pingpong(&limits[run])
-		                      : bench_futex_pingpong(&limits[run]);
-		handoffs[run] = 0;
+		struct bench_latency limit, handoff = { 0 }, one;
+		int result = spinning ? bench_cache_line_pingpong(&limit, &figures->limit_samples)
+		                      : bench_futex_pingpong(&limit, &figures->limit_samples);
 		if (result == 0 && spinning)
-			result = bench_timestamped_handoff(&handoffs[run]);
+			result = bench_timestamped_handoff(&handoff);
 		if (result == 0)
-			result = bench_publish_latency(style, &one);
+			result = bench_publish_latency(style, &one, &figures->latency_samples);
 		if (result < 0)
 			return result;
+		limits[run] = limit.median_ns;
+		limit_p99s[run] = limit.p99_ns;
+		handoffs[run] = handoff.median_ns;
 		medians[run] = one.median_ns;
 		p99s[run] = one.p99_ns;
-		ratios[run] = one.median_ns / limits[run];
-		p99_ratios[run] = one.p99_ns / limits[run];
-		handoff_ratios[run] = spinning ? one.median_ns / handoffs[run] : 0;
+		ratios[run] = one.median_ns / limit.median_ns;
+		p99_ratios[run] = one.p99_ns / limit.p99_ns;
+		handoff_ratios[run] = spinning ? one.median_ns / handoff.median_ns : 0;
 		torn += one.torn;
 	}
-	figures->limit_ns = bench_median(limits, BENCH_RUNS);
-	figures->handoff_ns = bench_median(handoffs, BENCH_RUNS);
+	figures->limit.median_ns = bench_median(limits, BENCH_RUNS);
+	figures->limit.p99_ns = bench_median(limit_p99s, BENCH_RUNS);
+	figures->handoff.median_ns = bench_median(handoffs, BENCH_RUNS);
 	figures->latency.median_ns = bench_median(medians, BENCH_RUNS);
 	figures->latency.p99_ns = bench_median(p99s, BENCH_RUNS);
 	figures->latency.torn = torn;
@@ -261,13 +266,14 @@ static int measure(struct figures *figures)
 		return result;
 	for (size_t i = 0; i < WRITER_SIZE_COUNT; i++) {
 		char step[64];
-		snprintf(step, sizeof(step), "memcpy and writer, %s", writer_sizes[i]->label);
+		snprintf(step, sizeof(step), "memcpy, writer and pipe, %s",
+		         bench_writer_sizes[i]->label);
 		progress(step);
 		if ((result = measure_writer(i, figures)) < 0)
 			return result;
 	}
-	progress("writer with 1 and 8 readers");
-	if ((result = measure_reader_count(figures)) < 0)
+	progress("writer with no reader, 64 idle and 64 sleeping readers");
+	if ((result = measure_readers(figures)) < 0)
 		return result;
 	progress("time to first frame");
 	if ((result = bench_first_frame(&bench_frame_2160p_nv12, &figures->first_frame)) < 0)
@@ -276,246 +282,94 @@ static int measure(struct figures *figures)
 	return 0;
 }
 
-/* --- the report --- */
-
-static const char *format_time(char *out, size_t size, double ns)
+/*
+ * --futex: the futex wake-ups alone, for the scripts that hold figures against them:
+ * the ping-pong's, and that of a process asleep for a 60 fps frame interval.
+ */
+static int print_futex_wake_up(void)
 {
-	if (ns < 1e3)
-		snprintf(out, size, "%.0f ns", ns);
-	else if (ns < 1e6)
-		snprintf(out, size, "%.2f us", ns / 1e3);
-	else
-		snprintf(out, size, "%.2f ms", ns / 1e6);
-	return out;
-}
-
-struct verdicts {
-	int met;
-	int total;
-	char missed[256];
-};
-
-static const char *judge(struct verdicts *verdicts, bool pass, const char *what)
-{
-	verdicts->total++;
-	if (pass) {
-		verdicts->met++;
-		return "PASS";
-	}
-	size_t used = strlen(verdicts->missed);
-	snprintf(verdicts->missed + used, sizeof(verdicts->missed) - used, "%s%s", used ? ", " : "",
-	         what);
-	return "MISS";
-}
-
-/* One vshm row: what, figure, ratio and what it is to, target, verdict. */
-static void row(const char *what, const char *figure, double ratio, const char *ratio_to,
-                const char *target, const char *verdict)
-{
-	char ratio_text[48] = "", line[160];
-	if (ratio_to)
-		snprintf(ratio_text, sizeof(ratio_text), "%6.2fx %s", ratio, ratio_to);
-	snprintf(line, sizeof(line), "  %-30s %10s  %-26s %-18s %s", what, figure, ratio_text,
-	         target, verdict ? verdict : "");
-	/* Rows without a target or verdict end in padding; keep the report free of it. */
-	size_t end = strlen(line);
-	while (end > 0 && line[end - 1] == ' ')
-		line[--end] = '\0';
-	printf("%s\n", line);
-}
-
-static double load_average(void)
-{
-	double load = 0;
-	FILE *file = fopen("/proc/loadavg", "r");
-	if (file) {
-		if (fscanf(file, "%lf", &load) != 1)
-			load = 0;
-		fclose(file);
-	}
-	return load;
-}
-
-static void print_header(double load_at_start)
-{
-	struct utsname system;
-	char cpu[128] = "unknown CPU";
-	FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
-	if (cpuinfo) {
-		char line[256];
-		while (fgets(line, sizeof(line), cpuinfo)) {
-			char *colon = strchr(line, ':');
-			if (strncmp(line, "model name", 10) == 0 && colon) {
-				snprintf(cpu, sizeof(cpu), "%s", colon + 2);
-				cpu[strcspn(cpu, "\n")] = '\0';
-				break;
-			}
+	double medians[BENCH_RUNS], p99s[BENCH_RUNS];
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		struct bench_latency one_way;
+		int result = bench_futex_pingpong(&one_way, NULL);
+		if (result < 0) {
+			fprintf(stderr, "vshm-bench: the futex ping-pong failed (%s)\n",
+			        strerror(-result));
+			return 1;
 		}
-		fclose(cpuinfo);
+		medians[run] = one_way.median_ns;
+		p99s[run] = one_way.p99_ns;
 	}
-	uname(&system);
-	printf("vshm %s benchmark on %d CPUs (%s), Linux %s\n", VSHM_VERSION_STRING,
-	       bench_cpu_count(), cpu, system.release);
-	printf("Load average %.2f before the run and %.2f after (other work on these CPUs "
-	       "adds noise).\n",
-	       load_at_start, load_average());
-	printf("Each figure is the median of %d runs. Each ratio is the median of per-run "
-	       "ratios,\nthe limit and the vshm figure being measured back to back in every "
-	       "run. The two\nprocesses of a latency measurement are pinned to different "
-	       "CPUs%s;\nthroughput runs are not pinned.\n",
-	       BENCH_RUNS, bench_cpu_count() >= 2 ? "" : " (not possible: one CPU)");
-}
-
-static void print_limits(const struct figures *figures)
-{
-	char text[32];
-	printf("\nMachine limits\n");
-	printf("  memcpy of a frame into the already-faulted slots of a ring (shared memory),\n"
-	       "  in turn, with no protocol around it:\n");
-	for (size_t i = 0; i < WRITER_SIZE_COUNT; i++) {
-		double bytes = (double)bench_frame_bytes(writer_sizes[i]);
-		printf("    %-12s %6.2f MiB %7.2f GB/s %8.0f frames/s  (%u slots)\n",
-		       writer_sizes[i]->label, bytes / (1 << 20),
-		       figures->memcpy_fps[i] * bytes / 1e9, figures->memcpy_fps[i],
-		       figures->memcpy_slots[i]);
+	struct bench_latency idle;
+	int result = bench_futex_wake_after(1000000000u / 60, &idle);
+	if (result < 0) {
+		fprintf(stderr,
+		        "vshm-bench: the futex wake-up after a frame interval failed (%s)\n",
+		        strerror(-result));
+		return 1;
 	}
-	printf("  cache-line ping-pong, 2 spinning processes, one way       %10s\n",
-	       format_time(text, sizeof(text), figures->spinning.limit_ns));
-	printf("  that line carrying a CLOCK_MONOTONIC stamp, stamp->seen   %10s\n",
-	       format_time(text, sizeof(text), figures->spinning.handoff_ns));
-	printf("  futex wake-up, 2 processes, one way (round trip / 2)      %10s\n",
-	       format_time(text, sizeof(text), figures->sleeping.limit_ns));
+	printf("%.0f %.0f %.0f %.0f\n", bench_median(medians, BENCH_RUNS),
+	       bench_median(p99s, BENCH_RUNS), idle.median_ns, idle.p99_ns);
+	return 0;
 }
 
-static void print_latency(struct verdicts *verdicts, const struct figures *figures)
+static void usage(FILE *out)
 {
-	char figure[32], target[32];
-	const struct latency_figures *spin = &figures->spinning, *sleep = &figures->sleeping;
-	printf("  publish->observe, spinning reader (polls vshm_reader_acquire())\n");
-	snprintf(target, sizeof(target), "<= %.1fx", SPINNING_TARGET);
-	row("  median", format_time(figure, sizeof(figure), spin->latency.median_ns), spin->ratio,
-	    "ping-pong", target,
-	    judge(verdicts, spin->ratio <= SPINNING_TARGET, "spinning latency"));
-	row("", "", spin->handoff_ratio, "stamped handoff", "", NULL);
-	row("  p99", format_time(figure, sizeof(figure), spin->latency.p99_ns), spin->p99_ratio,
-	    "ping-pong", "", NULL);
-
-	printf("  publish->observe, sleeping reader (vshm_reader_wait(), then acquire)\n");
-	snprintf(target, sizeof(target), "<= %.1fx", SLEEPING_TARGET);
-	row("  median", format_time(figure, sizeof(figure), sleep->latency.median_ns), sleep->ratio,
-	    "futex wake-up", target,
-	    judge(verdicts, sleep->ratio <= SLEEPING_TARGET, "sleeping latency"));
-	row("  p99", format_time(figure, sizeof(figure), sleep->latency.p99_ns), sleep->p99_ratio,
-	    "futex wake-up", "", NULL);
-}
-
-static void print_writer(struct verdicts *verdicts, const struct figures *figures)
-{
-	char figure[32], target[32];
-	printf("  writer frames/s: begin, one memcpy, publish; 1 sleeping reader in another "
-	       "process\n");
-	for (size_t i = 0; i < WRITER_SIZE_COUNT; i++) {
-		char what[48];
-		snprintf(what, sizeof(what), "  %s", writer_sizes[i]->label);
-		snprintf(figure, sizeof(figure), "%.0f/s", figures->writer_fps[i]);
-		double ratio = figures->writer_ratio[i];
-		bool targeted = writer_sizes[i] == &bench_frame_2160p_nv12;
-		snprintf(target, sizeof(target), ">= %.1fx", WRITER_TARGET);
-		row(what, figure, ratio, "memcpy", targeted ? target : "",
-		    targeted ? judge(verdicts, ratio >= WRITER_TARGET, "writer at 2160p NV12")
-		             : NULL);
-	}
-}
-
-static void print_acquire(struct verdicts *verdicts, const struct figures *figures)
-{
-	char figure[32], what[48];
-	double small = figures->acquire_small_ns, large = figures->acquire_large_ns;
-	double spread = figures->acquire_spread;
-	bool pass = small <= ACQUIRE_TARGET_NS && large <= ACQUIRE_TARGET_NS &&
-	            spread >= 1 - ACQUIRE_SPREAD && spread <= 1 + ACQUIRE_SPREAD;
-	printf("  reader acquire+release, in a loop in another process than the idle writer\n");
-	snprintf(what, sizeof(what), "  %s (64 B)", bench_frame_64_bytes.label);
-	row(what, format_time(figure, sizeof(figure), small), small / ACQUIRE_TARGET_NS, "200 ns",
-	    "<= 200 ns", NULL);
-	snprintf(what, sizeof(what), "  %s", bench_frame_2160p_nv12.label);
-	row(what, format_time(figure, sizeof(figure), large), spread, "64 B", "<= 200 ns, 0.8-1.2x",
-	    judge(verdicts, pass, "acquire+release"));
-}
-
-static void print_reader_count(struct verdicts *verdicts, const struct figures *figures)
-{
-	char figure[32], what[48], target[32];
-	double ratio = figures->many_readers_ratio;
-	printf("  writer frames/s, 1080p NV12, readers sleeping in other processes, each\n"
-	       "  acquiring and releasing every frame it is woken for\n");
-	snprintf(figure, sizeof(figure), "%.0f/s", figures->one_reader_fps);
-	row("  1 reader", figure, 0, NULL, "", NULL);
-	snprintf(figure, sizeof(figure), "%.0f/s", figures->many_readers_fps);
-	snprintf(what, sizeof(what), "  %d readers", MANY_READERS);
-	snprintf(target, sizeof(target), ">= %.1fx", MANY_READERS_TARGET);
-	row(what, figure, ratio, "1 reader", target,
-	    judge(verdicts, ratio >= MANY_READERS_TARGET, "8 readers"));
-}
-
-static void print_notes(const struct figures *figures)
-{
-	char spinning[32], sleeping[32];
-	printf(
-	    "  Latency frames are %s; after a frame is observed the writer waits %s\n"
-	    "  (spinning) or %s (sleeping) before the next. Frames found torn: %llu. Each\n"
-	    "  of the %d readers acquired %.0f%% of the frames published.\n",
-	    bench_frame_64_bytes.label,
-	    format_time(spinning, sizeof(spinning),
-	                (double)bench_latency_interval_ns(BENCH_READER_SPINNING)),
-	    format_time(sleeping, sizeof(sleeping),
-	                (double)bench_latency_interval_ns(BENCH_READER_SLEEPING)),
-	    (unsigned long long)(figures->spinning.latency.torn + figures->sleeping.latency.torn),
-	    MANY_READERS, 100 * figures->many_readers_share);
-}
-
-static void print_first_frame(const struct figures *figures)
-{
-	const struct bench_first_frame *first = &figures->first_frame;
-	double steady_ms = 1e3 / figures->writer_fps[WRITER_SIZE_COUNT - 1];
-	printf("\nTime to the first frame, 2160p NV12 (slots are prefaulted at creation)\n");
-	printf("  create the stream, then begin + memcpy + publish   %8.2f ms  (first time "
-	       "%.2f ms)\n",
-	       first->first_frame_ms, first->first_run_ms);
-	printf("    of which vshm_writer_create()                    %8.2f ms\n", first->create_ms);
-	printf("  a frame in steady state, for comparison            %8.2f ms\n", steady_ms);
-	printf("  one memcpy into a fresh, unfaulted shared mapping  %8.2f ms\n",
-	       first->unfaulted_copy_ms);
-}
-
-static void print_report(const struct figures *figures, double load_at_start)
-{
-	struct verdicts verdicts = { 0 };
-	print_header(load_at_start);
-	print_limits(figures);
-	printf("\nvshm%39s  %-26s %-18s %s\n", "figure", "ratio to its limit", "target", "verdict");
-	print_latency(&verdicts, figures);
-	print_writer(&verdicts, figures);
-	print_acquire(&verdicts, figures);
-	print_reader_count(&verdicts, figures);
-	print_notes(figures);
-	print_first_frame(figures);
-	printf("\nTargets met: %d of %d%s%s\n", verdicts.met, verdicts.total,
-	       verdicts.missed[0] ? "; missed: " : "", verdicts.missed);
+	fprintf(out,
+	        "Usage: vshm-bench [--data DIR]\n"
+	        "       vshm-bench --futex\n"
+	        "\n"
+	        "Measures the machine's limits (memcpy into shared memory, a pipe, cache-line\n"
+	        "and futex ping-pongs) and vshm's figures in the same run, and prints each\n"
+	        "figure with its ratio to its limit and its target. Takes a minute or two;\n"
+	        "run it on an idle machine (scripts/bench.sh builds and runs it).\n"
+	        "\n"
+	        "  --data DIR   also write the report's tables (summary.md) and the data of\n"
+	        "               its plots (*.tsv) into DIR, which must exist\n"
+	        "  --futex      only measure futex wake-ups between two processes, one way:\n"
+	        "               print the median and 99th percentile of the ping-pong's, then\n"
+	        "               of a process asleep for 1/60 s, in nanoseconds\n"
+	        "  --help       show this help\n"
+	        "\n"
+	        "Exit status: 0 measured, 1 a measurement failed or was interrupted, 2 bad "
+	        "usage.\n");
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		fprintf(stderr, "usage: %s (no options; see scripts/bench.sh)\n", argv[0]);
+	const char *data_directory = NULL;
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--futex") == 0) {
+		if (bench_process_init() < 0)
+			return 1;
+		return print_futex_wake_up();
+	}
+	if (argc == 3 && strcmp(argv[1], "--data") == 0) {
+		data_directory = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "vshm-bench: unknown arguments; try 'vshm-bench --help'\n");
 		return 2;
+	}
+	/* Said now, not after the minutes of measuring. */
+	if (data_directory && access(data_directory, W_OK) < 0) {
+		fprintf(stderr,
+		        "vshm-bench: cannot write into '%s': %s; make the directory first\n",
+		        data_directory, strerror(errno));
+		return 1;
 	}
 	if (bench_process_init() < 0)
 		return 1;
-	double load_at_start = load_average();
-	struct figures figures;
-	memset(&figures, 0, sizeof(figures));
-	int result = measure(&figures);
+	struct figures *figures = calloc(1, sizeof(*figures));
+	if (!figures) {
+		fprintf(stderr, "vshm-bench: out of memory\n");
+		return 1;
+	}
+	figures->load_before = load_average();
+	int result = measure(figures);
+	figures->load_after = load_average();
 	if (result < 0) {
 		progress_done();
 		if (bench_stopping())
@@ -524,8 +378,15 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "vshm-bench: measurement failed (%s); see above\n",
 			        strerror(-result));
-		return 1;
+	} else {
+		report_print(figures);
+		if (data_directory && report_write(figures, data_directory) < 0)
+			result = -EIO;
 	}
-	print_report(&figures, load_at_start);
-	return 0;
+	bench_samples_free(&figures->spinning.limit_samples);
+	bench_samples_free(&figures->spinning.latency_samples);
+	bench_samples_free(&figures->sleeping.limit_samples);
+	bench_samples_free(&figures->sleeping.latency_samples);
+	free(figures);
+	return result < 0 ? 1 : 0;
 }

@@ -1,5 +1,7 @@
 /* Busy-waiting and order statistics for the benchmark. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 
@@ -55,4 +57,40 @@ double bench_percentile(double *values, size_t count, double fraction)
 	if (rank > count)
 		rank = count;
 	return values[rank - 1];
+}
+
+int bench_samples_add(struct bench_samples *samples, const double *values, size_t count)
+{
+	if (samples->count + count > samples->capacity) {
+		size_t capacity = samples->capacity ? samples->capacity : 4096;
+		while (capacity < samples->count + count)
+			capacity *= 2;
+		double *grown = realloc(samples->values, capacity * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		samples->values = grown;
+		samples->capacity = capacity;
+	}
+	memcpy(samples->values + samples->count, values, count * sizeof(*values));
+	samples->count += count;
+	return 0;
+}
+
+void bench_samples_free(struct bench_samples *samples)
+{
+	free(samples->values);
+	*samples = (struct bench_samples){ 0 };
+}
+
+int bench_summarise(const double *values, size_t count, struct bench_latency *latency,
+                    struct bench_samples *samples)
+{
+	double *sorted = malloc((count ? count : 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, values, count * sizeof(*values));
+	latency->median_ns = bench_median(sorted, count);
+	latency->p99_ns = bench_percentile(sorted, count, 0.99);
+	free(sorted);
+	return samples ? bench_samples_add(samples, values, count) : 0;
 }

@@ -3,21 +3,31 @@
  * (begin, memcpy of the whole frame from a private source buffer, publish), with
  * readers attached in other processes.
  *
- * The readers do what a viewer or a filter does between frames: sleep in
- * vshm_reader_wait(), and on each wake-up acquire the latest frame and release it.
+ * Readers are of one of two kinds:
+ *   sleeping  do what a viewer or a filter does between frames: sleep in
+ *             vshm_reader_wait(), and on each wake-up acquire the latest frame and
+ *             release it;
+ *   idle      attach and then do nothing with the stream (a paused viewer): they sleep
+ *             on a word of the benchmark's own until the end.
  * They do not read the pixels, so the figure is the writer's cost of the ring (slot
  * choice, publication, futex wake-ups, the readers' cache traffic on the control words)
- * and not a contest for memory bandwidth between the writer and its readers.
+ * and not a contest for memory bandwidth between the writer and its readers. Pinned
+ * readers all run on the second CPU, so that what they do costs the writer, pinned to
+ * the first by its caller, the ring's work and not its CPU.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
-#define READERS_MAX       16
+#define READERS_MAX       BENCH_READERS_MAX
 #define READY_TIMEOUT_NS  5000000000u
 #define WARM_UP_NS        50000000u
 #define CHILD_TIMEOUT_MS  5000
@@ -30,7 +40,9 @@ struct reader_counter {
 
 struct rate_shared {
 	alignas(64) _Atomic uint64_t readers_ready;
-	_Atomic uint32_t stop;
+	_Atomic uint32_t stop; /* also the futex idle readers sleep on */
+	enum bench_readers_style style;
+	bool pinned;
 	char name[VSHM_NAME_MAX + 1];
 	unsigned next_reader;
 	struct reader_counter counters[READERS_MAX];
@@ -49,11 +61,27 @@ struct bench_writer_rate {
 	bool learning_slots;
 };
 
+static bool told_to_stop(struct rate_shared *shared)
+{
+	return atomic_load_explicit(&shared->stop, memory_order_relaxed) || bench_stopping();
+}
+
+/* An idle reader: attached, it sleeps until told to stop (woken by the stop word). */
+static void idle(struct rate_shared *shared)
+{
+	while (!told_to_stop(shared)) {
+		struct timespec timeout = { 1, 0 };
+		syscall(SYS_futex, (uint32_t *)&shared->stop, FUTEX_WAIT, 0, &timeout, NULL, 0);
+	}
+}
+
 static int rate_reader(void *argument)
 {
 	struct rate_shared *shared = argument;
 	/* Each child is forked after the previous one took its index. */
 	unsigned index = shared->next_reader;
+	if (shared->pinned)
+		bench_pin(1);
 	struct vshm_reader *reader = vshm_reader_attach(shared->name, NULL);
 	if (!reader) {
 		fprintf(stderr, "vshm-bench: cannot attach to stream '%s': %s\n", shared->name,
@@ -61,6 +89,11 @@ static int rate_reader(void *argument)
 		return 1;
 	}
 	atomic_fetch_add_explicit(&shared->readers_ready, 1, memory_order_release);
+	if (shared->style == BENCH_READERS_IDLE) {
+		idle(shared);
+		vshm_reader_detach(reader);
+		return 0;
+	}
 	uint64_t frames = 0;
 	for (;;) {
 		int result = vshm_reader_wait(reader, READER_TIMEOUT_MS);
@@ -75,7 +108,7 @@ static int rate_reader(void *argument)
 		}
 		if (result != -ETIMEDOUT && result != -EINTR)
 			break; /* -EPIPE: the writer destroyed the stream, we are done */
-		if (atomic_load_explicit(&shared->stop, memory_order_relaxed) || bench_stopping())
+		if (told_to_stop(shared))
 			break;
 	}
 	vshm_reader_detach(reader);
@@ -118,9 +151,10 @@ static int publish_for(struct bench_writer_rate *writer_rate, const uint8_t *sou
 }
 
 struct bench_writer_rate *bench_writer_rate_start(const struct bench_frame_size *size,
-                                                  unsigned reader_count, const char *what,
-                                                  const uint8_t *source)
+                                                  const struct bench_readers *readers,
+                                                  const char *what, const uint8_t *source)
 {
+	unsigned reader_count = readers->count;
 	if (reader_count > READERS_MAX) {
 		errno = EINVAL;
 		return NULL;
@@ -134,10 +168,14 @@ struct bench_writer_rate *bench_writer_rate_start(const struct bench_frame_size 
 	if (!rate->shared)
 		goto error_free;
 	bench_stream_name(rate->shared->name, sizeof(rate->shared->name), what);
+	rate->shared->style = readers->style;
+	rate->shared->pinned = readers->pinned;
 	struct vshm_writer_options options = {
 		.max_format = size->format,
 		.max_width = size->width,
 		.max_height = size->height,
+		/* The default capacity, or more when it would not hold them all. */
+		.reader_capacity = reader_count > VSHM_READER_CAPACITY_DEFAULT ? reader_count : 0,
 	};
 	rate->writer = vshm_writer_create(rate->shared->name, &options);
 	if (!rate->writer) {
@@ -208,7 +246,9 @@ int bench_writer_rate_stop(struct bench_writer_rate *rate)
 		return 0;
 	int result = 0;
 	atomic_store_explicit(&rate->shared->stop, 1, memory_order_relaxed);
-	/* Wakes the sleeping readers, which see the stream closed and detach. */
+	/* Wakes the idle readers; destroying the stream wakes the sleeping ones, which see
+	 * it closed. Both detach. */
+	syscall(SYS_futex, (uint32_t *)&rate->shared->stop, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 	vshm_writer_destroy(rate->writer);
 	for (unsigned i = 0; i < rate->reader_count; i++) {
 		if (bench_reap(rate->readers[i], CHILD_TIMEOUT_MS) < 0)

@@ -404,7 +404,7 @@ static int publish(struct capture *capture, struct vshm_frame *frame)
 	const struct options *options = capture->options;
 	if (options->frame_limit && capture->published + 1 >= options->frame_limit)
 		frame->flags |= VSHM_FRAME_END_OF_STREAM;
-	int result = vshm_writer_publish(capture->writer, frame);
+	int result = program_publish(capture->writer, frame);
 	if (result < 0) {
 		program_say("cannot publish a frame into '%s': %s (slot %u)",
 		            vshm_writer_name(capture->writer), strerror(-result), frame->slot);

@@ -23,6 +23,8 @@
 #define WAIT_MS            500
 #define RETRY_NS           50000000
 #define STATUS_INTERVAL_NS 5000000000u
+/* The per-frame times the median in the status line is taken over: the latest ones. */
+#define RECENT_FRAMES 1024
 
 struct filter_run {
 	const struct vshm_filter *filter;
@@ -38,6 +40,7 @@ struct filter_run {
 	struct vshm_reader *reader;
 	struct vshm_writer *writer;
 	uint64_t frames, torn, invalid, process_ns;
+	uint64_t recent_ns[RECENT_FRAMES]; /* process() of the latest frames, a ring */
 	uint64_t status_frames;
 	struct program_status status;
 	bool ended;
@@ -271,7 +274,9 @@ static int process_one(struct filter_run *run)
 	output.color_range = input.color_range;
 	uint64_t start = vshm_now_ns();
 	result = filter->process(&input, &output, filter->data);
-	run->process_ns += vshm_now_ns() - start;
+	uint64_t took = vshm_now_ns() - start;
+	run->process_ns += took;
+	run->recent_ns[run->frames % RECENT_FRAMES] = took;
 	/* Only now do we know whether the input stayed whole while we read it. */
 	int intact = vshm_reader_release(run->reader);
 	if (result < 0) {
@@ -291,7 +296,7 @@ static int process_one(struct filter_run *run)
 		vshm_writer_cancel(run->writer);
 		return 0; /* stopped by a signal while waiting */
 	}
-	vshm_writer_publish(run->writer, &output);
+	program_publish(run->writer, &output);
 	run->frames++;
 	/* The source has nothing more: the filter is done too (its readers keep the
 	 * last frame, which says end-of-stream). */
@@ -300,7 +305,29 @@ static int process_one(struct filter_run *run)
 	return 0;
 }
 
-/* The status line, and with final the summary: frames, drops and the work per frame. */
+static int compare_times(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median time process() took over the latest frames, in microseconds. */
+static double recent_median_us(const struct filter_run *run)
+{
+	uint64_t sorted[RECENT_FRAMES];
+	size_t count = run->frames < RECENT_FRAMES ? (size_t)run->frames : RECENT_FRAMES;
+	if (count == 0)
+		return 0;
+	memcpy(sorted, run->recent_ns, count * sizeof(sorted[0]));
+	qsort(sorted, count, sizeof(sorted[0]), compare_times);
+	return (double)sorted[count / 2] / 1e3;
+}
+
+/*
+ * The status line, and with final the summary: frames, drops and the work per frame,
+ * its mean over all frames and its median over the latest (a busy machine's
+ * preemptions lengthen a few frames a lot, which moves the mean and not the median).
+ */
 static void print_status(struct filter_run *run, bool final, uint64_t elapsed_ns)
 {
 	char rate[32] = "";
@@ -309,14 +336,15 @@ static void print_status(struct filter_run *run, bool final, uint64_t elapsed_ns
 		         (double)(run->frames - run->status_frames) * 1e9 /
 		             (double)(elapsed_ns + 1));
 	run->status_frames = run->frames;
-	program_status_print(
-	    &run->status, final,
-	    "%s'%s' -> '%s': %llu frames, %llu torn inputs dropped, %llu invalid, "
-	    "%.1f us per frame%s",
-	    final ? "done: " : "", run->input_name, run->output_name,
-	    (unsigned long long)run->frames, (unsigned long long)run->torn,
-	    (unsigned long long)run->invalid,
-	    run->frames ? (double)run->process_ns / 1e3 / (double)run->frames : 0.0, rate);
+	program_status_print(&run->status, final,
+	                     "%s'%s' -> '%s': %llu frames, %llu torn inputs dropped, %llu invalid, "
+	                     "%.1f us per frame (median %.1f us)%s",
+	                     final ? "done: " : "", run->input_name, run->output_name,
+	                     (unsigned long long)run->frames, (unsigned long long)run->torn,
+	                     (unsigned long long)run->invalid,
+	                     run->frames ? (double)run->process_ns / 1e3 / (double)run->frames
+	                                 : 0.0,
+	                     recent_median_us(run), rate);
 }
 
 static int run_loop(struct filter_run *run)

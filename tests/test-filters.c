@@ -34,12 +34,12 @@ static char *filter_path(const char *name)
 	return path;
 }
 
-static pid_t start_test_pattern(const char *name, const char *format)
+static pid_t start_test_pattern_sized(const char *name, const char *format, const char *size)
 {
 	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
 		         "test",
 		         "--size",
-		         "160x120",
+		         (char *)size,
 		         "--format",
 		         (char *)format,
 		         "--fps",
@@ -49,6 +49,11 @@ static pid_t start_test_pattern(const char *name, const char *format)
 		         "--quiet",
 		         NULL };
 	return program_start(argv, NULL, NULL);
+}
+
+static pid_t start_test_pattern(const char *name, const char *format)
+{
+	return start_test_pattern_sized(name, format, "160x120");
 }
 
 static pid_t start_filter(const char *filter, const char *input, const char *output)
@@ -258,6 +263,138 @@ static void mirror_and_edges_compute_what_they_say(void **state)
 	              (unsigned long long)mirrored_frame, (unsigned long long)edged_frame);
 }
 
+/*
+ * Packed RGB and semi-planar frames, where the filters work on pixels of several bytes:
+ * where R, G, B and alpha or padding lie, written down here rather than taken from
+ * the format table the filters use.
+ */
+struct packed_layout {
+	const char *format;
+	uint32_t step;      /* bytes per pixel */
+	uint32_t r, g, b;   /* byte offsets in a pixel */
+	uint32_t kept;      /* alpha or padding byte (the pattern writes 255), or step */
+	const char *filter; /* what runs on it */
+	uint64_t (*check)(const struct vshm_frame *frame);
+};
+
+static const struct packed_layout *checked_layout;
+
+/* The pattern's colour at pixel (x, y) of frame, mirrored left to right if asked. */
+static struct pattern_rgb pattern_pixel(const struct vshm_frame *frame, uint32_t x, uint32_t y,
+                                        bool mirrored)
+{
+	return pattern_color_at(frame->frame_number, mirrored ? frame->width - 1 - x : x, y,
+	                        frame->width, frame->height);
+}
+
+/* invert (mirrored false) or mirror (true) of a packed RGB frame: every byte. */
+static uint64_t check_packed(const struct vshm_frame *frame, bool mirrored)
+{
+	const struct packed_layout *layout = checked_layout;
+	assert_int_equal(frame->format, vshm_format_from_name(layout->format));
+	uint64_t wrong = 0;
+	uint8_t flip = mirrored ? 0 : 0xff;
+	for (uint32_t y = 0; y < frame->height; y++) {
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		for (uint32_t x = 0; x < frame->width; x++) {
+			const uint8_t *pixel = row + (uint64_t)x * layout->step;
+			struct pattern_rgb c = pattern_pixel(frame, x, y, mirrored);
+			wrong += pixel[layout->r] != (c.r ^ flip);
+			wrong += pixel[layout->g] != (c.g ^ flip);
+			wrong += pixel[layout->b] != (c.b ^ flip);
+			if (layout->kept < layout->step)
+				wrong += pixel[layout->kept] != 255;
+		}
+	}
+	return wrong;
+}
+
+static uint64_t inverted_packed(const struct vshm_frame *frame)
+{
+	return check_packed(frame, false);
+}
+
+static uint64_t mirrored_packed(const struct vshm_frame *frame)
+{
+	return check_packed(frame, true);
+}
+
+/* grayscale of packed RGB: BT.601 luma, (77 R + 150 G + 29 B + 128) >> 8. */
+static uint64_t gray_of_packed(const struct vshm_frame *frame)
+{
+	assert_int_equal(frame->format, VSHM_FORMAT_GRAY8);
+	uint64_t wrong = 0;
+	for (uint32_t y = 0; y < frame->height; y++) {
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		for (uint32_t x = 0; x < frame->width; x++) {
+			struct pattern_rgb c = pattern_pixel(frame, x, y, false);
+			wrong += row[x] != (77 * c.r + 150 * c.g + 29 * c.b + 128) >> 8;
+		}
+	}
+	return wrong;
+}
+
+/* mirror of NV12: luma sample by sample, chroma pair by pair (U and V stay together). */
+static uint64_t mirrored_nv12(const struct vshm_frame *frame)
+{
+	assert_int_equal(frame->format, VSHM_FORMAT_NV12);
+	uint64_t wrong = 0;
+	uint32_t pairs = (frame->width + 1) / 2;
+	for (uint32_t y = 0; y < frame->height; y++) {
+		const uint8_t *row = frame->plane[0] + (uint64_t)y * frame->stride[0];
+		for (uint32_t x = 0; x < frame->width; x++)
+			wrong += row[x] != pattern_luma(pattern_pixel(frame, x, y, true));
+	}
+	for (uint32_t y = 0; y < (frame->height + 1) / 2; y++) {
+		const uint8_t *row = frame->plane[1] + (uint64_t)y * frame->stride[1];
+		for (uint32_t k = 0; k < pairs; k++) {
+			/* Pair k came from pixel 2k; mirrored, from pair pairs - 1 - k. */
+			struct pattern_rgb c =
+			    pattern_color_at(frame->frame_number, 2 * (pairs - 1 - k), 2 * y,
+			                     frame->width, frame->height);
+			wrong += row[2 * k] != pattern_chroma_u(c);
+			wrong += row[2 * k + 1] != pattern_chroma_v(c);
+		}
+	}
+	return wrong;
+}
+
+/*
+ * Every multi-byte pixel path of invert, grayscale and mirror, at a width whose rows
+ * are no multiple of any vector length, so that the remainder of each row loop runs too.
+ */
+static void multi_byte_pixels_compute_what_they_say(void **state)
+{
+	(void)state;
+	static const struct packed_layout layouts[] = {
+		{ "bgra", 4, 2, 1, 0, 3, "invert", inverted_packed },
+		{ "xrgb8888", 4, 2, 1, 0, 3, "invert", inverted_packed },
+		{ "rgb24", 3, 0, 1, 2, 3, "invert", inverted_packed },
+		{ "rgb24", 3, 0, 1, 2, 3, "grayscale", gray_of_packed },
+		{ "bgra", 4, 2, 1, 0, 3, "grayscale", gray_of_packed },
+		{ "rgba", 4, 0, 1, 2, 3, "mirror", mirrored_packed },
+		{ "bgr24", 3, 2, 1, 0, 3, "mirror", mirrored_packed },
+		{ "nv12", 0, 0, 0, 0, 0, "mirror", mirrored_nv12 },
+	};
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		char source[64], output[VSHM_NAME_MAX + 16];
+		test_unique_name(source, sizeof(source), layouts[i].format);
+		snprintf(output, sizeof(output), "%s.%s", source, layouts[i].filter);
+		/* NV12 has whole chroma pairs only at even widths. */
+		pid_t capture = start_test_pattern_sized(source, layouts[i].format,
+		                                         layouts[i].step ? "157x31" : "158x30");
+		pid_t filter = start_filter(layouts[i].filter, source, output);
+		checked_layout = &layouts[i];
+		uint64_t frame = check_one(output, layouts[i].check);
+		kill(filter, SIGTERM);
+		kill(capture, SIGTERM);
+		assert_int_equal(test_wait(filter, 10000), 128 + SIGTERM);
+		assert_int_equal(test_wait(capture, 10000), 128 + SIGTERM);
+		print_message("%s of %s (frame %llu) exact in every byte\n", layouts[i].filter,
+		              layouts[i].format, (unsigned long long)frame);
+	}
+}
+
 static void fails_with(char *const argv[], int status, const char *message)
 {
 	char errors[4096];
@@ -306,6 +443,7 @@ int main(void)
 		cmocka_unit_test(chain_gives_exactly_the_two_transforms),
 		cmocka_unit_test(killed_filter_restarts_and_the_chain_resumes),
 		cmocka_unit_test(mirror_and_edges_compute_what_they_say),
+		cmocka_unit_test(multi_byte_pixels_compute_what_they_say),
 		cmocka_unit_test(bad_arguments_and_streams_get_clear_errors),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,12 +21,36 @@ static uint32_t colour_bytes(const struct vshm_format_description *format)
 	return step == 4 ? mask : UINT32_MAX;
 }
 
+/*
+ * One row of bytes. The loops are written so that the compiler vectorises them (GCC's
+ * -fopt-info-vec reports both): size_t indices, restrict pointers (input and output
+ * are different slots) and, for 4-byte pixels, the four bytes of a pixel at constant
+ * offsets, each with its own pattern byte.
+ */
+static void invert_row(const uint8_t *restrict from, uint8_t *restrict to, size_t bytes,
+                       const uint8_t flip[4], bool every_byte)
+{
+	if (every_byte) {
+		for (size_t i = 0; i < bytes; i++)
+			to[i] = (uint8_t)~from[i];
+		return;
+	}
+	uint8_t flip0 = flip[0], flip1 = flip[1], flip2 = flip[2], flip3 = flip[3];
+	for (size_t i = 0; i < bytes / 4; i++) {
+		to[4 * i] = from[4 * i] ^ flip0;
+		to[4 * i + 1] = from[4 * i + 1] ^ flip1;
+		to[4 * i + 2] = from[4 * i + 2] ^ flip2;
+		to[4 * i + 3] = from[4 * i + 3] ^ flip3;
+	}
+}
+
 static int invert(const struct vshm_frame *in, struct vshm_frame *out, void *data)
 {
 	(void)data;
 	const struct vshm_format_description *format = vshm_format_describe(in->format);
 	uint32_t colour = colour_bytes(format);
-	/* XOR with 0xff is 255 - v; a 0 byte in the pattern keeps alpha and padding. */
+	/* XOR with 0xff is 255 - v; a 0 byte in the pattern keeps alpha and padding. A
+	 * pattern other than all ones only comes with 4-byte pixels (colour_bytes()). */
 	uint8_t flip[4];
 	for (uint32_t i = 0; i < 4; i++)
 		flip[i] = (colour >> i) & 1 ? 0xff : 0x00;
@@ -34,14 +58,12 @@ static int invert(const struct vshm_frame *in, struct vshm_frame *out, void *dat
 		uint64_t bytes;
 		uint32_t rows;
 		vshm_format_plane_extent(in->format, p, in->width, in->height, &bytes, &rows);
-		for (uint32_t y = 0; y < rows; y++) {
-			/* restrict: input and output are different slots, so the loop vectorizes.
-			 */
-			const uint8_t *restrict from = in->plane[p] + (uint64_t)y * in->stride[p];
-			uint8_t *restrict to = out->plane[p] + (uint64_t)y * out->stride[p];
-			for (uint64_t i = 0; i < bytes; i++)
-				to[i] = from[i] ^ flip[i % 4];
-		}
+		/* The one pass over the pixels: read from the input slot, written straight
+		 * into the output slot. */
+		for (uint32_t y = 0; y < rows; y++)
+			invert_row(in->plane[p] + (uint64_t)y * in->stride[p],
+			           out->plane[p] + (uint64_t)y * out->stride[p], (size_t)bytes,
+			           flip, colour == UINT32_MAX);
 	}
 	return 0;
 }

@@ -3,30 +3,61 @@
  * sample by sample; packed 4:2:2 (YUYV, UYVY) pixel by pixel, so chroma stays with its
  * pixels.
  */
-#include <string.h>
-
 #include <vshm/vshm.h>
 
-/* Reverses a row of count samples of size bytes each (1, 2, 3 or 4). */
-static void reverse_row(const uint8_t *restrict from, uint8_t *restrict to, uint32_t count,
-                        uint32_t size)
+/*
+ * The row loops below are plain loops over bytes at constant offsets, which the
+ * compiler vectorises (GCC's -fopt-info-vec reports them). Reversing the order of bytes
+ * in a vector takes a byte shuffle that the x86-64 baseline (SSE2) lacks, so on x86-64
+ * the compiler also makes copies of the row function for SSSE3 and AVX2, and the
+ * dynamic loader picks the best one for the CPU (GCC's and Clang's target_clones).
+ */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define ROW_CLONES __attribute__((target_clones("avx2", "ssse3", "default")))
+#endif
+#endif
+#ifndef ROW_CLONES
+#define ROW_CLONES
+#endif
+
+/*
+ * Reverses count samples of size bytes each: inlined below with a constant size, so
+ * that the compiler knows each sample's bytes lie at fixed offsets. The input is read
+ * forwards and the output written backwards: the input was just written by another
+ * process, and read in order, row after row, it is one long stream that the CPU's
+ * prefetcher fetches ahead; read backwards, every row starts a new stream, which cost
+ * 1.4x the time of a copy where this costs the same as one.
+ */
+static inline void reverse_by(const uint8_t *restrict from, uint8_t *restrict to, size_t count,
+                              size_t size)
 {
-	const uint8_t *sample = from + (uint64_t)(count - 1) * size;
-	if (size == 1) {
-		/* Eight bytes at a time, byte-swapped: the same as reversing them one by one. */
-		uint32_t i = 0;
-		for (; i + 8 <= count; i += 8) {
-			uint64_t word;
-			memcpy(&word, from + count - i - 8, 8);
-			word = __builtin_bswap64(word);
-			memcpy(to + i, &word, 8);
-		}
-		for (; i < count; i++)
-			to[i] = from[count - 1 - i];
-		return;
+	for (size_t i = 0; i < count; i++)
+		for (size_t b = 0; b < size; b++)
+			to[(count - 1 - i) * size + b] = from[i * size + b];
+}
+
+/* Reverses a row of count samples of size bytes each (1, 2, 3 or 4). */
+ROW_CLONES static void reverse_row(const uint8_t *restrict from, uint8_t *restrict to, size_t count,
+                                   size_t size)
+{
+	switch (size) {
+	case 1:
+		reverse_by(from, to, count, 1);
+		break;
+	case 2:
+		reverse_by(from, to, count, 2);
+		break;
+	case 3:
+		reverse_by(from, to, count, 3);
+		break;
+	case 4:
+		reverse_by(from, to, count, 4);
+		break;
+	default:
+		reverse_by(from, to, count, size);
+		break;
 	}
-	for (uint32_t i = 0; i < count; i++, to += size, sample -= size)
-		memcpy(to, sample, size);
 }
 
 /*
@@ -69,10 +100,12 @@ static int mirror(const struct vshm_frame *in, struct vshm_frame *out, void *dat
 		uint32_t rows;
 		vshm_format_plane_extent(in->format, p, in->width, in->height, &bytes, &rows);
 		uint32_t sample = format->planes[p].bytes_per_sample;
+		/* The one pass over the pixels: read from the input slot, written straight
+		 * into the output slot. */
 		for (uint32_t y = 0; y < rows; y++)
 			reverse_row(in->plane[p] + (uint64_t)y * in->stride[p],
 			            out->plane[p] + (uint64_t)y * out->stride[p],
-			            (uint32_t)(bytes / sample), sample);
+			            (size_t)(bytes / sample), sample);
 	}
 	return 0;
 }
