@@ -44,7 +44,8 @@ int program_run(char *const argv[], int timeout_ms, char *error_text, size_t err
 const char *program_temporary_directory(void);
 void program_cleanup(void);
 
-/* Reads a whole file (malloc'd, caller frees); NULL on failure. */
+/* Reads a whole file (malloc'd, caller frees, with a NUL after its bytes); NULL on
+ * failure. */
 uint8_t *program_read_file(const char *path, size_t *size);
 
 /* Adler-32 as FFmpeg's framecrc computes it (starting from 0, not 1). */
