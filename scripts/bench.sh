@@ -29,6 +29,7 @@ if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^capture/vshm-capture
     samples/filters/vshm-filter-invert samples/filters/vshm-filter-mirror >/dev/null
   echo
   "$root/bench/capture-vs-ffmpeg.sh" "$build"
+  echo; "$root/bench/hifi.sh" "$build"
   echo
   "$root/bench/chain.sh" "$build"
 fi
