@@ -69,47 +69,58 @@ static void usage(FILE *out)
 	    "                      play at this rate instead of by timestamps; for a camera,\n"
 	    "                      the rate it offers nearest to this (default: its fastest)\n"
 	    "  -f, --format FMT    pixel format in the ring (default: the source's own when\n"
-	    "                      the ring carries it): %s\n"
+	    "                      the ring carries it, else the nearest that keeps its\n"
+	    "                      depth and chroma: 10-bit as p010, 4:4:4 as i444; what a\n"
+	    "                      format loses is said when the stream starts): %s\n"
 	    "      --slots N       slots in the ring, %d..%d (default %d; at least 7 when a\n"
 	    "                      camera writes straight into them)\n"
-	    "  -l, --loop          start files over at the end, forever\n"
-	    "      --skip-damaged  drop the pictures of a damaged file that decode with\n"
-	    "                      errors (by default they are published as FFmpeg decodes\n"
-	    "                      them, flagged damaged)\n"
 	    "      --frames N      stop after N frames (the last carries end-of-stream)\n"
 	    "      --fast          publish as fast as possible, not in real "
 	    "time\n" PROGRAM_WAIT_READERS_HELP
 
 	    "      --group         let the owner's group read the stream (mode 0660)\n"
-	    "\n"
-	    "Cameras:\n"
-	    "      --list-devices  list the video devices, their stable /dev/v4l names and\n"
-	    "                      the formats they offer\n"
-	    "      --list-formats DEVICE\n"
-	    "                      list a device's formats, frame sizes and frame rates,\n"
-	    "                      and mark the one taken by default\n"
-	    "      --input-format FOURCC\n"
-	    "                      take the camera's frames in this format, as --list-formats\n"
-	    "                      names it (MJPG, YUYV, ...); by default, the format that\n"
-	    "                      reaches --fps (or goes fastest) at the size, preferring\n"
-	    "                      those the ring carries as they are\n"
-	    "      --io MODE       auto (default): the camera writes straight into the\n"
-	    "                      stream's slots (USERPTR) when its driver allows it, else\n"
-	    "                      mmap; mmap: copy each frame from the driver's buffers;\n"
-	    "                      userptr: ask for USERPTR (falls back to mmap, and says so)\n"
-	    "      --no-reconnect  exit when the camera vanishes (or a network sender goes\n"
-	    "                      away), instead of reopening it every second while\n"
-	    "                      readers keep the last frame\n"
-	    "  Formats the ring carries come as they are; MJPEG is decoded into the slot\n"
-	    "  (yuyv or i420, or --format).\n"
-	    "\n"
-	    "Other options:\n" PROGRAM_COMMON_HELP "\n"
-	    "Prints a status line every second (fps, frames, skipped, damaged, overwrites,\n"
-	    "readers).\n"
-	    "Ctrl-C, SIGTERM or the end of the source stop it; the stream is removed.\n"
-	    "Exit status: 0 done, 1 the source or the stream failed, 2 bad usage.\n",
+	    "\n",
 	    program_format_names(), VSHM_SLOT_COUNT_MIN, VSHM_SLOT_COUNT_MAX,
 	    VSHM_SLOT_COUNT_DEFAULT);
+	fputs("Files and URLs:\n"
+	      "  -l, --loop          start files over at the end, forever\n"
+	      "      --no-autorotate keep pictures as stored; by default they are turned and\n"
+	      "                      mirrored as the file's display matrix says (phone video\n"
+	      "                      stored sideways comes out upright), as FFmpeg does\n"
+	      "      --square-pixels scale anamorphic video (pixels that are not square: DV,\n"
+	      "                      HDV, broadcast) to square pixels at its height, for\n"
+	      "                      readers that ignore the frames' sample aspect ratio\n"
+	      "      --skip-damaged  drop the pictures of a damaged file that decode with\n"
+	      "                      errors (by default they are published as FFmpeg decodes\n"
+	      "                      them, flagged damaged)\n"
+	      "\n"
+	      "Cameras:\n"
+	      "      --list-devices  list the video devices, their stable /dev/v4l names and\n"
+	      "                      the formats they offer\n"
+	      "      --list-formats DEVICE\n"
+	      "                      list a device's formats, frame sizes and frame rates,\n"
+	      "                      and mark the one taken by default\n"
+	      "      --input-format FOURCC\n"
+	      "                      take the camera's frames in this format, as --list-formats\n"
+	      "                      names it (MJPG, YUYV, ...); by default, the format that\n"
+	      "                      reaches --fps (or goes fastest) at the size, preferring\n"
+	      "                      those the ring carries as they are\n"
+	      "      --io MODE       auto (default): the camera writes straight into the\n"
+	      "                      stream's slots (USERPTR) when its driver allows it, else\n"
+	      "                      mmap; mmap: copy each frame from the driver's buffers;\n"
+	      "                      userptr: ask for USERPTR (falls back to mmap, and says so)\n"
+	      "      --no-reconnect  exit when the camera vanishes (or a network sender goes\n"
+	      "                      away), instead of reopening it every second while\n"
+	      "                      readers keep the last frame\n"
+	      "  Formats the ring carries come as they are; MJPEG is decoded into the slot\n"
+	      "  (yuyv or i420, or --format).\n"
+	      "\n"
+	      "Other options:\n" PROGRAM_COMMON_HELP "\n"
+	      "Prints a status line every second (fps, frames, skipped, damaged, overwrites,\n"
+	      "readers).\n"
+	      "Ctrl-C, SIGTERM or the end of the source stop it; the stream is removed.\n"
+	      "Exit status: 0 done, 1 the source or the stream failed, 2 bad usage.\n",
+	      out);
 }
 
 /* "path/to/My Clip.final.mp4" -> "My-Clip.final": a valid stream name from a file. */
@@ -184,6 +195,8 @@ static int parse_options(int argc, char **argv, struct options *options)
 		{ "io", required_argument, NULL, 'I' },
 		{ "no-reconnect", no_argument, NULL, 'R' },
 		{ "skip-damaged", no_argument, NULL, 'K' },
+		{ "no-autorotate", no_argument, NULL, 'O' },
+		{ "square-pixels", no_argument, NULL, 'Q' },
 		{ "input-format", required_argument, NULL, 'i' },
 		PROGRAM_COMMON_LONG_OPTIONS,
 		{ 0 },
@@ -255,6 +268,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 		case 'K':
 			options->settings.skip_damaged = true;
 			break;
+		case 'O':
+			options->settings.no_autorotate = true;
+			break;
+		case 'Q':
+			options->settings.square_pixels = true;
+			break;
 		case 'i':
 			if (parse_fourcc("--input-format", optarg,
 			                 &options->settings.input_format) < 0)
@@ -271,6 +290,10 @@ static int parse_options(int argc, char **argv, struct options *options)
 	}
 	if ((options->list_devices || options->list_formats) && optind == argc)
 		return 0;
+	if (options->settings.square_pixels && options->settings.width) {
+		program_say("--square-pixels and --size both choose the size: give one");
+		return -1;
+	}
 	if (optind != argc - 1) {
 		program_say("%s; try 'vshm-capture --help'",
 		            optind == argc

@@ -185,7 +185,9 @@ uint8_t pattern_gray(struct pattern_rgb c)
  * Writes value into component c's samples for pixels [x0, x1) of row y, where the
  * format's description says they lie. A subsampled chroma sample k covers pixels
  * k << shift ... and takes the colour of its first pixel: it is written from the top
- * row of its block, for the spans that hold that first pixel.
+ * row of its block, for the spans that hold that first pixel. The 8-bit value becomes
+ * a deeper format's value as FFmpeg scales 8-bit video up (times 4 for 10 bits), in its
+ * place in a little-endian word: P010 gets the bytes 0 and value.
  */
 static void fill_component(struct vshm_frame *frame, const struct vshm_format_description *format,
                            const struct vshm_format_component *component, bool chroma, uint32_t y,
@@ -200,6 +202,14 @@ static void fill_component(struct vshm_frame *frame, const struct vshm_format_de
 	uint8_t *samples = frame->plane[component->plane] +
 	                   (uint64_t)(y >> shift_y) * frame->stride[component->plane] +
 	                   component->offset + (uint64_t)first * component->step;
+	if (format->sample_bytes == 2) {
+		uint16_t word = (uint16_t)(value << (format->depth - 8 + format->sample_shift));
+		for (uint32_t k = first; k < end; k++, samples += component->step) {
+			samples[0] = (uint8_t)word;
+			samples[1] = (uint8_t)(word >> 8);
+		}
+		return;
+	}
 	if (component->step == 1) {
 		memset(samples, value, end - first);
 		return;

@@ -5,8 +5,14 @@
  *     plane by plane: a copy is needed because the decoder keeps its output buffers as
  *     references for the pictures that follow, so it cannot decode into slots that
  *     readers then hold;
+ *   - the same picture turned upright (rotate.c) is rearranged straight into the slot:
+ *     the rotation is that copy;
  *   - anything else is converted or scaled by libswscale straight from the decoder's
  *     buffers into the slot, with no intermediate picture.
+ * Only a picture that must be both turned and converted (or scaled) takes a second
+ * pass, through a temporary picture: libswscale cannot turn, and the rotation cannot
+ * convert. It is turned first, in the decoder's format, then converted into the slot;
+ * a format the rotation cannot rearrange (packed 4:2:2, palettes) is converted first.
  */
 #include <errno.h>
 #include <libavutil/imgutils.h>
@@ -63,6 +69,11 @@ uint32_t capture_picture_ring_format(enum AVPixelFormat format)
 		return VSHM_FORMAT_XRGB8888;
 	if (descriptor->nb_components <= 2)
 		return VSHM_FORMAT_GRAY8;
+	/* Depth first: banding from 8-bit HDR shows more than halved chroma does. */
+	if (descriptor->comp[0].depth > 8)
+		return VSHM_FORMAT_P010;
+	if (descriptor->log2_chroma_w == 0 && descriptor->log2_chroma_h == 0)
+		return VSHM_FORMAT_I444;
 	if (descriptor->log2_chroma_w == 1 && descriptor->log2_chroma_h == 0)
 		return VSHM_FORMAT_YUYV; /* 4:2:2 keeps its chroma, packed */
 	return VSHM_FORMAT_I420;
@@ -84,6 +95,46 @@ static enum vshm_color_matrix matrix_of(enum AVColorSpace space)
 	}
 }
 
+static enum vshm_color_primaries primaries_of(enum AVColorPrimaries primaries)
+{
+	switch (primaries) {
+	case AVCOL_PRI_BT709:
+		return VSHM_COLOR_PRIMARIES_BT709;
+	case AVCOL_PRI_BT470BG:
+		return VSHM_COLOR_PRIMARIES_BT601_625;
+	case AVCOL_PRI_SMPTE170M:
+	case AVCOL_PRI_SMPTE240M:
+		return VSHM_COLOR_PRIMARIES_BT601_525;
+	case AVCOL_PRI_BT2020:
+		return VSHM_COLOR_PRIMARIES_BT2020;
+	case AVCOL_PRI_SMPTE432:
+		return VSHM_COLOR_PRIMARIES_DISPLAY_P3;
+	default:
+		return VSHM_COLOR_PRIMARIES_UNSPECIFIED;
+	}
+}
+
+static enum vshm_color_transfer transfer_of(enum AVColorTransferCharacteristic transfer)
+{
+	switch (transfer) {
+	case AVCOL_TRC_BT709:
+	case AVCOL_TRC_SMPTE170M:
+	case AVCOL_TRC_BT2020_10:
+	case AVCOL_TRC_BT2020_12:
+		return VSHM_COLOR_TRANSFER_BT709;
+	case AVCOL_TRC_IEC61966_2_1:
+		return VSHM_COLOR_TRANSFER_SRGB;
+	case AVCOL_TRC_SMPTE2084:
+		return VSHM_COLOR_TRANSFER_PQ;
+	case AVCOL_TRC_ARIB_STD_B67:
+		return VSHM_COLOR_TRANSFER_HLG;
+	case AVCOL_TRC_LINEAR:
+		return VSHM_COLOR_TRANSFER_LINEAR;
+	default:
+		return VSHM_COLOR_TRANSFER_UNSPECIFIED;
+	}
+}
+
 /* What kind of samples a FFmpeg format holds, as the rules of picture.h tell them apart. */
 enum family { FAMILY_YUV, FAMILY_RGB, FAMILY_GRAY };
 
@@ -93,6 +144,61 @@ static enum family family_of(enum AVPixelFormat format)
 	if (descriptor->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL))
 		return FAMILY_RGB;
 	return descriptor->nb_components <= 2 ? FAMILY_GRAY : FAMILY_YUV;
+}
+
+/* The picture's sample aspect: the container's when it has one (as FFmpeg's program
+ * takes it), else the codec's; 0/0 when neither says. */
+static AVRational aspect_of(const struct capture_picture *converter, const AVFrame *picture)
+{
+	AVRational aspect = converter->stream_aspect;
+	if (aspect.num <= 0 || aspect.den <= 0)
+		aspect = picture->sample_aspect_ratio;
+	if (aspect.num <= 0 || aspect.den <= 0)
+		return (AVRational){ 0, 0 };
+	return converter->rotation.transpose ? (AVRational){ aspect.den, aspect.num } : aspect;
+}
+
+void capture_picture_output_size(const struct capture_picture *converter, const AVFrame *picture,
+                                 uint32_t width, uint32_t height, uint32_t *output_width,
+                                 uint32_t *output_height)
+{
+	if (width && height) {
+		*output_width = width;
+		*output_height = height;
+		return;
+	}
+	bool transpose = converter->rotation.transpose;
+	uint64_t upright_width = (uint32_t)(transpose ? picture->height : picture->width);
+	*output_height = (uint32_t)(transpose ? picture->width : picture->height);
+	AVRational aspect = aspect_of(converter, picture);
+	if (converter->square_pixels && aspect.num > 0) {
+		/* Keep the height and stretch the width, as FFmpeg's scale=iw*sar:ih does. */
+		upright_width = (upright_width * (uint64_t)aspect.num + (uint64_t)aspect.den / 2) /
+		                (uint64_t)aspect.den;
+		if (upright_width < 1)
+			upright_width = 1;
+	}
+	*output_width = upright_width > UINT32_MAX ? UINT32_MAX : (uint32_t)upright_width;
+}
+
+/* The aspect of the frame's pixels: the picture's, turned, and changed by any scaling
+ * so that the picture keeps its shape on screen. */
+static struct vshm_ratio frame_aspect(const struct capture_picture *converter,
+                                      const AVFrame *picture, const struct vshm_frame *frame)
+{
+	AVRational aspect = aspect_of(converter, picture);
+	if (converter->square_pixels)
+		return (struct vshm_ratio){ 1, 1 };
+	if (aspect.num <= 0)
+		return (struct vshm_ratio){ 0, 0 };
+	bool transpose = converter->rotation.transpose;
+	int64_t upright_width = transpose ? picture->height : picture->width;
+	int64_t upright_height = transpose ? picture->width : picture->height;
+	int numerator, denominator;
+	av_reduce(&numerator, &denominator,
+	          (int64_t)aspect.num * upright_width * (int64_t)frame->height,
+	          (int64_t)aspect.den * upright_height * (int64_t)frame->width, UINT32_MAX / 2);
+	return (struct vshm_ratio){ (uint32_t)numerator, (uint32_t)denominator };
 }
 
 /* The one copy, when the bytes are already the slot's: each plane, row by row. */
@@ -109,30 +215,118 @@ static void copy_planes(const AVFrame *picture, struct vshm_frame *frame)
 	}
 }
 
-/* The one pass, when they are not: libswscale from the decoder's buffers into the slot. */
-static int convert(struct capture_picture *converter, const AVFrame *picture,
-                   enum AVPixelFormat input, enum AVPixelFormat output, bool input_full,
-                   bool output_full, enum vshm_color_matrix matrix, struct vshm_frame *frame)
+/* A picture's planes, or a slot's, as libswscale and the rotation take them. */
+struct planes {
+	uint8_t *data[4];
+	int stride[4];
+	int width, height;
+	enum AVPixelFormat format;
+};
+
+static struct planes planes_of_picture(const AVFrame *picture, enum AVPixelFormat format)
 {
-	bool scaling =
-	    (uint32_t)picture->width != frame->width || (uint32_t)picture->height != frame->height;
-	converter->scaler = sws_getCachedContext(
-	    converter->scaler, picture->width, picture->height, input, (int)frame->width,
-	    (int)frame->height, output, scaling ? SWS_BICUBIC : SWS_POINT, NULL, NULL, NULL);
-	if (!converter->scaler)
+	struct planes planes = { .width = picture->width,
+		                 .height = picture->height,
+		                 .format = format };
+	for (int i = 0; i < 4; i++) {
+		planes.data[i] = picture->data[i];
+		planes.stride[i] = picture->linesize[i];
+	}
+	return planes;
+}
+
+/* How a conversion treats colour: the ranges on each side and the YUV matrix. */
+struct colour {
+	bool input_full, output_full;
+	enum vshm_color_matrix matrix;
+};
+
+/* One pass of libswscale, from planes to planes, converting and scaling as needed. */
+static int convert(struct SwsContext **scaler, const struct planes *from, const struct planes *to,
+                   const struct colour *colour)
+{
+	bool scaling = from->width != to->width || from->height != to->height;
+	*scaler = sws_getCachedContext(*scaler, from->width, from->height, from->format, to->width,
+	                               to->height, to->format, scaling ? SWS_BICUBIC : SWS_POINT,
+	                               NULL, NULL, NULL);
+	if (!*scaler)
 		return AVERROR(EINVAL);
 	const int *coefficients =
-	    sws_getCoefficients(matrix == VSHM_COLOR_MATRIX_BT709    ? SWS_CS_ITU709
-	                        : matrix == VSHM_COLOR_MATRIX_BT2020 ? SWS_CS_BT2020
-	                                                             : SWS_CS_ITU601);
-	sws_setColorspaceDetails(converter->scaler, coefficients, input_full, coefficients,
-	                         output_full, 0, 1 << 16, 1 << 16);
-	int strides[VSHM_FORMAT_PLANES_MAX];
-	for (int i = 0; i < VSHM_FORMAT_PLANES_MAX; i++)
-		strides[i] = (int)frame->stride[i];
-	sws_scale(converter->scaler, (const uint8_t *const *)picture->data, picture->linesize, 0,
-	          picture->height, frame->plane, strides);
+	    sws_getCoefficients(colour->matrix == VSHM_COLOR_MATRIX_BT709    ? SWS_CS_ITU709
+	                        : colour->matrix == VSHM_COLOR_MATRIX_BT2020 ? SWS_CS_BT2020
+	                                                                     : SWS_CS_ITU601);
+	sws_setColorspaceDetails(*scaler, coefficients, colour->input_full, coefficients,
+	                         colour->output_full, 0, 1 << 16, 1 << 16);
+	sws_scale(*scaler, (const uint8_t *const *)from->data, from->stride, 0, from->height,
+	          to->data, to->stride);
 	return 0;
+}
+
+/* A temporary picture of that format and size, kept for the next picture. */
+static int temporary(AVFrame **picture, enum AVPixelFormat format, int width, int height,
+                     struct planes *planes)
+{
+	if (!*picture || (*picture)->format != format || (*picture)->width != width ||
+	    (*picture)->height != height) {
+		av_frame_free(picture);
+		*picture = av_frame_alloc();
+		if (!*picture)
+			return AVERROR(ENOMEM);
+		(*picture)->format = format;
+		(*picture)->width = width;
+		(*picture)->height = height;
+		int result = av_frame_get_buffer(*picture, 64);
+		if (result < 0) {
+			av_frame_free(picture);
+			return result;
+		}
+	}
+	*planes = planes_of_picture(*picture, format);
+	return 0;
+}
+
+/*
+ * The picture turned upright into the slot (see the top of this file): straight in when
+ * nothing else changes, else with one more pass through a temporary, two in the rare
+ * case that neither the decoder's format nor the slot's can be rearranged.
+ */
+static int turn(struct capture_picture *converter, const AVFrame *picture, enum AVPixelFormat input,
+                const struct planes *slot, const struct colour *colour)
+{
+	const struct capture_rotation *rotation = &converter->rotation;
+	struct planes from = planes_of_picture(picture, input);
+	struct colour rest = *colour; /* colour is converted in the first conversion only */
+	int result;
+	if (!capture_rotation_supports(input)) {
+		/* First into a format that turns: the slot's, or else planar 4:4:4 in the
+		 * slot's range, which libswscale then packs into the slot. */
+		enum AVPixelFormat format =
+		    capture_rotation_supports(slot->format) ? slot->format : AV_PIX_FMT_YUV444P;
+		struct planes converted;
+		result =
+		    temporary(&converter->converted, format, from.width, from.height, &converted);
+		if (result < 0 ||
+		    (result = convert(&converter->first_scaler, &from, &converted, colour)) < 0)
+			return result;
+		from = converted;
+		rest.input_full = rest.output_full;
+	}
+	int upright_width = rotation->transpose ? from.height : from.width;
+	int upright_height = rotation->transpose ? from.width : from.height;
+	if (from.format == slot->format && upright_width == slot->width &&
+	    upright_height == slot->height) {
+		capture_rotation_apply(rotation, from.format, (const uint8_t *const *)from.data,
+		                       from.stride, from.width, from.height, slot->data,
+		                       slot->stride);
+		return 0;
+	}
+	struct planes turned;
+	result = temporary(&converter->turned, from.format, upright_width, upright_height, &turned);
+	if (result < 0)
+		return result;
+	capture_rotation_apply(rotation, from.format, (const uint8_t *const *)from.data,
+	                       from.stride, from.width, from.height, turned.data, turned.stride);
+	return convert(&converter->scaler, &turned, slot, &rest);
 }
 
 int capture_picture_write(struct capture_picture *converter, const AVFrame *picture,
@@ -143,32 +337,50 @@ int capture_picture_write(struct capture_picture *converter, const AVFrame *pict
 	if (input == AV_PIX_FMT_NONE || output == AV_PIX_FMT_NONE || !av_pix_fmt_desc_get(input))
 		return AVERROR(EINVAL);
 	enum family from = family_of(input), to = family_of(output);
-	bool input_full = input != (enum AVPixelFormat)picture->format ||
-	                  picture->color_range == AVCOL_RANGE_JPEG || from != FAMILY_YUV;
-	bool output_full = to != FAMILY_YUV || (from == FAMILY_YUV && input_full);
-	enum vshm_color_matrix matrix = matrix_of(picture->colorspace);
-	if (matrix == VSHM_COLOR_MATRIX_UNSPECIFIED)
-		matrix = (enum vshm_color_matrix)fallback_matrix;
+	struct colour colour = {
+		.input_full = input != (enum AVPixelFormat)picture->format ||
+		              picture->color_range == AVCOL_RANGE_JPEG || from != FAMILY_YUV,
+	};
+	colour.output_full = to != FAMILY_YUV || (from == FAMILY_YUV && colour.input_full);
+	colour.matrix = matrix_of(picture->colorspace);
+	if (colour.matrix == VSHM_COLOR_MATRIX_UNSPECIFIED)
+		colour.matrix = (enum vshm_color_matrix)fallback_matrix;
 	if (from == FAMILY_RGB)
-		matrix = VSHM_COLOR_MATRIX_BT601; /* what libswscale makes RGB into */
+		colour.matrix = VSHM_COLOR_MATRIX_BT601; /* what libswscale makes RGB into */
 
-	if (input == output && (uint32_t)picture->width == frame->width &&
-	    (uint32_t)picture->height == frame->height) {
+	struct planes slot = { .width = (int)frame->width,
+		               .height = (int)frame->height,
+		               .format = output };
+	for (int i = 0; i < VSHM_FORMAT_PLANES_MAX; i++) {
+		slot.data[i] = frame->plane[i];
+		slot.stride[i] = (int)frame->stride[i];
+	}
+	int result = 0;
+	if (!capture_rotation_is_none(&converter->rotation)) {
+		result = turn(converter, picture, input, &slot, &colour);
+	} else if (input == output && (uint32_t)picture->width == frame->width &&
+	           (uint32_t)picture->height == frame->height) {
 		copy_planes(picture, frame);
 	} else {
-		int result = convert(converter, picture, input, output, input_full, output_full,
-		                     matrix, frame);
-		if (result < 0)
-			return result;
+		struct planes planes = planes_of_picture(picture, input);
+		result = convert(&converter->scaler, &planes, &slot, &colour);
 	}
+	if (result < 0)
+		return result;
 
-	frame->color_matrix = (uint8_t)(to == FAMILY_YUV ? matrix : VSHM_COLOR_MATRIX_UNSPECIFIED);
-	if (output_full)
+	frame->color_matrix =
+	    (uint8_t)(to == FAMILY_YUV ? colour.matrix : VSHM_COLOR_MATRIX_UNSPECIFIED);
+	if (colour.output_full)
 		frame->color_range = VSHM_COLOR_RANGE_FULL;
 	else if (from != FAMILY_YUV || picture->color_range == AVCOL_RANGE_MPEG)
 		frame->color_range = VSHM_COLOR_RANGE_LIMITED;
 	else
 		frame->color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
+	/* Converting between YUV and RGB changes how colours are coded, not which colours
+	 * the values mean: primaries and transfer stay the picture's. */
+	frame->color_primaries = (uint8_t)primaries_of(picture->color_primaries);
+	frame->color_transfer = (uint8_t)transfer_of(picture->color_trc);
+	frame->sample_aspect = frame_aspect(converter, picture, frame);
 	return 0;
 }
 
@@ -176,4 +388,8 @@ void capture_picture_finish(struct capture_picture *converter)
 {
 	sws_freeContext(converter->scaler);
 	converter->scaler = NULL;
+	sws_freeContext(converter->first_scaler);
+	converter->first_scaler = NULL;
+	av_frame_free(&converter->converted);
+	av_frame_free(&converter->turned);
 }

@@ -328,8 +328,28 @@ static void describe_output(const struct capture_source *source, uint32_t *forma
 	*format = source->settings.format
 	              ? source->settings.format
 	              : capture_picture_ring_format((enum AVPixelFormat)picture->format);
-	*width = source->settings.width ? source->settings.width : (uint32_t)picture->width;
-	*height = source->settings.height ? source->settings.height : (uint32_t)picture->height;
+	capture_picture_output_size(&source->converter, picture, source->settings.width,
+	                            source->settings.height, width, height);
+}
+
+/* How pictures are shown: turned as the display matrix says (unless --no-autorotate),
+ * and the container's pixel aspect. */
+static void turn_upright(struct capture_source *source)
+{
+	source->converter.stream_aspect = source->stream->sample_aspect_ratio;
+	source->converter.square_pixels = source->settings.square_pixels;
+	const int32_t *matrix = (const int32_t *)av_stream_get_side_data(
+	    source->stream, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+	if (!matrix || source->settings.no_autorotate)
+		return;
+	double degrees;
+	if (capture_rotation_from_display_matrix(matrix, &source->converter.rotation, &degrees) ==
+	    -ENOTSUP)
+		fprintf(stderr,
+		        "vshm-capture: '%s': its display matrix turns the picture by %.0f degrees "
+		        "anticlockwise; only multiples of 90 are turned, so it is published as "
+		        "stored\n",
+		        source->location, degrees);
 }
 
 static int open_decoder(struct capture_source *source)
@@ -363,6 +383,7 @@ static int open_decoder(struct capture_source *source)
 		return AVERROR_DECODER_NOT_FOUND;
 	}
 	source->stream = source->format_context->streams[index];
+	turn_upright(source);
 	/* The demuxer skips every other stream: their packets are never read, so that
 	 * nothing in them (a damaged audio track) can end the video. */
 	for (unsigned i = 0; i < source->format_context->nb_streams; i++)
@@ -381,6 +402,25 @@ static int open_decoder(struct capture_source *source)
 	                                ? (uint64_t)av_rescale(1000000000, rate.den, rate.num)
 	                                : DEFAULT_INTERVAL_NS;
 	return 0;
+}
+
+/* The line that announces the stream: what the file holds, how it is turned, and what
+ * the ring format loses of it. */
+static void summarise(const struct capture_source *source, struct capture_description *description)
+{
+	enum AVPixelFormat format = (enum AVPixelFormat)source->pending->format;
+	const char *format_name = av_get_pix_fmt_name(format);
+	char turned[96] = "", losses[160];
+	if (!capture_rotation_is_none(&source->converter.rotation))
+		snprintf(turned, sizeof(turned),
+		         "; %s as its display matrix says (--no-autorotate "
+		         "keeps it as stored)",
+		         capture_rotation_describe(&source->converter.rotation));
+	capture_picture_describe_losses(format, description->format, losses, sizeof(losses));
+	snprintf(description->summary, sizeof(description->summary), "'%s' (%s in %s, %s%s%s%s)",
+	         source->location, source->decoder->codec->name,
+	         source->format_context->iformat->name, format_name ? format_name : "?", turned,
+	         losses[0] ? "; " : "", losses);
 }
 
 static void file_close(struct capture_source *source)
@@ -488,11 +528,7 @@ static struct capture_source *file_open(const char *location,
 		goto error;
 	}
 	description->frame_interval_ns = source->frame_interval_ns;
-	snprintf(description->summary, sizeof(description->summary), "'%s' (%s in %s, %s)",
-	         location, source->decoder->codec->name, source->format_context->iformat->name,
-	         av_get_pix_fmt_name((enum AVPixelFormat)source->pending->format)
-	             ? av_get_pix_fmt_name((enum AVPixelFormat)source->pending->format)
-	             : "?");
+	summarise(source, description);
 	return source;
 
 error:

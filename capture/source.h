@@ -28,8 +28,10 @@ struct capture_settings {
 	uint32_t height;
 	double fps;
 	bool loop;
-	bool skip_damaged; /* files: drop pictures decoded with errors instead of flagging them */
-	bool quiet;        /* say nothing but errors and events (the network source's waiting) */
+	bool skip_damaged;  /* files: drop pictures decoded with errors instead of flagging them */
+	bool no_autorotate; /* files: keep pictures as stored, whatever the display matrix says */
+	bool square_pixels; /* files: scale anamorphic pictures to square pixels */
+	bool quiet;         /* say nothing but errors and events (the network source's waiting) */
 	/* Cameras only: */
 	uint32_t input_format; /* the camera's format (a V4L2 fourcc) to take, 0: the best */
 	enum capture_io io;
@@ -42,7 +44,9 @@ struct capture_description {
 	uint32_t width;
 	uint32_t height;
 	uint64_t frame_interval_ns; /* nominal, 0 if unknown */
-	char summary[160];          /* one line for the user: codec, container, ... */
+	/* One line for the user: codec, container, how pictures are turned, what the ring
+	 * format loses of them. */
+	char summary[400];
 	/*
 	 * A live source (a camera) delivers frames at its own pace and stamps them itself:
 	 * next() blocks until a frame is there and sets frame->capture_ns; the caller

@@ -270,8 +270,12 @@ static int process_one(struct filter_run *run)
 		vshm_reader_release(run->reader);
 		return 1;
 	}
+	/* The output has the input's size, so its pixels keep their shape too. */
 	output.color_matrix = input.color_matrix;
 	output.color_range = input.color_range;
+	output.color_primaries = input.color_primaries;
+	output.color_transfer = input.color_transfer;
+	output.sample_aspect = input.sample_aspect;
 	uint64_t start = vshm_now_ns();
 	result = filter->process(&input, &output, filter->data);
 	uint64_t took = vshm_now_ns() - start;

@@ -18,45 +18,57 @@
 	{                                                                                          \
 		(plane), (step), (offset)                                                          \
 	}
-#define YUV  VSHM_FORMAT_FAMILY_YUV
-#define RGB  VSHM_FORMAT_FAMILY_RGB
-#define GRAY VSHM_FORMAT_FAMILY_GRAY
+/* Depth, bytes and shift of the samples: one byte, or 10 bits at the top of a word. */
+#define BITS_8        8, 1, 0
+#define BITS_10_IN_16 10, 2, 6
+#define YUV           VSHM_FORMAT_FAMILY_YUV
+#define RGB           VSHM_FORMAT_FAMILY_RGB
+#define GRAY          VSHM_FORMAT_FAMILY_GRAY
 
 /* clang-format off */
 static const struct vshm_format_description formats[] = {
 	{ VSHM_FORMAT_NV12, "nv12", "nv12", "NV12", VSHM_FOURCC('N', 'V', '1', '2'),
 	  YUV, 2, 3, 1, 1, { PLANE(1, 1, 1), PLANE(2, 2, 2) },
-	  { COMPONENT(0, 1, 0), COMPONENT(1, 2, 0), COMPONENT(1, 2, 1) } },
+	  { COMPONENT(0, 1, 0), COMPONENT(1, 2, 0), COMPONENT(1, 2, 1) }, BITS_8 },
 	{ VSHM_FORMAT_I420, "i420", "yuv420p", "I420", VSHM_FOURCC('Y', 'U', '1', '2'),
 	  YUV, 3, 3, 1, 1, { PLANE(1, 1, 1), PLANE(1, 2, 2), PLANE(1, 2, 2) },
-	  { COMPONENT(0, 1, 0), COMPONENT(1, 1, 0), COMPONENT(2, 1, 0) } },
+	  { COMPONENT(0, 1, 0), COMPONENT(1, 1, 0), COMPONENT(2, 1, 0) }, BITS_8 },
 	/* Packed 4:2:2: one plane sample is a pair of pixels, four bytes. */
 	{ VSHM_FORMAT_YUYV, "yuyv", "yuyv422", "YUY2", VSHM_FOURCC('Y', 'U', 'Y', 'V'),
 	  YUV, 1, 3, 1, 0, { PLANE(4, 2, 1) },
-	  { COMPONENT(0, 2, 0), COMPONENT(0, 4, 1), COMPONENT(0, 4, 3) } },
+	  { COMPONENT(0, 2, 0), COMPONENT(0, 4, 1), COMPONENT(0, 4, 3) }, BITS_8 },
 	{ VSHM_FORMAT_UYVY, "uyvy", "uyvy422", "UYVY", VSHM_FOURCC('U', 'Y', 'V', 'Y'),
 	  YUV, 1, 3, 1, 0, { PLANE(4, 2, 1) },
-	  { COMPONENT(0, 2, 1), COMPONENT(0, 4, 0), COMPONENT(0, 4, 2) } },
+	  { COMPONENT(0, 2, 1), COMPONENT(0, 4, 0), COMPONENT(0, 4, 2) }, BITS_8 },
 	{ VSHM_FORMAT_RGB24, "rgb24", "rgb24", "RGB", VSHM_FOURCC('R', 'G', 'B', '3'),
 	  RGB, 1, 3, 0, 0, { PLANE(3, 1, 1) },
-	  { COMPONENT(0, 3, 0), COMPONENT(0, 3, 1), COMPONENT(0, 3, 2) } },
+	  { COMPONENT(0, 3, 0), COMPONENT(0, 3, 1), COMPONENT(0, 3, 2) }, BITS_8 },
 	{ VSHM_FORMAT_BGR24, "bgr24", "bgr24", "BGR", VSHM_FOURCC('B', 'G', 'R', '3'),
 	  RGB, 1, 3, 0, 0, { PLANE(3, 1, 1) },
-	  { COMPONENT(0, 3, 2), COMPONENT(0, 3, 1), COMPONENT(0, 3, 0) } },
+	  { COMPONENT(0, 3, 2), COMPONENT(0, 3, 1), COMPONENT(0, 3, 0) }, BITS_8 },
 	/* V4L2 names 32-bit formats by their word, so its "ABGR32" is R G B A in memory. */
 	{ VSHM_FORMAT_RGBA, "rgba", "rgba", "RGBA", VSHM_FOURCC('A', 'B', '2', '4'),
 	  RGB, 1, 4, 0, 0, { PLANE(4, 1, 1) },
-	  { COMPONENT(0, 4, 0), COMPONENT(0, 4, 1), COMPONENT(0, 4, 2), COMPONENT(0, 4, 3) } },
+	  { COMPONENT(0, 4, 0), COMPONENT(0, 4, 1), COMPONENT(0, 4, 2), COMPONENT(0, 4, 3) }, BITS_8 },
 	{ VSHM_FORMAT_BGRA, "bgra", "bgra", "BGRA", VSHM_FOURCC('A', 'R', '2', '4'),
 	  RGB, 1, 4, 0, 0, { PLANE(4, 1, 1) },
-	  { COMPONENT(0, 4, 2), COMPONENT(0, 4, 1), COMPONENT(0, 4, 0), COMPONENT(0, 4, 3) } },
+	  { COMPONENT(0, 4, 2), COMPONENT(0, 4, 1), COMPONENT(0, 4, 0), COMPONENT(0, 4, 3) }, BITS_8 },
 	/* B G R and a padding byte: three components, no alpha. */
 	{ VSHM_FORMAT_XRGB8888, "xrgb8888", "bgr0", "BGRx", VSHM_FOURCC('X', 'R', '2', '4'),
 	  RGB, 1, 3, 0, 0, { PLANE(4, 1, 1) },
-	  { COMPONENT(0, 4, 2), COMPONENT(0, 4, 1), COMPONENT(0, 4, 0) } },
+	  { COMPONENT(0, 4, 2), COMPONENT(0, 4, 1), COMPONENT(0, 4, 0) }, BITS_8 },
 	{ VSHM_FORMAT_GRAY8, "gray8", "gray", "GRAY8", VSHM_FOURCC('G', 'R', 'E', 'Y'),
 	  GRAY, 1, 1, 0, 0, { PLANE(1, 1, 1) },
-	  { COMPONENT(0, 1, 0) } },
+	  { COMPONENT(0, 1, 0) }, BITS_8 },
+	/* NV12's layout with 16-bit words, the 10 bits at the top (V4L2's and DRM's P010). */
+	{ VSHM_FORMAT_P010, "p010", "p010le", "P010_10LE", VSHM_FOURCC('P', '0', '1', '0'),
+	  YUV, 2, 3, 1, 1, { PLANE(2, 1, 1), PLANE(4, 2, 2) },
+	  { COMPONENT(0, 2, 0), COMPONENT(1, 4, 0), COMPONENT(1, 4, 2) }, BITS_10_IN_16 },
+	/* V4L2 has this layout only as multi-planar YM24, which vshm's camera source does not
+	 * use: no V4L2 code. */
+	{ VSHM_FORMAT_I444, "i444", "yuv444p", "Y444", 0,
+	  YUV, 3, 3, 0, 0, { PLANE(1, 1, 1), PLANE(1, 1, 1), PLANE(1, 1, 1) },
+	  { COMPONENT(0, 1, 0), COMPONENT(1, 1, 0), COMPONENT(2, 1, 0) }, BITS_8 },
 };
 /* clang-format on */
 

@@ -25,7 +25,7 @@
 
 #define VSHM_MAGIC        0x4d485356u /* the bytes 'V' 'S' 'H' 'M' */
 #define VSHM_LAYOUT_MAJOR 2
-#define VSHM_LAYOUT_MINOR 0
+#define VSHM_LAYOUT_MINOR 1
 #define VSHM_CACHE_LINE   64
 /* The smallest alignment of the regions, and the most a header can take. */
 #define VSHM_ALIGNMENT_MIN 4096u
@@ -135,6 +135,9 @@ struct vshm_shm_reader {
 /*
  * What a slot's frame says about itself. It lives next to the slot's sequence counter
  * and is protected by it, so a format change travels with the frame that has it.
+ * Layout 2.1 added the fields from offset 126 on, in bytes that 2.0 reserved (zero, and
+ * ignored by its readers): a 2.0 reader reads 2.1 frames as they were, without them,
+ * and a 2.1 reader finds them zero, "unspecified", in a 2.0 writer's frames.
  */
 struct vshm_shm_frame_info {
 	uint32_t format;                        /* 0 (8 in the descriptor): fourcc */
@@ -150,7 +153,10 @@ struct vshm_shm_frame_info {
 	uint32_t flags;                         /* 120: VSHM_FRAME_* */
 	uint8_t color_matrix;                   /* 124: enum vshm_color_matrix */
 	uint8_t color_range;                    /* 125: enum vshm_color_range */
-	uint16_t reserved;                      /* 126 */
+	uint8_t color_primaries;                /* 126: enum vshm_color_primaries (2.1) */
+	uint8_t color_transfer;                 /* 127: enum vshm_color_transfer (2.1) */
+	uint32_t sample_aspect_numerator;       /* 128: 0 if unknown (2.1) */
+	uint32_t sample_aspect_denominator;     /* 132: 0 if unknown (2.1) */
 };
 
 struct vshm_shm_slot {
@@ -197,7 +203,7 @@ _Static_assert(offsetof(struct vshm_shm_reader, frames_acquired) == 16, "reader 
 _Static_assert(offsetof(struct vshm_shm_reader, attached_monotonic_ns) == 32, "reader layout");
 _Static_assert(offsetof(struct vshm_shm_reader, consumed) == 40, "reader layout");
 _Static_assert(offsetof(struct vshm_shm_reader, flags) == 48, "reader layout");
-_Static_assert(sizeof(struct vshm_shm_frame_info) == 128, "frame info layout");
+_Static_assert(sizeof(struct vshm_shm_frame_info) == 136, "frame info layout");
 _Static_assert(sizeof(struct vshm_shm_frame_info) % 8 == 0 &&
                    offsetof(struct vshm_shm_slot, info) % 8 == 0,
                "frame info is copied as aligned 64-bit words");
@@ -206,6 +212,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 _Static_assert(offsetof(struct vshm_shm_frame_info, plane_offset) == 32, "frame info layout");
 _Static_assert(offsetof(struct vshm_shm_frame_info, frame_number) == 96, "frame info layout");
 _Static_assert(offsetof(struct vshm_shm_frame_info, flags) == 120, "frame info layout");
+_Static_assert(offsetof(struct vshm_shm_frame_info, color_matrix) == 124, "frame info layout");
+_Static_assert(offsetof(struct vshm_shm_frame_info, color_primaries) == 126, "frame info layout");
+_Static_assert(offsetof(struct vshm_shm_frame_info, sample_aspect_numerator) == 128,
+               "frame info layout");
 _Static_assert(offsetof(struct vshm_shm_slot, info) == 8, "slot layout");
 _Static_assert(sizeof(struct vshm_shm_slot) == 256, "slot descriptor is four cache lines");
 

@@ -81,6 +81,12 @@ static void fill_frame(const struct vshm_reader *reader, const struct vshm_shm_f
 	frame->flags = info->flags;
 	frame->color_matrix = info->color_matrix;
 	frame->color_range = info->color_range;
+	frame->color_primaries = info->color_primaries;
+	frame->color_transfer = info->color_transfer;
+	if (info->sample_aspect_numerator && info->sample_aspect_denominator) {
+		frame->sample_aspect.numerator = info->sample_aspect_numerator;
+		frame->sample_aspect.denominator = info->sample_aspect_denominator;
+	}
 	frame->sequence = n;
 	frame->slot = slot;
 }
@@ -203,6 +209,23 @@ static enum take_result take(struct vshm_reader *reader, uint32_t slot, uint64_t
 	bool same_geometry =
 	    reader->geometry_checked &&
 	    memcmp(&info, reader->checked_geometry, sizeof(reader->checked_geometry)) == 0;
+	if (!same_geometry && !vshm_format_is_valid(info.format)) {
+		/* Most likely a format added in a later minor version, which the version rules
+		 * let a writer send: say so, rather than call it broken. */
+		char code[5] = { 0 };
+		for (int i = 0; i < 4; i++) {
+			char c = (char)(info.format >> (8 * i));
+			code[i] = c >= ' ' && c <= '~' ? c : '?';
+		}
+		bool newer = reader->segment.layout_minor > VSHM_LAYOUT_MINOR;
+		*rejection = reject(reader, n,
+		                    "its pixel format '%s' (0x%08x) is not one this libvshm knows "
+		                    "(layout %d.%d; the stream's writer follows %d.%u%s)",
+		                    code, info.format, VSHM_LAYOUT_MAJOR, VSHM_LAYOUT_MINOR,
+		                    VSHM_LAYOUT_MAJOR, reader->segment.layout_minor,
+		                    newer ? ": a newer libvshm reads it" : "");
+		return REJECTED;
+	}
 	if (!same_geometry && check_frame_info(reader, &info) < 0) {
 		*rejection =
 		    reject(reader, n, "its metadata fails the bounds checks (format 0x%08x, %ux%u)",

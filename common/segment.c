@@ -652,6 +652,7 @@ static int validate_header(struct vshm_segment *segment, const struct stat *stat
 	if (result == 0) {
 		segment->geometry = claimed;
 		segment->lossless_timeout_ms = lossless_timeout_ms;
+		segment->layout_minor = minor;
 	}
 	return result;
 }

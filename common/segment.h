@@ -62,6 +62,8 @@ struct vshm_segment {
 	ino_t inode;
 	/* From the header, for a reader: how long its writer waits for a lossless reader. */
 	uint32_t lossless_timeout_ms;
+	/* From the header, for a reader: the minor layout version its writer follows. */
+	uint32_t layout_minor;
 	/* A reader's SIGBUS guards of its two mappings (sigbus-guard.h), or -1. */
 	int guard_control;
 	int guard_slots;

@@ -44,6 +44,14 @@ static void read_latest_frame(const struct vshm_segment *segment, struct vshm_st
 		info->flags = frame.flags;
 		info->frame_number = frame.frame_number;
 		info->publish_ns = frame.publish_ns;
+		info->color_matrix = frame.color_matrix;
+		info->color_range = frame.color_range;
+		info->color_primaries = frame.color_primaries;
+		info->color_transfer = frame.color_transfer;
+		if (frame.sample_aspect_numerator && frame.sample_aspect_denominator) {
+			info->sample_aspect.numerator = frame.sample_aspect_numerator;
+			info->sample_aspect.denominator = frame.sample_aspect_denominator;
+		}
 		return;
 	}
 }
@@ -56,6 +64,8 @@ static void fill_from_segment(const struct vshm_segment *segment, struct vshm_st
 	bool alive = vshm_segment_writer_alive(segment);
 	info->status = alive && !(flags & VSHM_STATE_CLOSED) ? VSHM_STREAM_LIVE : VSHM_STREAM_STALE;
 	info->writer_pid = header->writer_pid;
+	info->layout_major = header->layout_major;
+	info->layout_minor = header->layout_minor;
 	info->closed = flags & VSHM_STATE_CLOSED;
 	info->superseded = flags & VSHM_STATE_SUPERSEDED;
 	info->slot_count = geometry->slot_count;

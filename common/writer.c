@@ -444,7 +444,14 @@ int vshm_writer_publish(struct vshm_writer *writer, struct vshm_frame *frame)
 		.flags = frame->flags,
 		.color_matrix = frame->color_matrix,
 		.color_range = frame->color_range,
+		.color_primaries = frame->color_primaries,
+		.color_transfer = frame->color_transfer,
 	};
+	/* Unknown is 0/0 in the segment, whichever half the caller left zero. */
+	if (frame->sample_aspect.numerator && frame->sample_aspect.denominator) {
+		info.sample_aspect_numerator = frame->sample_aspect.numerator;
+		info.sample_aspect_denominator = frame->sample_aspect.denominator;
+	}
 	for (uint32_t i = 0; i < layout->plane_count; i++) {
 		info.stride[i] = layout->stride[i];
 		info.plane_offset[i] = layout->offset[i];

@@ -18,6 +18,35 @@ static const struct {
 	/* Both are the bytes B G R X in memory. */
 	{ VSHM_FORMAT_XRGB8888, GST_VIDEO_FORMAT_BGRx },
 	{ VSHM_FORMAT_GRAY8, GST_VIDEO_FORMAT_GRAY8 },
+	{ VSHM_FORMAT_P010, GST_VIDEO_FORMAT_P010_10LE },
+	{ VSHM_FORMAT_I444, GST_VIDEO_FORMAT_Y444 },
+};
+
+/* The colour primaries and transfer functions both sides name. */
+static const struct {
+	uint8_t ring;
+	GstVideoColorPrimaries video;
+} primaries[] = {
+	{ VSHM_COLOR_PRIMARIES_BT709, GST_VIDEO_COLOR_PRIMARIES_BT709 },
+	{ VSHM_COLOR_PRIMARIES_BT601_625, GST_VIDEO_COLOR_PRIMARIES_BT470BG },
+	{ VSHM_COLOR_PRIMARIES_BT601_525, GST_VIDEO_COLOR_PRIMARIES_SMPTE170M },
+	{ VSHM_COLOR_PRIMARIES_BT2020, GST_VIDEO_COLOR_PRIMARIES_BT2020 },
+	{ VSHM_COLOR_PRIMARIES_DISPLAY_P3, GST_VIDEO_COLOR_PRIMARIES_SMPTEEG432 },
+};
+
+static const struct {
+	uint8_t ring;
+	GstVideoTransferFunction video;
+} transfers[] = {
+	/* The first of each ring value is what it becomes in caps. */
+	{ VSHM_COLOR_TRANSFER_BT709, GST_VIDEO_TRANSFER_BT709 },
+	{ VSHM_COLOR_TRANSFER_BT709, GST_VIDEO_TRANSFER_BT601 },
+	{ VSHM_COLOR_TRANSFER_BT709, GST_VIDEO_TRANSFER_BT2020_10 },
+	{ VSHM_COLOR_TRANSFER_BT709, GST_VIDEO_TRANSFER_BT2020_12 },
+	{ VSHM_COLOR_TRANSFER_SRGB, GST_VIDEO_TRANSFER_SRGB },
+	{ VSHM_COLOR_TRANSFER_PQ, GST_VIDEO_TRANSFER_SMPTE2084 },
+	{ VSHM_COLOR_TRANSFER_HLG, GST_VIDEO_TRANSFER_ARIB_STD_B67 },
+	{ VSHM_COLOR_TRANSFER_LINEAR, GST_VIDEO_TRANSFER_GAMMA10 },
 };
 
 uint32_t vshm_gst_format_from_video(GstVideoFormat format)
@@ -38,32 +67,64 @@ GstVideoFormat vshm_gst_video_format(uint32_t format)
 	return GST_VIDEO_FORMAT_UNKNOWN;
 }
 
-void vshm_gst_color_from_info(const GstVideoInfo *info, uint8_t *color_matrix, uint8_t *color_range)
+void vshm_gst_picture_from_info(const GstVideoInfo *info, struct vshm_gst_picture *picture)
 {
+	*picture = (struct vshm_gst_picture){ 0 };
 	switch (info->colorimetry.matrix) {
 	case GST_VIDEO_COLOR_MATRIX_BT601:
-		*color_matrix = VSHM_COLOR_MATRIX_BT601;
+		picture->color_matrix = VSHM_COLOR_MATRIX_BT601;
 		break;
 	case GST_VIDEO_COLOR_MATRIX_BT709:
-		*color_matrix = VSHM_COLOR_MATRIX_BT709;
+		picture->color_matrix = VSHM_COLOR_MATRIX_BT709;
 		break;
 	case GST_VIDEO_COLOR_MATRIX_BT2020:
-		*color_matrix = VSHM_COLOR_MATRIX_BT2020;
+		picture->color_matrix = VSHM_COLOR_MATRIX_BT2020;
 		break;
 	default:
-		*color_matrix = VSHM_COLOR_MATRIX_UNSPECIFIED;
 		break;
 	}
 	switch (info->colorimetry.range) {
 	case GST_VIDEO_COLOR_RANGE_0_255:
-		*color_range = VSHM_COLOR_RANGE_FULL;
+		picture->color_range = VSHM_COLOR_RANGE_FULL;
 		break;
 	case GST_VIDEO_COLOR_RANGE_16_235:
-		*color_range = VSHM_COLOR_RANGE_LIMITED;
+		picture->color_range = VSHM_COLOR_RANGE_LIMITED;
 		break;
 	default:
-		*color_range = VSHM_COLOR_RANGE_UNSPECIFIED;
 		break;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(primaries); i++)
+		if (primaries[i].video == info->colorimetry.primaries)
+			picture->color_primaries = primaries[i].ring;
+	for (size_t i = 0; i < G_N_ELEMENTS(transfers); i++)
+		if (transfers[i].video == info->colorimetry.transfer)
+			picture->color_transfer = transfers[i].ring;
+	if (GST_VIDEO_INFO_PAR_N(info) > 0 && GST_VIDEO_INFO_PAR_D(info) > 0)
+		picture->sample_aspect =
+		    (struct vshm_ratio){ (uint32_t)GST_VIDEO_INFO_PAR_N(info),
+			                 (uint32_t)GST_VIDEO_INFO_PAR_D(info) };
+}
+
+void vshm_gst_picture_to_frame(const struct vshm_gst_picture *picture, struct vshm_frame *frame)
+{
+	frame->color_matrix = picture->color_matrix;
+	frame->color_range = picture->color_range;
+	frame->color_primaries = picture->color_primaries;
+	frame->color_transfer = picture->color_transfer;
+	frame->sample_aspect = picture->sample_aspect;
+}
+
+/* The primaries and transfer the frame names, over what the colorimetry said so far. */
+static void name_primaries_and_transfer(const struct vshm_frame *frame, GstVideoInfo *info)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(primaries); i++)
+		if (primaries[i].ring == frame->color_primaries)
+			info->colorimetry.primaries = primaries[i].video;
+	for (size_t i = 0; i < G_N_ELEMENTS(transfers); i++) {
+		if (transfers[i].ring == frame->color_transfer) {
+			info->colorimetry.transfer = transfers[i].video;
+			break;
+		}
 	}
 }
 
@@ -90,6 +151,13 @@ bool vshm_gst_info_from_frame(const struct vshm_frame *frame, uint64_t frame_int
 		info->colorimetry.range = frame->color_range == VSHM_COLOR_RANGE_FULL
 		                              ? GST_VIDEO_COLOR_RANGE_0_255
 		                              : GST_VIDEO_COLOR_RANGE_16_235;
+	}
+	name_primaries_and_transfer(frame, info);
+	if (frame->sample_aspect.numerator && frame->sample_aspect.denominator &&
+	    frame->sample_aspect.numerator <= G_MAXINT &&
+	    frame->sample_aspect.denominator <= G_MAXINT) {
+		GST_VIDEO_INFO_PAR_N(info) = (gint)frame->sample_aspect.numerator;
+		GST_VIDEO_INFO_PAR_D(info) = (gint)frame->sample_aspect.denominator;
 	}
 	if (frame_interval_ns > 0) {
 		int numerator, denominator;

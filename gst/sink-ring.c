@@ -24,7 +24,6 @@ struct sink_ring {
 	/* The format of the frames to come, as the ring lays them out. */
 	uint32_t format, width, height;
 	struct vshm_format_layout layout;
-	uint8_t color_matrix, color_range;
 
 	uint64_t next_frame_number;
 	bool discontinuity; /* a frame was dropped since the last publish */
@@ -128,7 +127,6 @@ int sink_ring_set_format(struct sink_ring *ring, const GstVideoInfo *info)
 	ring->width = GST_VIDEO_INFO_WIDTH(info);
 	ring->height = GST_VIDEO_INFO_HEIGHT(info);
 	ring->layout = layout;
-	vshm_gst_color_from_info(info, &ring->color_matrix, &ring->color_range);
 out:
 	g_mutex_unlock(&ring->lock);
 	return result;
@@ -205,8 +203,7 @@ static int publish(struct sink_ring *ring, struct vshm_frame *frame,
 	frame->flags = frame_info->flags;
 	if (ring->discontinuity)
 		frame->flags |= VSHM_FRAME_DISCONTINUITY;
-	frame->color_matrix = frame_info->color_matrix;
-	frame->color_range = frame_info->color_range;
+	vshm_gst_picture_to_frame(&frame_info->picture, frame);
 	int result = vshm_writer_publish(ring->writer, frame);
 	if (result < 0)
 		return result;
@@ -342,6 +339,9 @@ int sink_ring_end(struct sink_ring *ring)
 	frame.flags = last->flags | VSHM_FRAME_END_OF_STREAM;
 	frame.color_matrix = last->color_matrix;
 	frame.color_range = last->color_range;
+	frame.color_primaries = last->color_primaries;
+	frame.color_transfer = last->color_transfer;
+	frame.sample_aspect = last->sample_aspect;
 	result = vshm_writer_publish(ring->writer, &frame);
 	if (result == 0)
 		ring->last = frame;

@@ -28,10 +28,9 @@ struct sink_ring;
 
 /* What vshmsink knows of a frame beyond its pixels. */
 struct sink_ring_frame_info {
-	uint64_t capture_ns; /* CLOCK_MONOTONIC; 0: now */
-	uint32_t flags;      /* VSHM_FRAME_DISCONTINUITY, ... */
-	uint8_t color_matrix;
-	uint8_t color_range;
+	uint64_t capture_ns;             /* CLOCK_MONOTONIC; 0: now */
+	uint32_t flags;                  /* VSHM_FRAME_DISCONTINUITY, ... */
+	struct vshm_gst_picture picture; /* colour and pixel aspect, from the caps */
 };
 
 struct sink_ring_counts {

@@ -44,7 +44,7 @@ struct _GstVshmSink {
 
 	/* Streaming thread only. */
 	GstVideoInfo info;
-	uint8_t color_matrix, color_range;
+	struct vshm_gst_picture picture; /* colour and pixel aspect, from the caps */
 	uint64_t rendered;
 };
 
@@ -138,7 +138,7 @@ static gboolean set_caps(GstBaseSink *base, GstCaps *caps)
 		return FALSE;
 	}
 	sink->info = info;
-	vshm_gst_color_from_info(&info, &sink->color_matrix, &sink->color_range);
+	vshm_gst_picture_from_info(&info, &sink->picture);
 	return TRUE;
 }
 
@@ -173,10 +173,7 @@ static gboolean propose_allocation(GstBaseSink *base, GstQuery *query)
 static GstFlowReturn render(GstBaseSink *base, GstBuffer *buffer)
 {
 	GstVshmSink *sink = GST_VSHM_SINK(base);
-	struct sink_ring_frame_info frame_info = {
-		.color_matrix = sink->color_matrix,
-		.color_range = sink->color_range,
-	};
+	struct sink_ring_frame_info frame_info = { .picture = sink->picture };
 	GstClockTime pts = GST_BUFFER_PTS(buffer);
 	if (GST_CLOCK_TIME_IS_VALID(pts))
 		frame_info.capture_ns = vshm_gst_monotonic_from_running_time(

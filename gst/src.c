@@ -208,13 +208,18 @@ static void frame_layout(const struct vshm_frame *frame, struct vshm_format_layo
 static bool follow_format(GstVshmSrc *src, const struct vshm_frame *frame)
 {
 	/* The common case, the same as the last frame, costs no caps to build. */
-	const struct caps_key key = { frame->format,      frame->width,
-		                      frame->height,      frame->color_matrix,
-		                      frame->color_range, src->frame_interval_ns };
+	const struct caps_key key = {
+		frame->format,         frame->width,         frame->height,
+		frame->color_matrix,   frame->color_range,   frame->color_primaries,
+		frame->color_transfer, frame->sample_aspect, src->frame_interval_ns,
+	};
 	const struct caps_key *last = &src->caps_key;
 	if (src->caps && key.format == last->format && key.width == last->width &&
 	    key.height == last->height && key.color_matrix == last->color_matrix &&
-	    key.color_range == last->color_range &&
+	    key.color_range == last->color_range && key.color_primaries == last->color_primaries &&
+	    key.color_transfer == last->color_transfer &&
+	    key.sample_aspect.numerator == last->sample_aspect.numerator &&
+	    key.sample_aspect.denominator == last->sample_aspect.denominator &&
 	    key.frame_interval_ns == last->frame_interval_ns)
 		return true;
 	GstVideoInfo info;

@@ -34,7 +34,8 @@ struct _GstVshmSrc {
 	GstCaps *caps; /* of the frames pushed now, NULL before the first */
 	struct caps_key {
 		uint32_t format, width, height;
-		uint8_t color_matrix, color_range;
+		uint8_t color_matrix, color_range, color_primaries, color_transfer;
+		struct vshm_ratio sample_aspect;
 		uint64_t frame_interval_ns;
 	} caps_key; /* what caps were made from */
 	GstVideoInfo info;

@@ -18,7 +18,8 @@
 /* The caps both pads accept or produce: every format the ring carries, any size. */
 #define VSHM_GST_CAPS                                                                              \
 	"video/x-raw, format = (string) { NV12, I420, YUY2, UYVY, RGB, BGR, RGBA, BGRA, BGRx, "    \
-	"GRAY8 }, width = (int) [ 1, 16384 ], height = (int) [ 1, 16384 ], framerate = "           \
+	"GRAY8, P010_10LE, Y444 }, width = (int) [ 1, 16384 ], height = (int) [ 1, 16384 ], "      \
+	"framerate = "                                                                             \
 	"(fraction) "                                                                              \
 	"[ 0/1, 2147483647/1 ]"
 
@@ -36,19 +37,32 @@ uint32_t vshm_gst_format_from_video(GstVideoFormat format);
 /* GStreamer's format for a ring format, or GST_VIDEO_FORMAT_UNKNOWN. */
 GstVideoFormat vshm_gst_video_format(uint32_t format);
 
-/*
- * The frame's colour fields for a negotiated GstVideoInfo: BT.601, BT.709 and BT.2020
- * matrices and limited or full range carry over; anything else (and every RGB format's
- * matrix) is left unspecified, for readers to assume the usual.
- */
-void vshm_gst_color_from_info(const GstVideoInfo *info, uint8_t *color_matrix,
-                              uint8_t *color_range);
+/* What a frame says of its pixels besides format and size: what caps say of them. */
+struct vshm_gst_picture {
+	uint8_t color_matrix, color_range;       /* enum vshm_color_matrix, _range */
+	uint8_t color_primaries, color_transfer; /* enum vshm_color_primaries, _transfer */
+	struct vshm_ratio sample_aspect;         /* pixel-aspect-ratio; 0/0 unknown */
+};
 
 /*
- * Fills info for a frame the ring carries (format, size, colour) and a nominal frame
- * interval (0: unknown, a variable rate 0/1). Unspecified colour becomes what readers
- * assume: BT.601 below 720 lines, BT.709 from 720, limited range for YUV; RGB is sRGB,
- * full range. Returns false for a format GStreamer does not have.
+ * The frame's colour and aspect fields for a negotiated GstVideoInfo: BT.601, BT.709
+ * and BT.2020 matrices, limited or full range, the primaries and transfer functions the
+ * ring names (BT.709, BT.601, BT.2020, P3; SDR, sRGB, PQ, HLG, linear) and the
+ * pixel-aspect-ratio carry over; anything else (and every RGB format's matrix) is left
+ * unspecified, for readers to assume the usual.
+ */
+void vshm_gst_picture_from_info(const GstVideoInfo *info, struct vshm_gst_picture *picture);
+
+/* Puts picture's fields into frame. */
+void vshm_gst_picture_to_frame(const struct vshm_gst_picture *picture, struct vshm_frame *frame);
+
+/*
+ * Fills info for a frame the ring carries (format, size, colour, pixel aspect) and a
+ * nominal frame interval (0: unknown, a variable rate 0/1). Unspecified colour becomes
+ * what readers assume: BT.601 below 720 lines, BT.709 from 720, limited range for YUV;
+ * RGB is sRGB, full range; primaries and transfer the frame names replace the matrix's
+ * usual ones (so HDR stays HDR); an unknown aspect is square.
+ * Returns false for a format GStreamer does not have.
  */
 bool vshm_gst_info_from_frame(const struct vshm_frame *frame, uint64_t frame_interval_ns,
                               GstVideoInfo *info);

@@ -90,6 +90,7 @@ if has_target capture/vshm-capture; then
     samples/filters/vshm-filter-grayscale samples/filters/vshm-filter-mirror >/dev/null
   part capture-vs-ffmpeg "$root/bench/capture-vs-ffmpeg.sh" "$build"
   part chain "$root/bench/chain.sh" "$build" ${data:+"$data"}
+  part hifi "$root/bench/hifi.sh" "$build"
 fi
 if has_target record/vshm-record; then
   ninja -C "$build" record/vshm-record capture/vshm-capture bench/vshm-cpu-of \

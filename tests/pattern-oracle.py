@@ -49,9 +49,15 @@ FORMATS = {
     "bgra": ("rgb", [(4, 1, 1)], [(0, 4, 2), (0, 4, 1), (0, 4, 0), (0, 4, 3)], None),
     "xrgb8888": ("rgb", [(4, 1, 1)], [(0, 4, 2), (0, 4, 1), (0, 4, 0)], (0, 4, 3)),
     "gray8": ("gray", [(1, 1, 1)], [(0, 1, 0)], None),
+    "p010": ("yuv", [(2, 1, 1), (4, 2, 2)], [(0, 2, 0), (1, 4, 0), (1, 4, 2)], None),
+    "i444": ("yuv", [(1, 1, 1), (1, 1, 1), (1, 1, 1)], [(0, 1, 0), (1, 1, 0), (2, 1, 0)], None),
 }
-# log2 of the chroma subsampling of U and V (docs/formats.md: "4:2:0", "4:2:2").
-CHROMA_SHIFTS = {"nv12": (1, 1), "i420": (1, 1), "yuyv": (1, 0), "uyvy": (1, 0)}
+# log2 of the chroma subsampling of U and V (docs/formats.md: "4:2:0", "4:2:2", "4:4:4").
+CHROMA_SHIFTS = {"nv12": (1, 1), "i420": (1, 1), "yuyv": (1, 0), "uyvy": (1, 0),
+                 "p010": (1, 1), "i444": (0, 0)}
+# Formats whose samples are little-endian 16-bit words (docs/formats.md): their depth
+# in bits and how far up the word the value starts. The others have one-byte samples.
+WORDS = {"p010": (10, 6)}
 
 
 def ceil_div(a, b):
@@ -123,6 +129,11 @@ def frame_bytes(format_name, rgb):
         values = [(77 * r + 150 * g + 29 * b + 128) >> 8]
     else:
         values = [r, g, b, np.full_like(r, 255)]
+    if format_name in WORDS:
+        # docs/test-pattern.md: 8-bit values scaled to the depth, at their place in
+        # the word; each becomes two bytes, low byte first.
+        depth, shift = WORDS[format_name]
+        values = [(v << (depth - 8)) << shift for v in values]
     out, masks = [], []
     for bytes_per_sample, horizontal, vertical in planes:
         rows, row_bytes = ceil_div(height, vertical), ceil_div(width, horizontal) * bytes_per_sample
@@ -138,7 +149,12 @@ def frame_bytes(format_name, rgb):
         # A subsampled sample takes the colour of the top-left pixel it covers.
         samples = value[::1 << shift_y, ::1 << shift_x]
         positions = offset + np.arange(samples.shape[1]) * step
-        out[plane][:, positions] = samples
+        if format_name in WORDS:
+            out[plane][:, positions] = samples & 0xFF
+            out[plane][:, positions + 1] = samples >> 8
+            masks[plane][:, positions + 1] = True
+        else:
+            out[plane][:, positions] = samples
         masks[plane][:, positions] = True
     for plane, mask in zip(out, masks):
         assert plane.min() >= 0 and plane.max() <= 255
@@ -258,7 +274,7 @@ def check(dumps, references):
 
     def report(message):
         if failures < FAILURES_SHOWN:
-            report(message)
+            print(message)
     for name in names:
         kind, format_name, width, height, n = parse_name(name)
         want, masks = frame_bytes(format_name, picture(kind, n, width, height))

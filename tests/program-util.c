@@ -235,6 +235,8 @@ uint8_t *program_read_file(const char *path, size_t *size)
 	uint8_t *data = malloc((size_t)status.st_size + 1);
 	size_t length = data ? fread(data, 1, (size_t)status.st_size, file) : 0;
 	fclose(file);
+	if (data)
+		data[length] = '\0'; /* text files read as strings */
 	*size = length;
 	return data;
 }

@@ -62,7 +62,8 @@ const char *program_other_user_directory(void);
  */
 void program_exec_as(uid_t uid, char *const argv[]);
 
-/* Reads a whole file (malloc'd, caller frees); NULL on failure. */
+/* Reads a whole file (malloc'd, caller frees, with a NUL after its bytes); NULL on
+ * failure. */
 uint8_t *program_read_file(const char *path, size_t *size);
 
 /* Adler-32 as FFmpeg's framecrc computes it (starting from 0, not 1). */

@@ -251,9 +251,11 @@ static void damaged_headers_are_refused_naming_the_problem(void **state)
 	attach_fails_with(name, EPROTO, "not a vshm stream (magic 0x464c457f");
 	RESTORE();
 	header->layout_major = VSHM_LAYOUT_MAJOR + 1;
+	header->layout_minor = 0;
 	attach_fails_with(name, EPROTO, "layout version 3.0");
 	RESTORE();
 	header->layout_major = 1; /* a 1.x writer: its latest word means something else */
+	header->layout_minor = 0;
 	attach_fails_with(name, EPROTO, "layout version 1.0");
 	RESTORE();
 	header->header_size = 12;

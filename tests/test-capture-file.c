@@ -18,10 +18,9 @@
 #include <cmocka.h>
 
 #include "follow.h"
+#include "framecrc.h"
 #include "program-util.h"
 #include "test-util.h"
-
-#define FRAMES_MAX 1024
 
 struct sample {
 	const char *file;
@@ -46,117 +45,16 @@ static const struct sample samples[] = {
 	  VSHM_COLOR_RANGE_UNSPECIFIED, false },
 };
 
-struct reference {
-	uint32_t count;
-	uint32_t size[FRAMES_MAX];
-	uint32_t adler[FRAMES_MAX];
-};
-
-static void sample_path(const char *file, char *out, size_t size)
-{
-	snprintf(out, size, "%s/%s", program_path("VSHM_SAMPLES"), file);
-}
-
-/*
- * FFmpeg's decode of the file, one Adler-32 per frame in its native pixel format, or
- * converted to pixel_format (not NULL) by FFmpeg's own conversion.
- */
-static void reference_as(const char *file, const char *pixel_format, struct reference *reference)
-{
-	char path[512], output[512];
-	sample_path(file, path, sizeof(path));
-	snprintf(output, sizeof(output), "%s/%s.framecrc", program_temporary_directory(), file);
-	char *argv[] = { (char *)program_path("VSHM_FFMPEG"),
-		         "-nostdin",
-		         "-loglevel",
-		         "error",
-		         "-i",
-		         path,
-		         "-autoscale",
-		         "0",
-		         "-fps_mode",
-		         "passthrough",
-		         "-f",
-		         "framecrc",
-		         "-y",
-		         output,
-		         NULL,
-		         NULL,
-		         NULL };
-	if (pixel_format) {
-		/* -pix_fmt FORMAT before the output */
-		argv[14] = argv[12], argv[15] = argv[13];
-		argv[12] = "-pix_fmt", argv[13] = (char *)pixel_format;
-	}
-	char errors[1024];
-	int status = program_run(argv, 60000, errors, sizeof(errors));
-	if (status != 0)
-		fail_msg("ffmpeg failed on %s (%d): %s", file, status, errors);
-	reference->count =
-	    program_read_framecrc(output, reference->size, reference->adler, FRAMES_MAX);
-}
-
-static void reference_of(const char *file, struct reference *reference)
-{
-	reference_as(file, NULL, reference);
-}
-
-static uint32_t plane_rows(const struct vshm_frame *frame, uint32_t plane)
-{
-	struct vshm_format_plane description;
-	vshm_format_plane(frame->format, plane, &description);
-	return (frame->height + description.vertical_subsampling - 1) /
-	       description.vertical_subsampling;
-}
-
-/* Adler-32 of the frame as the decoder laid it out, and its byte count. */
-static uint32_t hash_frame(const struct vshm_frame *frame, bool planar_422, uint32_t *size)
-{
-	uint32_t adler = 0;
-	*size = 0;
-	if (planar_422) {
-		/* YUYV back to Y, U, V planes: Y0 U Y1 V per pair of pixels. */
-		uint32_t chroma_width = (frame->width + 1) / 2;
-		uint8_t row[2 * 16384];
-		for (int component = 0; component < 3; component++) {
-			for (uint32_t y = 0; y < frame->height; y++) {
-				const uint8_t *line =
-				    frame->plane[0] + (uint64_t)y * frame->stride[0];
-				uint32_t count = component == 0 ? frame->width : chroma_width;
-				for (uint32_t i = 0; i < count; i++)
-					row[i] = component == 0
-					             ? line[(i / 2) * 4 + (i % 2) * 2]
-					             : line[i * 4 + (component == 1 ? 1 : 3)];
-				adler = program_adler32(adler, row, count);
-				*size += count;
-			}
-		}
-		return adler;
-	}
-	for (uint32_t plane = 0; plane < frame->plane_count; plane++) {
-		struct vshm_format_plane description;
-		vshm_format_plane(frame->format, plane, &description);
-		uint32_t bytes = (frame->width + description.horizontal_subsampling - 1) /
-		                 description.horizontal_subsampling * description.bytes_per_sample;
-		for (uint32_t y = 0; y < plane_rows(frame, plane); y++) {
-			adler = program_adler32(
-			    adler, frame->plane[plane] + (uint64_t)y * frame->stride[plane], bytes);
-			*size += bytes;
-		}
-	}
-	return adler;
-}
-
 static void plays_like_ffmpeg(const struct sample *sample)
 {
-	struct reference *reference = calloc(1, sizeof(*reference));
+	struct framecrc *reference = calloc(1, sizeof(*reference));
 	assert_non_null(reference);
-	reference_of(sample->file, reference);
+	framecrc_of(sample->file, NULL, NULL, reference);
 	assert_int_equal(reference->count, sample->frames);
 
 	char name[64], path[512];
 	test_unique_name(name, sizeof(name), "file");
-	sample_path(sample->file, path, sizeof(path));
+	framecrc_sample_path(sample->file, path, sizeof(path));
 	/* A forced rate plays every frame quickly, at a pace a reader keeps up with. */
 	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
 		         path,
@@ -181,7 +79,7 @@ static void plays_like_ffmpeg(const struct sample *sample)
 		assert_true(checked == 0 || frame.frame_number > last_number);
 		last_number = frame.frame_number;
 		uint32_t size;
-		uint32_t adler = hash_frame(&frame, sample->planar_422, &size);
+		uint32_t adler = framecrc_hash_frame(&frame, sample->planar_422, &size);
 		bool matches = size == reference->size[frame.frame_number] &&
 		               adler == reference->adler[frame.frame_number];
 		assert_int_equal(frame.color_matrix, sample->color_matrix);
@@ -235,7 +133,7 @@ static void loop_goes_on_past_the_end(void **state)
 	(void)state;
 	char name[64], path[512];
 	test_unique_name(name, sizeof(name), "loop");
-	sample_path("testsrc-odd-rgb-ffv1.mkv", path, sizeof(path));
+	framecrc_sample_path("testsrc-odd-rgb-ffv1.mkv", path, sizeof(path));
 	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
 		         path,
 		         "--loop",
@@ -278,12 +176,13 @@ static void loop_goes_on_past_the_end(void **state)
 static void gray8_is_ffmpegs_gray(void **state)
 {
 	(void)state;
-	struct reference *reference = calloc(1, sizeof(*reference));
+	struct framecrc *reference = calloc(1, sizeof(*reference));
 	assert_non_null(reference);
-	reference_as("testsrc2-h264.mp4", "gray", reference);
+	framecrc_of("testsrc2-h264.mp4", NULL, (const char *const[]){ "-pix_fmt", "gray", NULL },
+	            reference);
 	char name[64], path[512];
 	test_unique_name(name, sizeof(name), "gray");
-	sample_path("testsrc2-h264.mp4", path, sizeof(path));
+	framecrc_sample_path("testsrc2-h264.mp4", path, sizeof(path));
 	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
 		         path,
 		         "--format",
@@ -305,7 +204,7 @@ static void gray8_is_ffmpegs_gray(void **state)
 		assert_int_equal(frame.color_range, VSHM_COLOR_RANGE_FULL);
 		assert_true(frame.frame_number < reference->count);
 		uint32_t size;
-		uint32_t adler = hash_frame(&frame, false, &size);
+		uint32_t adler = framecrc_hash_frame(&frame, false, &size);
 		bool matches = size == reference->size[frame.frame_number] &&
 		               adler == reference->adler[frame.frame_number];
 		for (uint32_t y = 0; y < frame.height; y++)

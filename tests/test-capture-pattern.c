@@ -32,6 +32,17 @@ static uint8_t expected_byte(uint32_t format, uint64_t n, uint32_t plane, uint32
 	switch (format) {
 	case VSHM_FORMAT_GRAY8:
 		return pattern_gray(pattern_color_of(kind, n, byte, row, WIDTH, HEIGHT));
+	case VSHM_FORMAT_I444:
+		c = pattern_color_of(kind, n, byte, row, WIDTH, HEIGHT);
+		return plane == 0   ? pattern_luma(c)
+		       : plane == 1 ? pattern_chroma_u(c)
+		                    : pattern_chroma_v(c);
+	case VSHM_FORMAT_P010:
+		/* NV12's samples as 10-bit values (times 4) at the top of little-endian words:
+		 * the low byte is 0, the high byte the 8-bit value. */
+		if (byte % 2 == 0)
+			return 0;
+		return expected_byte(VSHM_FORMAT_NV12, n, plane, row, byte / 2);
 	case VSHM_FORMAT_I420:
 		if (plane == 0)
 			return pattern_luma(pattern_color_of(kind, n, byte, row, WIDTH, HEIGHT));

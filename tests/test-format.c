@@ -20,7 +20,7 @@ static unsigned format_count(void)
 static void every_listed_format_is_named_and_found_by_name(void **state)
 {
 	(void)state;
-	assert_int_equal(format_count(), 10);
+	assert_int_equal(format_count(), 12);
 	for (unsigned i = 0; i < format_count(); i++) {
 		uint32_t format = vshm_format_at(i);
 		const char *name = vshm_format_name(format);
@@ -96,6 +96,21 @@ static void known_sizes_match_hand_computed_values(void **state)
 	assert_int_equal(layout.stride[0], 320);
 	assert_int_equal(vshm_format_layout(VSHM_FORMAT_XRGB8888, 3840, 2160, &layout), 0);
 	assert_int_equal(layout.total_size, 3840u * 4 * 2160);
+
+	/* P010: NV12 with two bytes a sample; 641 wide is 321 chroma pairs of 4 bytes. */
+	assert_int_equal(vshm_format_layout(VSHM_FORMAT_P010, 641, 481, &layout), 0);
+	assert_int_equal(layout.stride[0], 1344); /* 1282 bytes of luma */
+	assert_int_equal(layout.stride[1], 1344); /* 1284 bytes of chroma */
+	assert_int_equal(layout.size[1], 1344 * 241);
+	assert_int_equal(layout.total_size, 1344 * 481 + 1344 * 241);
+	assert_int_equal(vshm_format_layout(VSHM_FORMAT_I444, 1920, 1080, &layout), 0);
+	assert_int_equal(layout.offset[2], 2 * 1920 * 1080);
+	assert_int_equal(layout.total_size, 3 * 1920 * 1080);
+	const struct vshm_format_description *p010 = vshm_format_describe(VSHM_FORMAT_P010);
+	assert_int_equal(p010->depth, 10);
+	assert_int_equal(p010->sample_bytes, 2);
+	assert_int_equal(p010->sample_shift, 6);
+	assert_int_equal(vshm_format_describe(VSHM_FORMAT_I444)->depth, 8);
 }
 
 static void bad_formats_and_sizes_are_refused_without_touching_the_result(void **state)

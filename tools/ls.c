@@ -127,6 +127,46 @@ static void print_json_string(const char *text)
 	putchar('"');
 }
 
+/* A colour field's name, or its number when this vshm-ls does not know it. */
+static void print_json_color(const char *key, const char *name, uint8_t value)
+{
+	if (name)
+		printf(", \"%s\": \"%s\"", key, name);
+	else
+		printf(", \"%s\": %u", key, value);
+}
+
+/* What the latest frame's pixels mean: depth, subsampling, colour and pixel shape. */
+static void print_json_picture(const struct vshm_stream_info *info)
+{
+	const struct vshm_format_description *format = vshm_format_describe(info->format);
+	if (format) {
+		printf(", \"depth\": %u", format->depth);
+		if (format->family == VSHM_FORMAT_FAMILY_YUV)
+			printf(", \"chroma\": \"%s\"", format->chroma_shift_x == 0   ? "4:4:4"
+			                               : format->chroma_shift_y == 0 ? "4:2:2"
+			                                                             : "4:2:0");
+	}
+	print_json_color("color_matrix", vshm_color_matrix_name(info->color_matrix),
+	                 info->color_matrix);
+	print_json_color("color_range", vshm_color_range_name(info->color_range),
+	                 info->color_range);
+	print_json_color("color_primaries", vshm_color_primaries_name(info->color_primaries),
+	                 info->color_primaries);
+	print_json_color("color_transfer", vshm_color_transfer_name(info->color_transfer),
+	                 info->color_transfer);
+	/* The aspect as a pair, and the size the picture is meant to be shown at. */
+	const struct vshm_ratio *aspect = &info->sample_aspect;
+	if (aspect->numerator && aspect->denominator)
+		printf(", \"sample_aspect\": [%u, %u], \"display_width\": %llu", aspect->numerator,
+		       aspect->denominator,
+		       (unsigned long long)(((uint64_t)info->width * aspect->numerator +
+		                             aspect->denominator / 2) /
+		                            aspect->denominator));
+	else
+		printf(", \"sample_aspect\": null");
+}
+
 static void print_json(struct listing *listing, const struct vshm_stream_info *info, double fps)
 {
 	printf("%s\n  {\"name\": ", listing->first_json ? "" : ",");
@@ -139,6 +179,7 @@ static void print_json(struct listing *listing, const struct vshm_stream_info *i
 		printf(", \"owner_uid\": %u}", info->owner_uid);
 		return;
 	}
+	printf(", \"layout\": \"%u.%u\"", info->layout_major, info->layout_minor);
 	printf(", \"writer_pid\": %u, \"slots\": %u, \"slot_bytes\": %llu, \"readers\": %u, "
 	       "\"reader_capacity\": %u, \"frames_published\": %llu, \"overwrites\": %llu, "
 	       "\"frames_dropped\": %llu, \"nominal_fps\": %.3f",
@@ -158,6 +199,7 @@ static void print_json(struct listing *listing, const struct vshm_stream_info *i
 		    info->width, info->height, (unsigned long long)info->frame_number,
 		    info->flags & VSHM_FRAME_END_OF_STREAM ? "true" : "false",
 		    now > info->publish_ns ? (double)(now - info->publish_ns) / 1e6 : 0.0);
+		print_json_picture(info);
 	}
 	printf("}");
 }

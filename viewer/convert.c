@@ -61,10 +61,45 @@ static const uint8_t *component_row(const struct vshm_frame *frame,
 	       component->offset;
 }
 
+/*
+ * The 8 most significant bits of a sample in a 16-bit little-endian word (P010): the
+ * display has 8 bits a channel, so the deeper bits go, without dithering.
+ */
+static int top_8_bits(const uint8_t *sample, uint32_t shift)
+{
+	return (int)(((uint32_t)sample[0] | (uint32_t)sample[1] << 8) >> shift) & 0xff;
+}
+
+static void convert_deep_yuv_to_xrgb(const struct vshm_frame *frame,
+                                     const struct vshm_format_description *format,
+                                     const struct yuv_coefficients *c, uint8_t *destination,
+                                     int pitch)
+{
+	uint32_t luma_step = format->components[0].step;
+	uint32_t u_step = format->components[1].step, v_step = format->components[2].step;
+	uint32_t shift = format->chroma_shift_x;
+	uint32_t value_shift = format->sample_shift + format->depth - 8u;
+	for (uint32_t y = 0; y < frame->height; y++) {
+		uint8_t *out = destination + (int64_t)y * pitch;
+		const uint8_t *luma = component_row(frame, format, 0, y);
+		const uint8_t *u = component_row(frame, format, 1, y);
+		const uint8_t *v = component_row(frame, format, 2, y);
+		for (uint32_t x = 0; x < frame->width; x++)
+			put_xrgb(out + 4 * x, c,
+			         top_8_bits(luma + (size_t)x * luma_step, value_shift),
+			         top_8_bits(u + (size_t)(x >> shift) * u_step, value_shift),
+			         top_8_bits(v + (size_t)(x >> shift) * v_step, value_shift));
+	}
+}
+
 void convert_yuv_to_xrgb(const struct vshm_frame *frame, const struct yuv_coefficients *c,
                          uint8_t *destination, int pitch)
 {
 	const struct vshm_format_description *format = vshm_format_describe(frame->format);
+	if (format->sample_bytes != 1) {
+		convert_deep_yuv_to_xrgb(frame, format, c, destination, pitch);
+		return;
+	}
 	uint32_t luma_step = format->components[0].step;
 	uint32_t u_step = format->components[1].step, v_step = format->components[2].step;
 	uint32_t shift = format->chroma_shift_x;

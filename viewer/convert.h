@@ -26,7 +26,8 @@ struct yuv_coefficients convert_coefficients(const struct vshm_frame *frame);
  * lie (vshm_format_describe()), so a format added to the table needs no change here.
  */
 
-/* Any YUV frame to XRGB8888 words (B, G, R, X bytes). */
+/* Any YUV frame to XRGB8888 words (B, G, R, X bytes); deeper samples (P010) keep their
+ * 8 most significant bits. */
 void convert_yuv_to_xrgb(const struct vshm_frame *frame, const struct yuv_coefficients *c,
                          uint8_t *destination, int pitch);
 

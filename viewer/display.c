@@ -8,9 +8,12 @@
  *     constant neutral chroma plane made once (SDL2 has no luma-only update, so that
  *     half-size chroma is uploaded with every frame too);
  *   - anything else (packed 4:2:2 or 24-bit RGB on renderers without them, YUV with a
- *     matrix or range SDL cannot express) is converted in one pass from the slot into
- *     the locked texture (convert.c): no intermediate buffer. VSHM_VIEW_CONVERT=1 in
- *     the environment sends every format this way (to XRGB8888).
+ *     matrix or range SDL cannot express, formats SDL2 has no texture for: P010, I444)
+ *     is converted in one pass from the slot into the locked texture (convert.c): no
+ *     intermediate buffer. VSHM_VIEW_CONVERT=1 in the environment sends every format
+ *     this way (to XRGB8888).
+ * Pixels that are not square are drawn at the frame's display aspect: the renderer
+ * stretches the texture when it draws it, in the copy to the screen.
  * Two textures: the frame goes into the back one, and becomes the front one only when
  * the ring says it stayed intact, so a torn frame is never presented.
  */
@@ -23,6 +26,9 @@
 #include "convert.h"
 #include "display.h"
 #include "font.h"
+
+/* The widest a frame is drawn, whatever aspect its metadata claims. */
+#define DISPLAY_WIDTH_MAX VSHM_FORMAT_DIMENSION_MAX
 
 enum upload_method {
 	UPLOAD_PACKED,       /* SDL_UpdateTexture straight from the slot */
@@ -45,6 +51,7 @@ static const char *const method_names[] = {
 struct texture {
 	SDL_Texture *texture;
 	uint32_t format, width, height;
+	uint32_t display_width; /* the width the frame is drawn at: its pixels' shape */
 	uint8_t matrix, range;
 	enum upload_method method;
 };
@@ -259,11 +266,27 @@ static int prepare_texture(struct display *display, struct texture *texture,
 	return 0;
 }
 
+/*
+ * The width a frame is meant to be shown at, at its own height: stretched or narrowed
+ * by its sample aspect ratio, as FFmpeg's players draw it. An unknown aspect is square;
+ * one read from shared memory that would make an absurd window is kept within limits.
+ */
+static uint32_t display_width_of(const struct vshm_frame *frame)
+{
+	const struct vshm_ratio *aspect = &frame->sample_aspect;
+	if (!aspect->numerator || !aspect->denominator)
+		return frame->width;
+	uint64_t width = ((uint64_t)frame->width * aspect->numerator + aspect->denominator / 2) /
+	                 aspect->denominator;
+	return width < 1 ? 1 : width > DISPLAY_WIDTH_MAX ? DISPLAY_WIDTH_MAX : (uint32_t)width;
+}
+
 int display_upload(struct display *display, const struct vshm_frame *frame)
 {
 	struct texture *texture = &display->textures[1 - display->front];
 	if (prepare_texture(display, texture, frame) < 0)
 		return -1;
+	texture->display_width = display_width_of(frame);
 	int result = 0;
 	switch (texture->method) {
 	case UPLOAD_PACKED:
@@ -320,25 +343,29 @@ void display_commit(struct display *display)
 	const struct texture *previous = &display->textures[display->front];
 	display->front = 1 - display->front;
 	const struct texture *shown = &display->textures[display->front];
-	/* The window follows the frame size, unless the user chose a size or full screen:
-	 * when it still has the previous frame's size, it is ours to change. */
-	if (display->sized_by_frame && !display->fullscreen &&
-	    (!display->has_frame || previous->width != shown->width ||
-	     previous->height != shown->height)) {
+	/* The window follows the frame's display size (its pixels' shape applied), unless
+	 * the user chose a size or full screen: when it still has the previous frame's
+	 * size, it is ours to change. */
+	bool resized = !display->has_frame || previous->display_width != shown->display_width ||
+	               previous->height != shown->height;
+	if (display->sized_by_frame && !display->fullscreen && resized) {
 		int width, height;
 		SDL_GetWindowSize(display->window, &width, &height);
-		bool untouched = !display->has_frame || ((uint32_t)width == previous->width &&
-		                                         (uint32_t)height == previous->height);
+		bool untouched =
+		    !display->has_frame || ((uint32_t)width == previous->display_width &&
+		                            (uint32_t)height == previous->height);
 		if (untouched)
-			SDL_SetWindowSize(display->window, (int)shown->width, (int)shown->height);
+			SDL_SetWindowSize(display->window, (int)shown->display_width,
+			                  (int)shown->height);
 		if (!display->has_frame)
 			SDL_SetWindowPosition(display->window, SDL_WINDOWPOS_CENTERED,
 			                      SDL_WINDOWPOS_CENTERED);
 	}
-	/* Letterboxing keeps the frame's aspect ratio in any window size. */
-	if (!display->has_frame || previous->width != shown->width ||
-	    previous->height != shown->height)
-		SDL_RenderSetLogicalSize(display->renderer, (int)shown->width, (int)shown->height);
+	/* Letterboxing keeps the frame's display aspect in any window size: the renderer
+	 * stretches the texture to the display size, in the one copy to the screen. */
+	if (resized)
+		SDL_RenderSetLogicalSize(display->renderer, (int)shown->display_width,
+		                         (int)shown->height);
 	display->has_frame = true;
 }
 
@@ -384,7 +411,7 @@ static void draw(struct display *display, const char *const *overlay_lines, int 
 
 /*
  * Draws the frame, as the window shows it (same textures, colour conversion and
- * overlay), into a texture of the frame's own size and reads that back: the picture
+ * overlay), into a texture of the frame's display size and reads that back: the picture
  * does not depend on the window's size, or on a window at all (SDL's offscreen driver
  * keeps its first surface size).
  */
@@ -393,7 +420,7 @@ static void read_back(struct display *display, const char *const *overlay_lines,
 {
 	picture->rgb = NULL;
 	const struct texture *shown = &display->textures[display->front];
-	int width = display->has_frame ? (int)shown->width : 640;
+	int width = display->has_frame ? (int)shown->display_width : 640;
 	int height = display->has_frame ? (int)shown->height : 360;
 	SDL_Texture *target = SDL_CreateTexture(display->renderer, SDL_PIXELFORMAT_RGB888,
 	                                        SDL_TEXTUREACCESS_TARGET, width, height);

@@ -39,9 +39,10 @@ struct display_picture {
 };
 
 /*
- * Draws the shown frame, letterboxed, then the overlay lines if any, and presents.
- * With snapshot, also reads back the frame as drawn, at the frame's own size (rgb NULL
- * on failure).
+ * Draws the shown frame, letterboxed at its display aspect (its sample aspect ratio
+ * applied), then the overlay lines if any, and presents. With snapshot, also reads back
+ * the frame as drawn, at its display size: its own height, and its width stretched by
+ * its sample aspect ratio (rgb NULL on failure).
  */
 void display_render(struct display *display, const char *const *overlay_lines,
                     int overlay_line_count, struct display_picture *snapshot);

@@ -79,6 +79,13 @@ static void usage(FILE *out)
 	        "      --timeout SEC   give up if no frame arrives in time (default: wait)\n"
 	        "      --allow-foreign accept a stream owned by another user\n" PROGRAM_COMMON_HELP
 	        "\n"
+	        "Frames are drawn at their display aspect: pixels that are not square\n"
+	        "(anamorphic video) are stretched as their sample aspect ratio says, in the\n"
+	        "window and in snapshots. Formats the renderer cannot take are converted in\n"
+	        "one pass for display: 10-bit (p010) to 8 bits, 4:4:4 (i444) and the colour\n"
+	        "matrices SDL lacks (BT.2020) to RGB. HDR frames (PQ, HLG transfer) are shown\n"
+	        "without tone mapping, so they look dim and pale on an SDR screen.\n"
+	        "\n"
 	        "Keys: q or Esc quit, f full screen, space pause, s save a snapshot (PNG in the\n"
 	        "current directory), i toggle the info overlay.\n"
 	        "Exit status: 0 done, 1 the stream could not be shown, 2 bad usage.\n");
@@ -207,19 +214,33 @@ static void update_title(struct viewer *viewer)
 
 static void render(struct viewer *viewer, struct display_picture *snapshot)
 {
-	char lines[7][96];
-	const char *pointers[7];
+	char lines[8][96];
+	const char *pointers[8];
 	int count = 0;
 	if (viewer->options.overlay) {
 		const struct vshm_frame *frame = &viewer->shown;
 		static const char *const matrices[] = { "auto", "bt601", "bt709", "bt2020" };
 		static const char *const ranges[] = { "auto", "limited", "full" };
+		char aspect[32] = "";
+		if (frame->sample_aspect.numerator &&
+		    frame->sample_aspect.numerator != frame->sample_aspect.denominator)
+			snprintf(aspect, sizeof(aspect), " sar %u:%u",
+			         frame->sample_aspect.numerator, frame->sample_aspect.denominator);
 		snprintf(lines[count++], sizeof(lines[0]), "%s", viewer->options.name);
-		snprintf(lines[count++], sizeof(lines[0]), "%ux%u %s %s %s", frame->width,
-		         frame->height,
+		snprintf(lines[count++], sizeof(lines[0]), "%ux%u%s %s %s %s", frame->width,
+		         frame->height, aspect,
 		         vshm_format_name(frame->format) ? vshm_format_name(frame->format) : "-",
 		         matrices[frame->color_matrix & 3],
 		         ranges[frame->color_range < 3 ? frame->color_range : 0]);
+		if (frame->color_primaries || frame->color_transfer) {
+			const char *primaries = vshm_color_primaries_name(frame->color_primaries);
+			const char *transfer = vshm_color_transfer_name(frame->color_transfer);
+			bool hdr = frame->color_transfer == VSHM_COLOR_TRANSFER_PQ ||
+			           frame->color_transfer == VSHM_COLOR_TRANSFER_HLG;
+			snprintf(lines[count++], sizeof(lines[0]), "primaries %s, transfer %s%s",
+			         primaries ? primaries : "?", transfer ? transfer : "?",
+			         hdr ? " (HDR, not tone mapped)" : "");
+		}
 		snprintf(lines[count++], sizeof(lines[0]), "%.1f fps  latency %.1f ms", viewer->fps,
 		         viewer->latency_ms);
 		snprintf(lines[count++], sizeof(lines[0]), "frame %llu  shown %llu  torn %llu",

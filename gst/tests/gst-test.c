@@ -108,6 +108,10 @@ static uint32_t ring_format(GstVideoFormat format)
 		return VSHM_FORMAT_GRAY8;
 	case GST_VIDEO_FORMAT_YUY2:
 		return VSHM_FORMAT_YUYV;
+	case GST_VIDEO_FORMAT_P010_10LE:
+		return VSHM_FORMAT_P010;
+	case GST_VIDEO_FORMAT_Y444:
+		return VSHM_FORMAT_I444;
 	default:
 		fail_msg("no ring format for %s in the tests", gst_video_format_to_string(format));
 	}

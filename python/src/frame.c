@@ -151,6 +151,67 @@ static PyObject *frame_format(PyObject *object, void *closure)
 	    vshm_format_name(((struct frame_object *)object)->frame.format));
 }
 
+/* (numerator, denominator), or None when the writer did not say. */
+static PyObject *frame_sample_aspect(PyObject *object, void *closure)
+{
+	const struct vshm_ratio *aspect = &((struct frame_object *)object)->frame.sample_aspect;
+	if (!aspect->numerator || !aspect->denominator)
+		Py_RETURN_NONE;
+	return Py_BuildValue("(II)", aspect->numerator, aspect->denominator);
+}
+
+int vshm_py_parse_aspect(PyObject *value, struct vshm_ratio *aspect)
+{
+	if (value == Py_None) {
+		*aspect = (struct vshm_ratio){ 0, 0 };
+		return 0;
+	}
+	unsigned long long parts[2];
+	PyObject *sequence = PySequence_Check(value) && PySequence_Size(value) == 2
+	                         ? PySequence_Fast(value, "")
+	                         : NULL;
+	for (int i = 0; sequence && i < 2; i++) {
+		PyObject *part = PySequence_Fast_GET_ITEM(sequence, i);
+		parts[i] = PyLong_Check(part) && !PyBool_Check(part)
+		               ? PyLong_AsUnsignedLongLong(part)
+		               : (unsigned long long)-1;
+		if (parts[i] == (unsigned long long)-1 || parts[i] == 0 || parts[i] > UINT32_MAX) {
+			Py_CLEAR(sequence);
+			break;
+		}
+	}
+	if (!sequence) {
+		PyErr_Clear();
+		PyErr_Format(PyExc_ValueError,
+		             "sample_aspect is (width, height) of a pixel, two whole numbers "
+		             "1..%u such as (16, 9), or None; not %R",
+		             UINT32_MAX, value);
+		return -1;
+	}
+	Py_DECREF(sequence);
+	*aspect = (struct vshm_ratio){ (uint32_t)parts[0], (uint32_t)parts[1] };
+	return 0;
+}
+
+static int frame_set_sample_aspect(PyObject *object, PyObject *value, void *closure)
+{
+	struct frame_object *frame = (struct frame_object *)object;
+	if (!value) {
+		PyErr_SetString(PyExc_AttributeError, "frame metadata cannot be deleted");
+		return -1;
+	}
+	if (check_held(frame) < 0)
+		return -1;
+	return vshm_py_parse_aspect(value, &frame->frame.sample_aspect);
+}
+
+static PyObject *frame_depth(PyObject *object, void *closure)
+{
+	const struct vshm_format_description *format =
+	    vshm_format_describe(((struct frame_object *)object)->frame.format);
+	return PyLong_FromUnsignedLong(format ? format->depth : 0);
+}
+
 static PyObject *frame_end_of_stream(PyObject *object, void *closure)
 {
 	struct frame_object *frame = (struct frame_object *)object;
@@ -174,6 +235,8 @@ enum settable {
 	SET_FLAGS,
 	SET_COLOR_MATRIX,
 	SET_COLOR_RANGE,
+	SET_COLOR_PRIMARIES,
+	SET_COLOR_TRANSFER,
 };
 
 static PyObject *get_settable(PyObject *object, void *closure)
@@ -190,6 +253,10 @@ static PyObject *get_settable(PyObject *object, void *closure)
 		return PyLong_FromUnsignedLong(f->color_matrix);
 	case SET_COLOR_RANGE:
 		return PyLong_FromUnsignedLong(f->color_range);
+	case SET_COLOR_PRIMARIES:
+		return PyLong_FromUnsignedLong(f->color_primaries);
+	case SET_COLOR_TRANSFER:
+		return PyLong_FromUnsignedLong(f->color_transfer);
 	}
 	Py_RETURN_NONE;
 }
@@ -215,9 +282,9 @@ static int set_settable(PyObject *object, PyObject *value, void *closure)
 		return -1;
 	}
 	unsigned long long limit = which == SET_FLAGS ? UINT32_MAX
-	                           : which == SET_COLOR_MATRIX || which == SET_COLOR_RANGE
-	                               ? UINT8_MAX
-	                               : UINT64_MAX;
+	                           : which == SET_FRAME_NUMBER || which == SET_CAPTURE_NS
+	                               ? UINT64_MAX
+	                               : UINT8_MAX;
 	if (parsed > limit) {
 		PyErr_Format(PyExc_ValueError, "%llu is too large for this field (at most %llu)",
 		             parsed, limit);
@@ -239,6 +306,12 @@ static int set_settable(PyObject *object, PyObject *value, void *closure)
 		break;
 	case SET_COLOR_RANGE:
 		f->color_range = (uint8_t)parsed;
+		break;
+	case SET_COLOR_PRIMARIES:
+		f->color_primaries = (uint8_t)parsed;
+		break;
+	case SET_COLOR_TRANSFER:
+		f->color_transfer = (uint8_t)parsed;
 		break;
 	}
 	return 0;
@@ -262,6 +335,12 @@ static PyMemberDef frame_members[] = {
 	MEMBER(flags, T_UINT, "vshm.FRAME_END_OF_STREAM, vshm.FRAME_DISCONTINUITY, or'ed."),
 	MEMBER(color_matrix, T_UBYTE, "vshm.COLOR_MATRIX_BT601, _BT709, _BT2020 or _UNSPECIFIED."),
 	MEMBER(color_range, T_UBYTE, "vshm.COLOR_RANGE_LIMITED, _FULL or _UNSPECIFIED."),
+	MEMBER(color_primaries, T_UBYTE,
+	       "vshm.COLOR_PRIMARIES_BT709, _BT601_625, _BT601_525, _BT2020, _DISPLAY_P3 or\n"
+	       "_UNSPECIFIED: which colours the values mean."),
+	MEMBER(color_transfer, T_UBYTE,
+	       "vshm.COLOR_TRANSFER_BT709 (SDR), _SRGB, _PQ, _HLG (HDR), _LINEAR or\n"
+	       "_UNSPECIFIED: how the values encode light."),
 	MEMBER(sequence, T_ULONGLONG,
 	       "The ring's publish number (1, 2, ...): equal for the same frame taken twice."),
 	MEMBER(slot, T_UINT, "The slot the frame lies in."),
@@ -287,6 +366,15 @@ static PyGetSetDef frame_getset[] = {
 	{ "end_of_stream", frame_end_of_stream, NULL,
 	  "True if the source has no frame after this one.", NULL },
 	{ "released", frame_released, NULL, "True once the frame was given back.", NULL },
+	{ "sample_aspect", frame_sample_aspect, NULL,
+	  "The shape of a pixel, (width, height): (16, 9) for anamorphic widescreen, (1, 1)\n"
+	  "for square pixels; None if the writer did not say (take it as square). The\n"
+	  "picture is meant to be shown width * w / h pixels wide.",
+	  NULL },
+	{ "depth", frame_depth, NULL,
+	  "Significant bits of each sample: 8, or 10 for p010 (whose samples are 16-bit\n"
+	  "little-endian words, the value in their top 10 bits).",
+	  NULL },
 	{ 0 },
 };
 
@@ -312,6 +400,14 @@ static PyGetSetDef output_frame_getset[] = {
 	  (void *)SET_COLOR_MATRIX },
 	{ "color_range", get_settable, set_settable, "vshm.COLOR_RANGE_*; 0 (unspecified).",
 	  (void *)SET_COLOR_RANGE },
+	{ "color_primaries", get_settable, set_settable, "vshm.COLOR_PRIMARIES_*; 0 (unspecified).",
+	  (void *)SET_COLOR_PRIMARIES },
+	{ "color_transfer", get_settable, set_settable,
+	  "vshm.COLOR_TRANSFER_*; 0 (unspecified): say PQ or HLG for HDR.",
+	  (void *)SET_COLOR_TRANSFER },
+	{ "sample_aspect", frame_sample_aspect, frame_set_sample_aspect,
+	  "The shape of a pixel, (width, height) such as (16, 9); None (unknown) by default.",
+	  NULL },
 	{ 0 },
 };
 

@@ -42,6 +42,15 @@ int vshm_py_array_shape(uint32_t format, uint32_t width, uint32_t height, struct
 	case VSHM_FORMAT_XRGB8888:
 		channels = 4;
 		break;
+	case VSHM_FORMAT_P010:
+		*why = "p010's samples are 16-bit words, which the uint8 arrays of array() and "
+		       "publish() do not hold: use frame.planes, numpy.asarray(plane).view('<u2') "
+		       "gives the words (the value is word >> 6)";
+		return -1;
+	case VSHM_FORMAT_I444:
+		*why = "i444 is three full-size planes, which no OpenCV layout holds: use "
+		       "frame.planes";
+		return -1;
 	default:
 		*why = "unknown pixel format";
 		return -1;

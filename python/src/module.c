@@ -21,6 +21,25 @@ static PyObject *module_formats(PyObject *module, PyObject *unused)
 	return names;
 }
 
+static PyObject *module_array_formats(PyObject *module, PyObject *unused)
+{
+	PyObject *names = PyList_New(0);
+	for (unsigned i = 0; names && vshm_format_at(i); i++) {
+		struct array_shape shape;
+		const char *why;
+		if (vshm_py_array_shape(vshm_format_at(i), 2, 2, &shape, &why) < 0)
+			continue;
+		PyObject *name = PyUnicode_FromString(vshm_format_name(vshm_format_at(i)));
+		if (!name || PyList_Append(names, name) < 0) {
+			Py_XDECREF(name);
+			Py_CLEAR(names);
+			break;
+		}
+		Py_DECREF(name);
+	}
+	return names;
+}
+
 static PyObject *module_check_name(PyObject *module, PyObject *argument)
 {
 	if (!PyUnicode_Check(argument)) {
@@ -45,6 +64,11 @@ static PyMethodDef module_functions[] = {
 	{ "formats", module_formats, METH_NOARGS,
 	  "formats()\n--\n\n"
 	  "The names of the pixel formats the ring carries: 'nv12', 'i420', 'yuyv', ..." },
+	{ "array_formats", module_array_formats, METH_NOARGS,
+	  "array_formats()\n--\n\n"
+	  "The formats Frame.array() shows and Writer.publish() takes as uint8 arrays; the\n"
+	  "others (p010, i444) are read and written through frame.planes. A filter whose\n"
+	  "process() uses array() passes this as run_filter(input_formats=...)." },
 	{ "check_name", module_check_name, METH_O,
 	  "check_name(name)\n--\n\n"
 	  "Raises ValueError, saying which rule it breaks, unless name is a valid stream\n"
@@ -87,6 +111,18 @@ PyMODINIT_FUNC PyInit__vshm(void)
 		{ "COLOR_RANGE_UNSPECIFIED", VSHM_COLOR_RANGE_UNSPECIFIED },
 		{ "COLOR_RANGE_LIMITED", VSHM_COLOR_RANGE_LIMITED },
 		{ "COLOR_RANGE_FULL", VSHM_COLOR_RANGE_FULL },
+		{ "COLOR_PRIMARIES_UNSPECIFIED", VSHM_COLOR_PRIMARIES_UNSPECIFIED },
+		{ "COLOR_PRIMARIES_BT709", VSHM_COLOR_PRIMARIES_BT709 },
+		{ "COLOR_PRIMARIES_BT601_625", VSHM_COLOR_PRIMARIES_BT601_625 },
+		{ "COLOR_PRIMARIES_BT601_525", VSHM_COLOR_PRIMARIES_BT601_525 },
+		{ "COLOR_PRIMARIES_BT2020", VSHM_COLOR_PRIMARIES_BT2020 },
+		{ "COLOR_PRIMARIES_DISPLAY_P3", VSHM_COLOR_PRIMARIES_DISPLAY_P3 },
+		{ "COLOR_TRANSFER_UNSPECIFIED", VSHM_COLOR_TRANSFER_UNSPECIFIED },
+		{ "COLOR_TRANSFER_BT709", VSHM_COLOR_TRANSFER_BT709 },
+		{ "COLOR_TRANSFER_SRGB", VSHM_COLOR_TRANSFER_SRGB },
+		{ "COLOR_TRANSFER_PQ", VSHM_COLOR_TRANSFER_PQ },
+		{ "COLOR_TRANSFER_HLG", VSHM_COLOR_TRANSFER_HLG },
+		{ "COLOR_TRANSFER_LINEAR", VSHM_COLOR_TRANSFER_LINEAR },
 		{ "NAME_MAX", VSHM_NAME_MAX },
 		{ "SLOTS_MIN", VSHM_SLOT_COUNT_MIN },
 		{ "SLOTS_MAX", VSHM_SLOT_COUNT_MAX },

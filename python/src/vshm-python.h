@@ -140,6 +140,12 @@ void vshm_py_reader_drop(struct reader_object *reader, struct frame_object *fram
 int vshm_py_writer_finish(struct writer_object *writer, struct frame_object *frame, bool publish);
 
 /* layout.c: the array() shape of frames, and where each plane row lies in it. */
+/*
+ * Parses a sample aspect ratio given to Python: None (unknown, 0/0) or two whole numbers
+ * 1..2^32-1. Returns 0, or -1 with ValueError raised (*aspect untouched).
+ */
+int vshm_py_parse_aspect(PyObject *value, struct vshm_ratio *aspect);
+
 struct array_shape {
 	int ndim;
 	Py_ssize_t shape[3];

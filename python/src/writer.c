@@ -224,7 +224,13 @@ static int size_from_shape(const Py_buffer *buffer, uint32_t format, uint32_t *w
 {
 	struct array_shape expected;
 	const char *why;
-	vshm_py_array_shape(format, 2, 2, &expected, &why);
+	if (vshm_py_array_shape(format, 2, 2, &expected, &why) < 0) {
+		PyErr_Format(PyExc_ValueError,
+		             "publish() takes the formats vshm.array_formats() lists, not %s: %s; "
+		             "fill the planes of writer.frame() instead",
+		             vshm_format_name(format), why);
+		return -1;
+	}
 	bool planar = format == VSHM_FORMAT_NV12 || format == VSHM_FORMAT_I420;
 	const char *wanted = expected.ndim == 2 ? (planar ? "(H*3/2, W)" : "(H, W)") : NULL;
 	char wanted_packed[32];
@@ -325,14 +331,31 @@ static int uint8_items(PyObject *array, const Py_buffer *buffer)
 static PyObject *writer_publish(PyObject *object, PyObject *arguments, PyObject *keywords)
 {
 	struct writer_object *self = (struct writer_object *)object;
-	static char *names[] = { "array", "format",       "frame_number", "capture_ns",
-		                 "flags", "color_matrix", "color_range",  NULL };
+	static char *names[] = { "array",
+		                 "format",
+		                 "frame_number",
+		                 "capture_ns",
+		                 "flags",
+		                 "color_matrix",
+		                 "color_range",
+		                 "color_primaries",
+		                 "color_transfer",
+		                 "sample_aspect",
+		                 NULL };
 	PyObject *array, *format_value = Py_None, *number_value = Py_None, *capture_value = Py_None;
 	PyObject *flags_value = Py_None, *matrix_value = Py_None, *range_value = Py_None;
-	if (!PyArg_ParseTupleAndKeywords(arguments, keywords, "O|$OOOOOO:publish", names, &array,
+	PyObject *primaries_value = Py_None, *transfer_value = Py_None, *aspect_value = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(arguments, keywords, "O|$OOOOOOOOO:publish", names, &array,
 	                                 &format_value, &number_value, &capture_value, &flags_value,
-	                                 &matrix_value, &range_value) ||
+	                                 &matrix_value, &range_value, &primaries_value,
+	                                 &transfer_value, &aspect_value) ||
 	    check_usable(self) < 0)
+		return NULL;
+	unsigned long long primaries = 0, transfer = 0;
+	struct vshm_ratio aspect;
+	if (whole_number(primaries_value, "color_primaries", 0, UINT8_MAX, &primaries) < 0 ||
+	    whole_number(transfer_value, "color_transfer", 0, UINT8_MAX, &transfer) < 0 ||
+	    vshm_py_parse_aspect(aspect_value, &aspect) < 0)
 		return NULL;
 	uint32_t format = self->format;
 	unsigned long long number = self->next_frame_number, capture = vshm_now_ns();
@@ -378,6 +401,9 @@ static PyObject *writer_publish(PyObject *object, PyObject *arguments, PyObject 
 	frame.flags = (uint32_t)flags;
 	frame.color_matrix = (uint8_t)matrix;
 	frame.color_range = (uint8_t)range;
+	frame.color_primaries = (uint8_t)primaries;
+	frame.color_transfer = (uint8_t)transfer;
+	frame.sample_aspect = aspect;
 	int published = vshm_writer_publish(self->writer, &frame);
 	if (published < 0) {
 		vshm_py_raise_library(-published);
@@ -475,7 +501,8 @@ static PyMethodDef writer_methods[] = {
 	  "moves the stream to bigger ones (readers follow by themselves)." },
 	{ "publish", (PyCFunction)(void (*)(void))writer_publish, METH_VARARGS | METH_KEYWORDS,
 	  "publish(array, *, format=None, frame_number=None, capture_ns=None, flags=0,\n"
-	  "        color_matrix=0, color_range=0)\n--\n\n"
+	  "        color_matrix=0, color_range=0, color_primaries=0, color_transfer=0,\n"
+	  "        sample_aspect=None)\n--\n\n"
 	  "Copies a uint8 array into a new frame and publishes it: the convenience for\n"
 	  "pixels made elsewhere, at the cost of one copy of the frame (frame() fills the\n"
 	  "slot in place instead). The array has the shape Frame.array() gives, which sets\n"

@@ -12,14 +12,16 @@
 #define FORMATS_MAX 64
 static uint32_t inputs[FORMATS_MAX + 1];
 
-/* The formats with a plane of luma samples side by side, from the format table. */
+/* The formats with a plane of one-byte luma samples side by side, from the format
+ * table. */
 static void find_inputs(void)
 {
 	unsigned count = 0;
 	for (unsigned i = 0; vshm_format_at(i) && count < FORMATS_MAX; i++) {
 		const struct vshm_format_description *format =
 		    vshm_format_describe(vshm_format_at(i));
-		if (format->family != VSHM_FORMAT_FAMILY_RGB && format->components[0].step == 1)
+		if (format->family != VSHM_FORMAT_FAMILY_RGB && format->components[0].step == 1 &&
+		    format->sample_bytes == 1)
 			inputs[count++] = format->format;
 	}
 	inputs[count] = VSHM_FORMAT_INVALID;

@@ -1,11 +1,27 @@
 /*
- * vshm-filter-grayscale: any frame to a full-range GRAY8 frame.
+ * vshm-filter-grayscale: any 8-bit frame to a full-range GRAY8 frame.
  * YUV input gives its luma (expanded from limited range when it is limited); RGB input
  * gives BT.601 luma. Reads each input pixel once and writes each output pixel once.
- * Where each component lies comes from the format's description, so every format the
- * ring carries is taken, including ones added later.
+ * Where each component lies comes from the format's description, so every format of
+ * one-byte samples the ring carries is taken, including ones added later.
  */
 #include <vshm/vshm.h>
+
+/* Room for every format of the table and the terminating VSHM_FORMAT_INVALID. */
+#define FORMATS_MAX 64
+static uint32_t inputs[FORMATS_MAX + 1];
+
+/* The formats it takes: those whose samples are single bytes, from the format table
+ * (P010's 16-bit words are not). */
+static void find_inputs(void)
+{
+	unsigned count = 0;
+	for (unsigned i = 0; vshm_format_at(i) && count < FORMATS_MAX; i++) {
+		if (vshm_format_describe(vshm_format_at(i))->sample_bytes == 1)
+			inputs[count++] = vshm_format_at(i);
+	}
+	inputs[count] = VSHM_FORMAT_INVALID;
+}
 
 static uint32_t output_format(uint32_t input, uint32_t requested, void *data)
 {
@@ -116,9 +132,11 @@ int main(int argc, char **argv)
 {
 	static const struct vshm_filter filter = {
 		.name = "grayscale",
-		.description = "Turns any frame into a full-range gray8 frame.",
+		.description = "Turns any 8-bit frame into a full-range gray8 frame.",
+		.input_formats = inputs,
 		.output_format = output_format,
 		.process = grayscale,
 	};
+	find_inputs();
 	return vshm_filter_main(argc, argv, &filter);
 }

@@ -1,10 +1,26 @@
 /*
  * vshm-filter-invert: the photographic negative, in the input's own format: every
  * colour sample v becomes 255 - v; alpha and padding bytes are kept. Works on every
- * format the ring carries, planar or packed, in one pass, driven by the format's
- * description (which bytes hold which component).
+ * format of one-byte samples the ring carries, planar or packed, in one pass, driven by
+ * the format's description (which bytes hold which component).
  */
 #include <vshm/vshm.h>
+
+/* Room for every format of the table and the terminating VSHM_FORMAT_INVALID. */
+#define FORMATS_MAX 64
+static uint32_t inputs[FORMATS_MAX + 1];
+
+/* The formats it takes: those whose samples are single bytes, from the format table
+ * (P010's 16-bit words are not). */
+static void find_inputs(void)
+{
+	unsigned count = 0;
+	for (unsigned i = 0; vshm_format_at(i) && count < FORMATS_MAX; i++) {
+		if (vshm_format_describe(vshm_format_at(i))->sample_bytes == 1)
+			inputs[count++] = vshm_format_at(i);
+	}
+	inputs[count] = VSHM_FORMAT_INVALID;
+}
 
 /*
  * Bit i set when byte i of a packed pixel is a colour sample, for the pixel size of
@@ -72,8 +88,10 @@ int main(int argc, char **argv)
 {
 	static const struct vshm_filter filter = {
 		.name = "invert",
-		.description = "Inverts every colour sample (255 - v), in any format.",
+		.description = "Inverts every colour sample (255 - v), in any 8-bit format.",
+		.input_formats = inputs,
 		.process = invert,
 	};
+	find_inputs();
 	return vshm_filter_main(argc, argv, &filter);
 }

@@ -32,4 +32,13 @@ def invert(frame, output):
 
 
 if __name__ == "__main__":
-    sys.exit(vshm.run_filter(invert, name="invert", description="Inverts every sample (255 - v), in any format."))
+    # Every format of byte samples; p010's 16-bit words would need 65535 - v.
+    byte_formats = [f for f in vshm.formats() if f != "p010"]
+    sys.exit(
+        vshm.run_filter(
+            invert,
+            name="invert",
+            description="Inverts every sample (255 - v), in any 8-bit format.",
+            input_formats=byte_formats,
+        )
+    )

@@ -17,9 +17,9 @@
 	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
 
 /*
- * Format codes are fourccs. NV12, YU12, YUYV, UYVY, RGB3, BGR3 and GREY are V4L2's codes
- * for the same layouts; RGBA, BGRA and XR24 are vshm's own. The comment gives the bytes
- * in memory order.
+ * Format codes are fourccs. NV12, YU12, YUYV, UYVY, RGB3, BGR3, GREY and P010 are V4L2's
+ * codes for the same layouts; YU24 is DRM's; RGBA, BGRA and XR24 are vshm's own. The
+ * comment gives the bytes in memory order.
  */
 enum vshm_format {
 	VSHM_FORMAT_INVALID = 0,
@@ -33,6 +33,9 @@ enum vshm_format {
 	VSHM_FORMAT_BGRA = VSHM_FOURCC('B', 'G', 'R', 'A'),  /* B G R A */
 	VSHM_FORMAT_XRGB8888 = VSHM_FOURCC('X', 'R', '2', '4'), /* B G R X: 0xXXRRGGBB words */
 	VSHM_FORMAT_GRAY8 = VSHM_FOURCC('G', 'R', 'E', 'Y'),    /* Y */
+	/* Layout 2.1 added these two; a reader of layout 2.0 drops their frames. */
+	VSHM_FORMAT_P010 = VSHM_FOURCC('P', '0', '1', '0'), /* as NV12, 16-bit samples, see below */
+	VSHM_FORMAT_I444 = VSHM_FOURCC('Y', 'U', '2', '4'), /* Y, U, V planes, all full size */
 };
 
 #define VSHM_FORMAT_PLANES_MAX    4
@@ -62,8 +65,9 @@ struct vshm_format_plane {
 /*
  * Where the samples of one component (Y, U, V or R, G, B, A) lie, the way FFmpeg's
  * AVComponentDescriptor says it: in plane `plane`, the sample of pixel column x (after
- * subsampling, see below) starts `offset + x * step` bytes into its row. Every sample
- * is one byte.
+ * subsampling, see below) starts `offset + x * step` bytes into its row. A sample is
+ * sample_bytes bytes (see struct vshm_format_description): one byte, or a little-endian
+ * 16-bit word.
  */
 struct vshm_format_component {
 	uint8_t plane;
@@ -99,6 +103,17 @@ struct vshm_format_description {
 	uint8_t chroma_shift_y;  /* log2 of the vertical subsampling of U and V */
 	struct vshm_format_plane planes[VSHM_FORMAT_PLANES_MAX];
 	struct vshm_format_component components[4];
+	/*
+	 * The samples' size and precision, the same for every component: sample_bytes is 1
+	 * (a byte holds the value) or 2 (a little-endian 16-bit word); the value has depth
+	 * bits and starts sample_shift bits up in its word. 8, 1, 0 for the 8-bit formats;
+	 * P010's 10 bits are the top of their word: 10, 2, 6, so (word >> 6) is the value
+	 * and (word >> 8) its 8 most significant bits. Code written for one-byte samples
+	 * checks sample_bytes == 1.
+	 */
+	uint8_t depth;
+	uint8_t sample_bytes;
+	uint8_t sample_shift;
 };
 
 /* The description of format, or NULL for an unknown code. */

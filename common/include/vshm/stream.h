@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <vshm/export.h>
+#include <vshm/frame.h>
 #include <vshm/util.h>
 
 enum vshm_stream_status {
@@ -30,6 +31,7 @@ struct vshm_stream_info {
 	uint64_t file_size;
 	/* The rest is filled for LIVE and STALE streams only. */
 	uint32_t writer_pid;
+	uint16_t layout_major, layout_minor; /* the layout version its writer follows */
 	bool closed;     /* its writer removed it cleanly (seen only while mapped) */
 	bool superseded; /* a newer segment took or is taking the name */
 	uint32_t slot_count;
@@ -45,6 +47,9 @@ struct vshm_stream_info {
 	bool has_frame;
 	uint32_t format, width, height, flags;
 	uint64_t frame_number, publish_ns;
+	uint8_t color_matrix, color_range;       /* enum vshm_color_matrix, _range */
+	uint8_t color_primaries, color_transfer; /* enum vshm_color_primaries, _transfer */
+	struct vshm_ratio sample_aspect;         /* 0/0 if unknown */
 };
 
 /*
