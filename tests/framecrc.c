@@ -46,8 +46,8 @@ void framecrc_of(const char *file, const char *const input_options[],
 	int status = program_run((char *const *)argv, 60000, errors, sizeof(errors));
 	if (status != 0)
 		fail_msg("ffmpeg failed on %s (%d): %s", file, status, errors);
-	reference->count = program_read_framecrc(output, reference->size, reference->adler,
-	                                         FRAMECRC_FRAMES_MAX);
+	reference->count =
+	    program_read_framecrc(output, reference->size, reference->adler, FRAMECRC_FRAMES_MAX);
 }
 
 static uint32_t plane_rows(const struct vshm_frame *frame, uint32_t plane)
