@@ -40,10 +40,12 @@ count_frames() {
     -of csv=p=0 "$1"
 }
 
-# The pattern as fast as the slowest lossless reader takes it, a few frames more than
-# are encoded (the reader attaches after the first ones).
+# The pattern as fast as the slowest lossless reader takes it, from the moment that
+# reader is there (a reader that came after a short pattern had ended would wait for
+# nothing), and a few frames more than are encoded.
 pattern() {
-  "$capture" test --size "$1" --fps 30 --fast --frames $((frames + 60)) --name "$2" --quiet
+  "$capture" test --size "$1" --fps 30 --fast --wait-readers 1 --frames $((frames + 60)) \
+    --name "$2" --quiet
 }
 
 read -r load1 load5 _ < /proc/loadavg
