@@ -122,8 +122,15 @@ static void chain_sample(const char *sample, uint64_t expected_frames)
 			break;
 		}
 		/* The same frame on both sides, and no number skipped. */
-		if (in.frame_number != out.frame_number || out.frame_number != expected_number)
+		if (in.frame_number != out.frame_number || out.frame_number != expected_number) {
+			if (!lost)
+				printf("%s: first frame out of step: input %llu, output %llu, "
+				       "expected %llu\n",
+				       sample, (unsigned long long)in.frame_number,
+				       (unsigned long long)out.frame_number,
+				       (unsigned long long)expected_number);
 			lost++;
+		}
 		expected_number = out.frame_number + 1;
 		uint64_t bad = wrong_pixels(&in, &out);
 		end = out.flags & VSHM_FRAME_END_OF_STREAM;
@@ -132,6 +139,13 @@ static void chain_sample(const char *sample, uint64_t expected_frames)
 		wrong_frames += bad != 0;
 		frames++;
 	}
+	struct vshm_reader_stats input_stats, output_stats;
+	vshm_reader_get_stats(input, &input_stats);
+	vshm_reader_get_stats(output, &output_stats);
+	if (lost)
+		printf("%s: input reader %s, output reader %s\n", sample,
+		       input_stats.demoted ? "demoted" : "lossless",
+		       output_stats.demoted ? "demoted" : "lossless");
 	vshm_reader_detach(input);
 	vshm_reader_detach(output);
 	for (int i = 0; i < 3; i++) {
