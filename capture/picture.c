@@ -419,6 +419,30 @@ int capture_picture_write(struct capture_picture *converter, const AVFrame *pict
 	return 0;
 }
 
+int capture_picture_begin(struct capture_picture *converter, const AVFrame *picture,
+                          const char *location, uint32_t format, uint32_t width, uint32_t height,
+                          struct vshm_writer *writer, struct vshm_frame *frame)
+{
+	int result = vshm_writer_begin(writer, format, width, height, frame);
+	if (result < 0) {
+		fprintf(stderr,
+		        "vshm-capture: '%s': cannot put a %ux%u %s frame in the stream: %s\n",
+		        location, width, height, vshm_format_name(format), vshm_error());
+		return result;
+	}
+	result = capture_picture_write(converter, picture, VSHM_COLOR_MATRIX_UNSPECIFIED, frame);
+	if (result < 0) {
+		char reason[AV_ERROR_MAX_STRING_SIZE];
+		av_strerror(result, reason, sizeof(reason));
+		fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n", location,
+		        av_get_pix_fmt_name((enum AVPixelFormat)picture->format),
+		        vshm_format_name(format), reason);
+		vshm_writer_cancel(writer);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void capture_picture_finish(struct capture_picture *converter)
 {
 	sws_freeContext(converter->scaler);

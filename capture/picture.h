@@ -90,6 +90,16 @@ enum AVPixelFormat capture_picture_av_format(uint32_t format);
 int capture_picture_write(struct capture_picture *converter, const AVFrame *picture,
                           uint8_t fallback_matrix, struct vshm_frame *frame);
 
+/*
+ * Begins a frame of that format and size on writer and writes picture into it with
+ * capture_picture_write() (the one copy of its pixels into shared memory). On failure it
+ * says why on stderr, naming location, cancels what it began, and returns a negative
+ * errno; the caller then fills in the frame's number, times and flags and publishes.
+ */
+int capture_picture_begin(struct capture_picture *converter, const AVFrame *picture,
+                          const char *location, uint32_t format, uint32_t width, uint32_t height,
+                          struct vshm_writer *writer, struct vshm_frame *frame);
+
 /* Frees what the converter holds; it may be used again after (its settings stay). */
 void capture_picture_finish(struct capture_picture *converter);
 

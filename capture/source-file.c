@@ -544,22 +544,10 @@ static int file_next(struct capture_source *source, struct vshm_writer *writer,
 	AVFrame *picture = source->pending;
 	uint32_t format, width, height;
 	describe_output(source, &format, &width, &height);
-	int result = vshm_writer_begin(writer, format, width, height, frame);
-	if (result < 0) {
-		fprintf(stderr,
-		        "vshm-capture: '%s': cannot put a %ux%u %s frame in the stream: %s\n",
-		        source->location, width, height, vshm_format_name(format), vshm_error());
+	int result = capture_picture_begin(&source->converter, picture, source->location, format,
+	                                   width, height, writer, frame);
+	if (result < 0)
 		return result;
-	}
-	result = capture_picture_write(&source->converter, picture, VSHM_COLOR_MATRIX_UNSPECIFIED,
-	                               frame);
-	if (result < 0) {
-		fprintf(stderr, "vshm-capture: '%s': cannot convert %s to %s: %s\n",
-		        source->location, av_get_pix_fmt_name((enum AVPixelFormat)picture->format),
-		        vshm_format_name(format), error_text(result));
-		vshm_writer_cancel(writer);
-		return -EINVAL;
-	}
 	/* --fps plays the pictures at that rate, whatever their own timestamps say. */
 	*media_ns = source->settings.fps > 0
 	                ? (uint64_t)((double)source->next_frame_number * 1e9 / source->settings.fps)
