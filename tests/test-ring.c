@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -662,6 +663,131 @@ static void taking_the_same_frame_again_and_again_keeps_its_slot_counted(void **
 	vshm_writer_destroy(writer);
 }
 
+/* The whole segment of stream name, mapped read-write as a reader maps its header. */
+static uint8_t *map_whole_segment(const char *name, size_t *size)
+{
+	char path[256];
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat status;
+	assert_int_equal(fstat(fd, &status), 0);
+	uint8_t *segment =
+	    mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(segment != MAP_FAILED);
+	close(fd);
+	*size = (size_t)status.st_size;
+	return segment;
+}
+
+/*
+ * A reader killed between taking itself off a slot's holder count and clearing its
+ * note (or the other way round) leaves a count no live reader stands behind. The writer
+ * repairs such counts from the reader table, looking at most once a second and only at
+ * a count that disagreed the same way twice: within a few seconds the slot is the
+ * writer's again, and it stops overwriting.
+ */
+static void a_count_left_by_a_killed_reader_is_repaired(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "repair");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
+	struct vshm_reader *reader = attach(name); /* live, holding nothing */
+	struct vshm_frame frame;
+	uint64_t n = 1;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
+	uint32_t first_slot = frame.slot;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
+	uint32_t second_slot = frame.slot;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
+	/* What two killed readers would leave: both slots but the latest counted held. */
+	size_t size;
+	uint8_t *segment = map_whole_segment(name, &size);
+	struct vshm_shm_header *header = (struct vshm_shm_header *)segment;
+	atomic_fetch_add(&header->slot_holders[first_slot], 1);
+	atomic_fetch_add(&header->slot_holders[second_slot], 1);
+	/* Every frame is now an overwrite, until the counts are repaired. */
+	struct vshm_writer_stats stats;
+	uint64_t overwrites_before = 0;
+	for (int i = 0; i < 200; i++) { /* 4 s, four times what the repair needs */
+		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
+		test_sleep_us(20000);
+		if (i == 149) {
+			vshm_writer_get_stats(writer, &stats);
+			overwrites_before = stats.overwrites;
+		}
+	}
+	vshm_writer_get_stats(writer, &stats);
+	print_message("%llu overwrites before the repair, %llu in the last second\n",
+	              (unsigned long long)overwrites_before,
+	              (unsigned long long)(stats.overwrites - overwrites_before));
+	assert_true(overwrites_before > 0);
+	assert_int_equal(stats.overwrites, overwrites_before);
+	for (uint32_t slot = 0; slot < 3; slot++)
+		assert_true(atomic_load(&header->slot_holders[slot]) == 0);
+	munmap(segment, size);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
+/*
+ * A reader that dies holding a frame gives the slot back as soon as the writer finds
+ * it dead (its lock free), not a second or two later when the counts are repaired: the
+ * next frame goes into that slot, with no overwrite, while another reader holds the
+ * only other candidate.
+ */
+static void a_dead_readers_slot_is_free_at_once(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "dead-hold");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
+	struct vshm_frame frame, got;
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 1, &frame);
+	uint32_t dead_slot = frame.slot;
+	int to_child[2], from_child[2];
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(from_child), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		/* Takes frame 1, and dies holding it once frame 2 is out. */
+		struct vshm_reader *doomed = vshm_reader_attach(name, NULL);
+		char byte = doomed && vshm_reader_acquire(doomed, &got) == 0 ? 'y' : 'n';
+		if (write(from_child[1], &byte, 1) != 1 || read(to_child[0], &byte, 1) != 1)
+			_exit(2);
+		_exit(0);
+	}
+	char answer = 0;
+	assert_int_equal(read(from_child[0], &answer, 1), 1);
+	assert_int_equal(answer, 'y');
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 2, &frame);
+	assert_int_equal(write(to_child[1], "x", 1), 1);
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* A live reader holds frame 2; frame 3 is the latest. */
+	struct vshm_reader *holder = attach(name);
+	assert_int_equal(vshm_reader_acquire(holder, &got), 0);
+	assert_int_equal(got.frame_number, 2);
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 3, &frame);
+	/* Both candidates look held; the writer looks at the reader table and finds the
+	 * dead one. */
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 4, &frame);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	assert_int_equal(frame.slot, dead_slot);
+	assert_int_equal(stats.overwrites, 0);
+	assert_int_equal(vshm_reader_release(holder), 1);
+	close(to_child[0]);
+	close(to_child[1]);
+	close(from_child[0]);
+	close(from_child[1]);
+	vshm_reader_detach(holder);
+	vshm_writer_destroy(writer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +807,8 @@ int main(void)
 		cmocka_unit_test(a_cancelled_slot_is_never_a_lossless_readers_next_frame),
 		cmocka_unit_test(detach_gives_back_a_held_frame),
 		cmocka_unit_test(taking_the_same_frame_again_and_again_keeps_its_slot_counted),
+		cmocka_unit_test(a_count_left_by_a_killed_reader_is_repaired),
+		cmocka_unit_test(a_dead_readers_slot_is_free_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
