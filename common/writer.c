@@ -285,6 +285,12 @@ static int grow(struct vshm_writer *writer, uint64_t slot_bytes)
 {
 	struct vshm_segment old = writer->segment;
 	struct vshm_shm_header *old_header = old.header;
+	/* The lossless readers to wait for in the new segment, counted before it exists:
+	 * each one that moves over is taken off this count as it comes, so a count loaded
+	 * later misses the quick ones, and the first frame would go out before a slower one
+	 * came. A reader that leaves meanwhile makes us wait the timeout for nothing. */
+	uint32_t lossless =
+	    atomic_load_explicit(&old_header->lossless_readers, memory_order_acquire);
 	/* Readers of the old segment look for the new one as soon as they see this. */
 	atomic_fetch_or_explicit(&old_header->state_flags, VSHM_STATE_SUPERSEDED,
 	                         memory_order_release);
@@ -300,8 +306,6 @@ static int grow(struct vshm_writer *writer, uint64_t slot_bytes)
 	vshm_futex_wake_all(&old_header->publish_futex);
 	/* Lossless readers take the frames left in the old segment, then come over: until
 	 * they are here, a frame published would be one they never see. */
-	uint32_t lossless =
-	    atomic_load_explicit(&old_header->lossless_readers, memory_order_acquire);
 	vshm_segment_close(&old);
 	vshm_writer_wait_for_lossless_readers(writer, lossless);
 	vshm_log(VSHM_LOG_INFO, "stream '%s': moved to a new segment with %llu-byte slots",
