@@ -419,6 +419,16 @@ int capture_picture_write(struct capture_picture *converter, const AVFrame *pict
 	return 0;
 }
 
+void capture_picture_output(const struct capture_picture *converter, const AVFrame *picture,
+                            uint32_t format, uint32_t width, uint32_t height,
+                            uint32_t *output_format, uint32_t *output_width,
+                            uint32_t *output_height)
+{
+	*output_format =
+	    format ? format : capture_picture_ring_format((enum AVPixelFormat)picture->format);
+	capture_picture_output_size(converter, picture, width, height, output_width, output_height);
+}
+
 int capture_picture_begin(struct capture_picture *converter, const AVFrame *picture,
                           const char *location, uint32_t format, uint32_t width, uint32_t height,
                           struct vshm_writer *writer, struct vshm_frame *frame)

@@ -91,6 +91,16 @@ int capture_picture_write(struct capture_picture *converter, const AVFrame *pict
                           uint8_t fallback_matrix, struct vshm_frame *frame);
 
 /*
+ * The ring format and size a picture goes in at: format, width and height as asked (0
+ * when not asked; a size only when both are given), else the picture's own
+ * (capture_picture_ring_format(), capture_picture_output_size()).
+ */
+void capture_picture_output(const struct capture_picture *converter, const AVFrame *picture,
+                            uint32_t format, uint32_t width, uint32_t height,
+                            uint32_t *output_format, uint32_t *output_width,
+                            uint32_t *output_height);
+
+/*
  * Begins a frame of that format and size on writer and writes picture into it with
  * capture_picture_write() (the one copy of its pixels into shared memory). On failure it
  * says why on stderr, naming location, cancels what it began, and returns a negative

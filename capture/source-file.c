@@ -324,12 +324,9 @@ static int decode_ahead(struct capture_source *source)
 static void describe_output(const struct capture_source *source, uint32_t *format, uint32_t *width,
                             uint32_t *height)
 {
-	const AVFrame *picture = source->pending;
-	*format = source->settings.format
-	              ? source->settings.format
-	              : capture_picture_ring_format((enum AVPixelFormat)picture->format);
-	capture_picture_output_size(&source->converter, picture, source->settings.width,
-	                            source->settings.height, width, height);
+	capture_picture_output(&source->converter, source->pending, source->settings.format,
+	                       source->settings.width, source->settings.height, format, width,
+	                       height);
 }
 
 /* How pictures are shown: turned as the display matrix says (unless --no-autorotate),

@@ -259,12 +259,9 @@ static int reconnect(struct capture_source *source)
 static void describe_output(const struct capture_source *source, uint32_t *format, uint32_t *width,
                             uint32_t *height)
 {
-	const AVFrame *picture = source->picture;
-	*format = source->settings.format
-	              ? source->settings.format
-	              : capture_picture_ring_format((enum AVPixelFormat)picture->format);
-	*width = source->settings.width ? source->settings.width : (uint32_t)picture->width;
-	*height = source->settings.height ? source->settings.height : (uint32_t)picture->height;
+	capture_picture_output(&source->converter, source->picture, source->settings.format,
+	                       source->settings.width, source->settings.height, format, width,
+	                       height);
 }
 
 static void network_close(struct capture_source *source)
