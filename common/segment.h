@@ -161,4 +161,15 @@ static inline uint64_t vshm_segment_reader_lock_offset(const struct vshm_segment
 	       (uint64_t)index * sizeof(struct vshm_shm_reader);
 }
 
+/* Shared by segment.c and segment-open.c, not exported. */
+
+/* How long a creator may take between O_EXCL creating the file and locking it. */
+#define VSHM_CREATION_GRACE_MS 200
+
+/* A valid alignment: a power of two within VSHM_ALIGNMENT_MIN..VSHM_ALIGNMENT_MAX. */
+bool vshm_segment_alignment_is_valid(uint64_t alignment);
+void vshm_segment_sleep_ms(long milliseconds);
+/* An empty segment named name: no file, nothing mapped. */
+void vshm_segment_reset(struct vshm_segment *segment, const char *name);
+
 #endif
