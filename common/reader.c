@@ -63,15 +63,13 @@ static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
 static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
 {
 	struct vshm_shm_header *header = reader->segment.header;
-	uint64_t first =
-	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_acquire));
-	atomic_store_explicit(&entry->consumed, first, memory_order_relaxed);
-	atomic_fetch_add_explicit(&header->lossless_readers, 1, memory_order_seq_cst);
-	atomic_store_explicit(&entry->flags, VSHM_READER_LOSSLESS, memory_order_seq_cst);
+	uint64_t first = vshm_latest_number(VSHM_LOAD(&header->latest, memory_order_acquire));
+	VSHM_STORE(&entry->consumed, first, memory_order_relaxed);
+	VSHM_FETCH_ADD(&header->lossless_readers, 1, memory_order_seq_cst);
+	VSHM_STORE(&entry->flags, VSHM_READER_LOSSLESS, memory_order_seq_cst);
 	reader->lossless = true;
 	reader->demoted = false;
-	uint64_t second =
-	    vshm_latest_number(atomic_load_explicit(&header->latest, memory_order_seq_cst));
+	uint64_t second = vshm_latest_number(VSHM_LOAD(&header->latest, memory_order_seq_cst));
 	if (second <= first)
 		return first;
 	vshm_reader_consume(reader, second - 1);
