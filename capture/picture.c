@@ -225,12 +225,16 @@ static void copy_planes(const AVFrame *picture, struct vshm_frame *frame)
  */
 static void p010_from_yuv420p10(const AVFrame *picture, struct vshm_frame *frame)
 {
-	uint32_t chroma_width = (frame->width + 1) / 2, chroma_height = (frame->height + 1) / 2;
-	for (uint32_t y = 0; y < frame->height; y++) {
+	/* Locals, not frame->width: we build with -fno-strict-aliasing, so a bound read
+	 * through the frame would be loaded again after every store, and the loop would
+	 * not vectorise. */
+	uint32_t width = frame->width, height = frame->height;
+	uint32_t chroma_width = (width + 1) / 2, chroma_height = (height + 1) / 2;
+	for (uint32_t y = 0; y < height; y++) {
 		const uint16_t *from =
 		    (const uint16_t *)(picture->data[0] + (ptrdiff_t)y * picture->linesize[0]);
 		uint16_t *to = (uint16_t *)(frame->plane[0] + (uint64_t)y * frame->stride[0]);
-		for (uint32_t x = 0; x < frame->width; x++)
+		for (uint32_t x = 0; x < width; x++)
 			to[x] = (uint16_t)(from[x] << 6);
 	}
 	for (uint32_t y = 0; y < chroma_height; y++) {
