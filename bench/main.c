@@ -313,11 +313,35 @@ static int print_futex_wake_up(void)
 	return 0;
 }
 
+/*
+ * --readers: the writer with many readers alone, the figure a change to waking or to
+ * the reader table moves, in seconds instead of minutes.
+ */
+static int print_readers(void)
+{
+	struct figures figures = { 0 };
+	int result = measure_readers(&figures);
+	if (result < 0) {
+		fprintf(stderr, "vshm-bench: the writer with many readers failed (%s)\n",
+		        strerror(-result));
+		return 1;
+	}
+	const struct readers_figures *readers = &figures.readers;
+	printf("writer frames/s at 1080p NV12: no reader %.0f, %d idle readers %.0f (%.2fx), "
+	       "%d sleeping readers %.0f (%.2fx); the sleeping readers each took %.0f%% of the "
+	       "frames\n",
+	       readers->none_fps, MANY_READERS, readers->idle_fps, readers->idle_ratio,
+	       MANY_READERS, readers->sleeping_fps, readers->sleeping_ratio,
+	       100 * readers->sleeping_share);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: vshm-bench [--data DIR]\n"
 	        "       vshm-bench --futex\n"
+	        "       vshm-bench --readers\n"
 	        "\n"
 	        "Measures the machine's limits (memcpy into shared memory, a pipe, cache-line\n"
 	        "and futex ping-pongs) and vshm's figures in the same run, and prints each\n"
@@ -329,6 +353,8 @@ static void usage(FILE *out)
 	        "  --futex      only measure futex wake-ups between two processes, one way:\n"
 	        "               print the median and 99th percentile of the ping-pong's, then\n"
 	        "               of a process asleep for 1/60 s, in nanoseconds\n"
+	        "  --readers    only measure the writer with no reader, 64 idle and 64\n"
+	        "               sleeping readers\n"
 	        "  --help       show this help\n"
 	        "\n"
 	        "Exit status: 0 measured, 1 a measurement failed or was interrupted, 2 bad "
@@ -346,6 +372,11 @@ int main(int argc, char **argv)
 		if (bench_process_init() < 0)
 			return 1;
 		return print_futex_wake_up();
+	}
+	if (argc == 2 && strcmp(argv[1], "--readers") == 0) {
+		if (bench_process_init() < 0)
+			return 1;
+		return print_readers();
 	}
 	if (argc == 3 && strcmp(argv[1], "--data") == 0) {
 		data_directory = argv[2];

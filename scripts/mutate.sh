@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The mutation run: does the suite catch bugs? Applies each mutant of tests/mutants.txt
 # alone to a copy of the tree (build-mutate/tree: the tracked files as they are in this
-# checkout), rebuilds, and runs the tests fastest first until one fails. Prints, for each
-# mutant, the test that killed it or SURVIVED, and at the end the score: killed mutants
-# out of all but the equivalent ones (and any that no longer apply or build, which are
-# listed: fix the list). Takes tens of minutes; run it on an idle machine, not in CI.
+# checkout), rebuilds, and runs the tests until one fails: the suites of the mutant's
+# component first, then the rest, quickest first. Prints, for each mutant, the test that
+# killed it or SURVIVED, and at the end the score: killed mutants out of all but the
+# equivalent ones (and any that no longer apply or build, which are listed: fix the
+# list). Takes tens of minutes; run it on an idle machine, not in CI.
 #
 # Usage: scripts/mutate.sh [NAME...]     (only the mutants named)
 #        scripts/mutate.sh --list         (the mutants, with why and whether equivalent)
@@ -30,6 +31,13 @@ build = os.path.join(tree, 'build')
 # Tests in the order they run: the quick ones first, so most mutants die in seconds.
 SUITE_ORDER = ['unit', 'process', 'pipeline', 'camera', 'capture', 'python', 'gstreamer',
                'record', 'viewer']
+# The suites of the component a mutant changes go first (a mutant in the viewer would
+# otherwise wait for every other suite to pass before the viewer's tests kill it); the
+# rest still run after them, so the verdict is the same, only sooner.
+COMPONENT_SUITES = {'viewer/': ['viewer'], 'capture/': ['capture', 'camera'],
+                    'gst/': ['gstreamer'], 'python/': ['python'],
+                    'samples/': ['pipeline'], 'tools/': ['pipeline'],
+                    'program/': ['unit', 'pipeline']}
 
 def parse(path):
     mutants, current, section = [], None, None
@@ -74,6 +82,7 @@ def copy_tree():
             shutil.copy2(source, target)
 
 def tests_in_order():
+    """(suite, name) of every test, in SUITE_ORDER."""
     listed = run(['meson', 'test', '-C', build, '--list']).stdout.split('\n')
     tests = []
     for line in listed:
@@ -81,7 +90,18 @@ def tests_in_order():
         if match:
             tests.append((match.group(1), match.group(2)))
     rank = {suite: i for i, suite in enumerate(SUITE_ORDER)}
-    return [name for suite, name in sorted(tests, key=lambda t: rank.get(t[0], len(rank)))]
+    return sorted(tests, key=lambda t: rank.get(t[0], len(rank)))
+
+def tests_for(mutant, tests):
+    """The test names for one mutant: those it names (tests: in the list), then its
+    component's suites, then the rest, each once."""
+    first = mutant.get('tests', '').split()
+    for prefix, suites in COMPONENT_SUITES.items():
+        if mutant['file'].startswith(prefix):
+            first += [name for suite in suites for s, name in tests if s == suite]
+    names = [name for _, name in tests]
+    ordered = [name for name in first if name in names]
+    return list(dict.fromkeys(ordered + names))
 
 def first_failing(tests):
     """The first test that fails, or None when all pass."""
@@ -114,7 +134,7 @@ if built.returncode:
     sys.exit('mutate.sh: the unmutated tree does not build:\n' + built.stdout[-3000:])
 tests = tests_in_order()
 print('mutate.sh: %d tests; checking that all pass without a mutant' % len(tests), flush=True)
-baseline = first_failing(tests)
+baseline = first_failing([name for _, name in tests])
 if baseline:
     sys.exit('mutate.sh: %s fails without any mutant; fix that first' % baseline)
 
@@ -140,7 +160,7 @@ for number, mutant in enumerate(mutants, 1):
             print('%-48s DOES NOT BUILD' % label, flush=True)
             continue
         began = time.time()
-        failing = first_failing(tests)
+        failing = first_failing(tests_for(mutant, tests))
         if failing:
             killed.append((mutant, failing))
             print('%-48s killed by %s (%.0f s)' % (label, failing, time.time() - began), flush=True)
