@@ -2,6 +2,8 @@
  * vshm-record at the end of pipelines, and across the life of its stream's writer:
  *   - a vshm-run stage, 'test ! invert ! record OUT': the pipeline ends with the
  *     stream, and the file ends with the source's last frame, inverted, bit for bit;
+ *   - vshm-run --lossless, 'test --fast ! invert ! record OUT': the source as fast as it
+ *     can go, and still every one of its frames in the file, inverted, in order;
  *   - a lossless chain, every frame of a sample through grayscale into vshm-record
  *     --lossless with ffv1: the file holds exactly the frames grayscale published, all
  *     of them, as a second lossless reader saw them;
@@ -84,6 +86,52 @@ static void vshm_run_stage(void **state)
 	assert_int_equal(adlers[count - 1], program_adler32(0, last, size));
 	free(last);
 	print_message("vshm-run: %zu frames recorded, the last one the inverted frame 59\n", count);
+}
+
+/*
+ * vshm-run --lossless 'test --frames 60 --fast ! invert ! record OUT --codec ffv1': the
+ * source runs as fast as it can, so every frame reaches the file only if vshm-run made
+ * every stage after it lossless (and each wait for the next): all 60, in order, each
+ * the inverted pattern frame.
+ */
+static void vshm_run_lossless_keeps_every_frame(void **state)
+{
+	(void)state;
+	char prefix[64], path[512], pipeline[1024], tools[512], errors[512];
+	test_unique_name(prefix, sizeof(prefix), "rec-lossless");
+	temporary_path("lossless.mkv", path, sizeof(path));
+	temporary_path("lossless.err", errors, sizeof(errors));
+	snprintf(pipeline, sizeof(pipeline),
+	         "test --frames 60 --fast --size 320x240 ! invert ! record %s --codec ffv1", path);
+	snprintf(tools, sizeof(tools), "%s/vshm-run", program_path("VSHM_TOOLS"));
+	char *argv[] = { tools, "--lossless", "--name", prefix, pipeline, NULL };
+	pid_t run = program_start(argv, NULL, errors);
+	int status = test_wait(run, 60000);
+	char *text = record_read_text(errors);
+	if (status != 0)
+		fail_msg("vshm-run ended with %d: %s", status, text);
+	free(text);
+	static uint32_t adlers[FRAMES_MAX];
+	size_t count = record_framecrc(path, adlers, FRAMES_MAX);
+	size_t size = record_i420_size(320, 240);
+	uint8_t *frame = malloc(size);
+	assert_non_null(frame);
+	size_t matching = 0;
+	for (size_t n = 0; n < count && n < 60; n++) {
+		record_pattern_i420(n, 320, 240, frame);
+		for (size_t i = 0; i < size; i++)
+			frame[i] = (uint8_t)(255 - frame[i]);
+		if (adlers[n] != program_adler32(0, frame, size))
+			break;
+		matching++;
+	}
+	free(frame);
+	print_message(
+	    "vshm-run --lossless: %zu frames recorded, the first %zu the inverted pattern "
+	    "frames 0, 1, 2 ... in order\n",
+	    count, matching);
+	assert_int_equal(count, 60);
+	assert_int_equal(matching, 60);
 }
 
 /* Adler-32 of a gray frame's rows, as `ffmpeg -f framecrc` hashes the decoded frame. */
@@ -253,6 +301,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(vshm_run_stage),
+		cmocka_unit_test(vshm_run_lossless_keeps_every_frame),
 		cmocka_unit_test(lossless_chain_through_grayscale),
 		cmocka_unit_test(writer_restart_is_followed),
 		cmocka_unit_test(stop_when_gone_finishes),
