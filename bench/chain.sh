@@ -3,7 +3,11 @@
 #  - the end-to-end latency through each chain (capture stamp to a reader sleeping at
 #    the end of it), p50 and p99;
 #  - what the filter stages add to the p50, next to their own compute (the median time
-#    per frame of process(), as each filter reports it): the rest, the stages' overhead,
+#    per frame of process(), as each filter reports it). Each chain runs $rounds times,
+#    each time right after a run with no filter, and what it adds is the median of
+#    those paired differences: a p50 moves by tens of microseconds from one run to the
+#    next on a shared machine, as much as the overhead it is about. The rest of what a
+#    chain adds, beyond its compute, is the stages' overhead, which
 #    has a target of 2 futex wake-ups per stage, held against two measurements of a
 #    wake-up in the same run (vshm-bench --futex): between two busy processes (the
 #    ping-pong's), and of a process that slept a frame interval as the stages do;
@@ -27,7 +31,8 @@ done
 for filter in template invert grayscale mirror; do
   [ -x "$filters/vshm-filter-$filter" ] || { echo "chain.sh: vshm-filter-$filter is not built" >&2; exit 1; }
 done
-frames=300
+frames=${CHAIN_FRAMES:-300}
+rounds=${CHAIN_ROUNDS:-3}
 prefix="bench-chain-$$"
 scratch=$(mktemp -d)
 pids=()
@@ -46,7 +51,8 @@ bytes=$((1920 * 1080 * 3 / 2))
 copy_ns=$("$memcpy_frame" "$bytes")
 read -r futex_ns _ idle_ns _ < <("$bench" --futex)
 
-# run_chain "FILTER ..." : prints "p50_us p99_us compute_us ..." (one per stage).
+# run_chain "FILTER ..." : prints "p50_us p99_us hop_us compute_us ..." (a compute per
+# stage; hop: the last stage's publish to the reader's observe, p50).
 run_chain() {
   "$capture" test --size 1920x1080 --format i420 --fps 60 --quiet --name "$prefix.0" &
   pids+=($!)
@@ -57,22 +63,47 @@ run_chain() {
     pids+=($!)
     stage=$next
   done
-  local p50 p99
-  read -r _ p50 p99 < <("$probe" "$prefix.$stage" "$frames")
+  local p50 p99 hop
+  read -r _ p50 p99 hop < <("$probe" "$prefix.$stage" "$frames")
   stop_chain
   local costs="" s
   for ((s = 1; s <= stage; s++)); do
     costs+=" $(sed -n 's/.*(median \([0-9.]*\) us).*/\1/p' "$scratch/$s.err" | tail -n 1)"
   done
-  echo "$p50 $p99$costs"
+  echo "$p50 $p99 $hop$costs"
+}
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# measure "FILTER ...": $rounds runs of the chain, each right after a run with no
+# filter. Sets measured to "added_us p50_us p99_us compute_us ...": the median of the
+# paired differences of the p50s, then the medians of the chain's p50, p99 and each
+# stage's compute; adds the runs with no filter to base_p50s and base_p99s. (A function
+# run in this shell, not in a $(...), so that those globals keep what it adds.)
+measure() {
+  local round added="" p50s="" p99s="" computes=() b50 b99 c50 c99 stage_costs
+  for ((round = 0; round < rounds; round++)); do
+    read -r b50 b99 _ < <(run_chain "")
+    base_p50s+=" $b50" base_p99s+=" $b99"
+    read -r c50 c99 _ stage_costs < <(run_chain "$1")
+    added+=" $(awk -v a="$c50" -v b="$b50" 'BEGIN { print a - b }')"
+    p50s+=" $c50" p99s+=" $c99"
+    local i=0 cost
+    for cost in $stage_costs; do computes[i]+=" $cost"; i=$((i + 1)); done
+  done
+  local line c
+  line="$(median <<<"$added") $(median <<<"$p50s") $(median <<<"$p99s")"
+  for c in "${computes[@]}"; do line+=" $(median <<<"$c")"; done
+  measured=$line
 }
 
 echo "Chains at 1080p I420, 60 fps test pattern; $frames frames at the end of each chain"
 awk -v c="$copy_ns" -v f="$futex_ns" -v i="$idle_ns" -v b="$bytes" 'BEGIN {
   printf "  futex wake-up, one way, p50: %.1f us between busy processes (ping-pong), %.1f us\n", f / 1e3, i / 1e3
   printf "  after sleeping 1/60 s; memcpy of the %d KiB frame in cache %.0f us\n", b / 1024, c / 1e3 }'
-read -r base_p50 base_p99 < <(run_chain "")
-read -r copy_p50 copy_p99 copy_cost < <(run_chain "template")
+base_p50s="" base_p99s=""
+measure "template"
+read -r copy_added copy_p50 copy_p99 copy_cost <<<"$measured"
 printf '  %-24s %9s %9s %9s %9s %9s %-11s %-14s\n' "filters" p50 p99 added compute overhead \
   "<= 2 wakes" "compute / copy"
 printf '  %-24s %49s %-11s\n' "" "(added - compute)" "pp / asleep"
@@ -80,18 +111,17 @@ printf '  %-24s %49s %-11s\n' "" "(added - compute)" "pp / asleep"
   printf '# chain\tp50 us\tp99 us\tadded us\tcompute us\toverhead us\t2 wakes pp us\t2 wakes asleep us\tcompute/copy\n' \
     >"$data/chain.tsv"
 tsv() { [ -z "$data" ] || printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$data/chain.tsv"; }
-printf '  %-24s %6.0f us %6.0f us\n' "(none)" "$base_p50" "$base_p99"
-tsv "none" "$base_p50" "$base_p99" 0 0 0 0 0 0
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b ? "PASS" : "MISS") }'; }
+rows=() tsv_rows=()
 for chain in template invert grayscale mirror "invert mirror invert"; do
   if [ "$chain" = template ]; then
-    p50=$copy_p50 p99=$copy_p99 costs=$copy_cost
+    added=$copy_added p50=$copy_p50 p99=$copy_p99 costs=$copy_cost
   else
-    read -r p50 p99 costs < <(run_chain "$chain")
+    measure "$chain"
+    read -r added p50 p99 costs <<<"$measured"
   fi
   stages=$(wc -w <<<"$chain")
   compute=$(awk -v c="$costs" 'BEGIN { n = split(c, v, " "); for (i = 1; i <= n; i++) s += v[i]; print s }')
-  added=$(awk -v a="$p50" -v b="$base_p50" 'BEGIN { print a - b }')
   overhead=$(awk -v a="$added" -v c="$compute" 'BEGIN { print a - c }')
   wakes_pp=$(awk -v f="$futex_ns" -v n="$stages" 'BEGIN { print 2 * n * f / 1e3 }')
   wakes_idle=$(awk -v f="$idle_ns" -v n="$stages" 'BEGIN { print 2 * n * f / 1e3 }')
@@ -101,11 +131,22 @@ for chain in template invert grayscale mirror "invert mirror invert"; do
   if [ "$chain" = template ]; then
     label="template (a copy)" copy_verdict=""
   fi
-  printf '  %-24s %6.0f us %6.0f us %6.0f us %6.0f us %6.0f us %-4s/ %-4s %7.2fx %s\n' "$label" \
-    "$p50" "$p99" "$added" "$compute" "$overhead" "$(verdict "$overhead" "$wakes_pp")" \
-    "$(verdict "$overhead" "$wakes_idle")" "$ratio" "$copy_verdict"
-  tsv "${chain// / ! }" "$p50" "$p99" "$added" "$compute" "$overhead" "$wakes_pp" "$wakes_idle" "$ratio"
+  rows+=("$(printf '  %-24s %6.0f us %6.0f us %6.0f us %6.0f us %6.0f us %-4s/ %-4s %7.2fx %s' \
+    "$label" "$p50" "$p99" "$added" "$compute" "$overhead" "$(verdict "$overhead" "$wakes_pp")" \
+    "$(verdict "$overhead" "$wakes_idle")" "$ratio" "$copy_verdict")")
+  tsv_rows+=("${chain// / ! }|$p50|$p99|$added|$compute|$overhead|$wakes_pp|$wakes_idle|$ratio")
+done
+# Printed once all is measured: the runs with no filter were made between the others.
+base_p50=$(median <<<"$base_p50s") base_p99=$(median <<<"$base_p99s")
+printf '  %-24s %6.0f us %6.0f us  (median of the %d runs with no filter)\n' "(none)" "$base_p50" \
+  "$base_p99" "$(wc -w <<<"$base_p50s")"
+tsv "none" "$base_p50" "$base_p99" 0 0 0 0 0 0
+printf '%s\n' "${rows[@]}"
+for row in "${tsv_rows[@]}"; do
+  IFS='|' read -r -a fields <<<"$row"
+  tsv "${fields[@]}"
 done
 awk -v k="$copy_cost" -v c="$copy_ns" 'BEGIN {
   printf "  The copy (template) takes %.0f us a frame, %.1fx the memcpy in cache: its input was\n", k, k * 1e3 / c
   printf "  just written by another process. The overhead of n stages is held against 2n wake-ups.\n" }'
+echo "  Added: the median, over $rounds runs of each chain, of its p50 less that of a run with no filter just before."

@@ -1,8 +1,10 @@
 /*
  * vshm-latency-probe NAME FRAMES: a reader that sleeps on the stream's futex, takes
  * each new frame, and records how long after its capture time it saw it (the capture
- * time travels unchanged through filters, so this is the whole chain's latency).
- * Prints "frames p50_us p99_us" on standard output.
+ * time travels unchanged through filters, so this is the whole chain's latency), and
+ * how long after the last stage published it (the last hop alone: the rest of the
+ * chain's latency is before that publish). Prints "frames p50_us p99_us hop_p50_us" on
+ * standard output.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +34,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t *latencies = calloc(count, sizeof(*latencies));
+	uint64_t *hops = calloc(count, sizeof(*hops));
+	if (!latencies || !hops) {
+		fprintf(stderr, "vshm-latency-probe: out of memory\n");
+		return 1;
+	}
 	unsigned long seen = 0;
 	bool first = true;
 	while (seen < count) {
@@ -49,14 +56,19 @@ int main(int argc, char **argv)
 		if (vshm_reader_acquire(reader, &frame) < 0)
 			continue;
 		uint64_t now = vshm_now_ns();
-		if (vshm_reader_release(reader) == 1 && !first && now > frame.capture_ns)
+		if (vshm_reader_release(reader) == 1 && !first && now > frame.capture_ns &&
+		    now >= frame.publish_ns) {
+			hops[seen] = now - frame.publish_ns;
 			latencies[seen++] = now - frame.capture_ns;
+		}
 		first = false; /* the frame waiting at attach time is old: not a latency */
 	}
 	qsort(latencies, count, sizeof(*latencies), compare);
-	printf("%lu %.1f %.1f\n", count, latencies[count / 2] / 1e3,
-	       latencies[count * 99 / 100] / 1e3);
+	qsort(hops, count, sizeof(*hops), compare);
+	printf("%lu %.1f %.1f %.1f\n", count, latencies[count / 2] / 1e3,
+	       latencies[count * 99 / 100] / 1e3, hops[count / 2] / 1e3);
 	vshm_reader_detach(reader);
 	free(latencies);
+	free(hops);
 	return 0;
 }
