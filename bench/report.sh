@@ -139,8 +139,9 @@ EOF
 ![Filter chains: latency at p50 next to the target](benchmarks/chain.svg)
 
 $(sed -n '2,3p' "$data/chain.txt" | sed 's/^ *//' | tr '\n' ' ' | sed 's/ *$/./')
-A stage's added latency is the chain's p50 less the p50 with no filter; what it adds
-beyond its own compute (the median time of its process()) is its overhead, whose target
+A stage's added latency is the chain's p50 less the p50 with no filter (the median over
+three runs of the chain, each paired with a run with no filter just before it); what it
+adds beyond its own compute (the median time of its process()) is its overhead, whose target
 is two futex wake-ups: held against the ping-pong's wake-up between two busy
 processes, and against the wake-up of a process that slept 1/60 s, as the stages of a
 60 fps chain do between frames. Each filter's compute is also held against a copy of

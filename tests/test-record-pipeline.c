@@ -48,27 +48,36 @@ static pid_t start_capture(const char *name, const char *source, const char *ext
 	return program_start(argv, NULL, NULL);
 }
 
-/* vshm-run 'test --frames 60 ! invert ! record OUT --codec ffv1 --lossless': done when
- * the stream is, nothing left, the file's last frame the inverted frame 59. */
-static void vshm_run_stage(void **state)
+/* Runs vshm-run [OPTION] --name PREFIX PIPELINE to its end, which must be a success. */
+static void run_pipeline(const char *option, const char *prefix, const char *pipeline)
 {
-	(void)state;
-	char prefix[64], path[512], pipeline[1024], tools[512], errors[512];
-	test_unique_name(prefix, sizeof(prefix), "rec-run");
-	temporary_path("run.mkv", path, sizeof(path));
-	temporary_path("run.err", errors, sizeof(errors));
-	snprintf(pipeline, sizeof(pipeline),
-	         "test --frames 60 --size 320x240 --fps 60 ! invert ! record %s --codec ffv1 "
-	         "--lossless",
-	         path);
+	char tools[512], errors[512];
 	snprintf(tools, sizeof(tools), "%s/vshm-run", program_path("VSHM_TOOLS"));
-	char *argv[] = { tools, "--name", prefix, pipeline, NULL };
-	pid_t run = program_start(argv, NULL, errors);
+	temporary_path("run.err", errors, sizeof(errors));
+	char *with_option[] = { tools,          (char *)option,   "--name",
+		                (char *)prefix, (char *)pipeline, NULL };
+	char *without[] = { tools, "--name", (char *)prefix, (char *)pipeline, NULL };
+	pid_t run = program_start(option ? with_option : without, NULL, errors);
 	int status = test_wait(run, 60000);
 	char *text = record_read_text(errors);
 	if (status != 0)
 		fail_msg("vshm-run ended with %d: %s", status, text);
 	free(text);
+}
+
+/* vshm-run 'test --frames 60 ! invert ! record OUT --codec ffv1 --lossless': done when
+ * the stream is, nothing left, the file's last frame the inverted frame 59. */
+static void vshm_run_stage(void **state)
+{
+	(void)state;
+	char prefix[64], path[512], pipeline[1024];
+	test_unique_name(prefix, sizeof(prefix), "rec-run");
+	temporary_path("run.mkv", path, sizeof(path));
+	snprintf(pipeline, sizeof(pipeline),
+	         "test --frames 60 --size 320x240 --fps 60 ! invert ! record %s --codec ffv1 "
+	         "--lossless",
+	         path);
+	run_pipeline(NULL, prefix, pipeline);
 	for (int stage = 0; stage < 3; stage++) {
 		char stream[80];
 		snprintf(stream, sizeof(stream), "%s.%d", prefix, stage);
@@ -97,20 +106,12 @@ static void vshm_run_stage(void **state)
 static void vshm_run_lossless_keeps_every_frame(void **state)
 {
 	(void)state;
-	char prefix[64], path[512], pipeline[1024], tools[512], errors[512];
+	char prefix[64], path[512], pipeline[1024];
 	test_unique_name(prefix, sizeof(prefix), "rec-lossless");
 	temporary_path("lossless.mkv", path, sizeof(path));
-	temporary_path("lossless.err", errors, sizeof(errors));
 	snprintf(pipeline, sizeof(pipeline),
 	         "test --frames 60 --fast --size 320x240 ! invert ! record %s --codec ffv1", path);
-	snprintf(tools, sizeof(tools), "%s/vshm-run", program_path("VSHM_TOOLS"));
-	char *argv[] = { tools, "--lossless", "--name", prefix, pipeline, NULL };
-	pid_t run = program_start(argv, NULL, errors);
-	int status = test_wait(run, 60000);
-	char *text = record_read_text(errors);
-	if (status != 0)
-		fail_msg("vshm-run ended with %d: %s", status, text);
-	free(text);
+	run_pipeline("--lossless", prefix, pipeline);
 	static uint32_t adlers[FRAMES_MAX];
 	size_t count = record_framecrc(path, adlers, FRAMES_MAX);
 	size_t size = record_i420_size(320, 240);
