@@ -127,14 +127,26 @@ def test_alone_it_follows_its_input_and_stops_on_signals(name, capture, processe
     assert not os.path.exists(f"/dev/shm/vshm.{output}")
 
 
-def test_a_lossless_python_filter_passes_every_frame(name, capture, processes):
+@pytest.mark.parametrize("filter_first", [True, False], ids=["filter-waits-for-input", "input-there-first"])
+def test_a_lossless_python_filter_passes_every_frame(name, capture, processes, filter_first):
     # The source replays as fast as it can go, but waits for the filter; the filter
     # waits for our reader before its first frame. Every frame arrives, in order,
-    # inverted, although the Python filter is far slower than the source.
+    # inverted, although the Python filter is far slower than the source. Both ways
+    # the filter attaches: waiting for an input not there yet, and to one already there.
     frames = 120
     output = f"{name}.out"
-    stage = processes([INVERT, "--quiet", "--lossless", "--wait-readers", "1", name, output])
-    capture(name, "--format", "gray8", "--size", "160x120", "--fast", "--frames", str(frames), "--wait-readers", "1", wait=False)
+    source = ["--format", "gray8", "--size", "160x120", "--fast", "--frames", str(frames), "--wait-readers", "1"]
+    if filter_first:
+        stage = processes([INVERT, "--lossless", "--wait-readers", "1", name, output])
+        assert "waiting for input stream" in stage.popen.stderr.readline()
+        capture(name, *source, wait=False)
+    else:
+        capture(name, *source, wait=False)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(f"/dev/shm/vshm.{name}"):
+            assert time.monotonic() < deadline, "the source made no stream"
+            time.sleep(0.01)
+        stage = processes([INVERT, "--quiet", "--lossless", "--wait-readers", "1", name, output])
     received = []
     with vshm.Reader(output, timeout=20, lossless=True) as reader:
         for frame in reader:
