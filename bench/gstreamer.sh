@@ -11,6 +11,8 @@
 #  - what copy=false costs the writer: a 3-slot vshmsink at full speed while two
 #    readers hold each frame 2 ms downstream; the writer's overwrites (slots it had to
 #    take from a reader) with copy=true and with copy=false.
+# Every pair runs three times, in rounds that take the pairs in turn (a shared machine's
+# load then weighs on each pair alike), and each figure is the median of its three runs.
 # shmsink/shmsrc are in gstreamer1.0-plugins-bad; without them only vshm is measured.
 # Usage: bench/gstreamer.sh BUILD_DIR
 set -euo pipefail
@@ -46,7 +48,7 @@ stop_writer() {
 run_once() {
   local write=$1 read=$2
   shift 2
-  "$bench" write $STAMP "$write" &
+  "$bench" write ${STAMP:+"$STAMP"} "$write" &
   writer=$!
   # shmsrc does not wait for its socket: give shmsink the time to make it.
   if [[ $write == *shmsink* ]]; then
@@ -56,11 +58,40 @@ run_once() {
   stop_writer
 }
 
-# run_pair ...: the run with the median fps of three (the machine may be shared).
-run_pair() {
-  local lines=() line
-  for _ in 1 2 3; do lines+=("$(run_once "$@")"); done
-  for line in "${lines[@]}"; do echo "$(field fps "$line") $line"; done | sort -n | sed -n '2s/^[^ ]* //p'
+# Each pair measured: its writer and reader pipelines and reader options, by key.
+declare -A write_of read_of opts_of result_of
+
+# run_pairs KEY...: runs each pair three times, in rounds that take every pair in turn,
+# so that a change in the machine's load (it may be shared) meets every pair alike
+# rather than one pair's three runs. result_of[KEY] holds, for each figure, its median
+# over the three runs (a failed run counts as 0).
+run_pairs() {
+  local key name
+  local -A lines=()
+  for _ in 1 2 3; do
+    for key in "$@"; do
+      # shellcheck disable=SC2086
+      lines[$key]+="$(run_once "${write_of[$key]}" "${read_of[$key]}" ${opts_of[$key]:-})"$'\n'
+    done
+  done
+  for key in "$@"; do
+    result_of[$key]=""
+    for name in fps cpu_us_per_frame latency_p50_us latency_p99_us; do
+      result_of[$key]+="$name=$(median "$name" "${lines[$key]}") "
+    done
+  done
+}
+# median NAME LINES: the median of the three runs' NAME, a run without it counting as 0
+# (empty if no run has it).
+median() {
+  local line value values="" found=no
+  while read -r line; do
+    [ -n "$line" ] || continue
+    value=$(field "$1" "$line")
+    [ -z "$value" ] || found=yes
+    values+="${value:-0}"$'\n'
+  done <<<"$2"
+  [ $found = no ] || sort -n <<<"${values%$'\n'}" | sed -n '2p'
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
@@ -72,16 +103,23 @@ for spec in "NV12 1920 1080" "RGBA 1920 1080" "NV12 3840 2160"; do
   caps="video/x-raw,format=$format,width=$width,height=$height,framerate=1000/1"
   source="videotestsrc pattern=smpte ! $caps"
   label="${height}p $format"
+  write_of[shm]="$source ! shmsink name=out socket-path=$socket wait-for-connection=true sync=false"
+  read_of[shm]="shmsrc socket-path=$socket is-live=true ! $caps ! fakesink name=in sync=false"
+  for copy in true false; do
+    write_of[$copy]="$source ! vshmsink name=out stream-name=$name sync=false"
+    read_of[$copy]="vshmsrc stream-name=$name copy=$copy ! fakesink name=in sync=false"
+  done
   shm_line=""
   if [ $have_shm = yes ]; then
-    shm_line=$(run_pair "$source ! shmsink name=out socket-path=$socket wait-for-connection=true sync=false" \
-      "shmsrc socket-path=$socket is-live=true ! $caps ! fakesink name=in sync=false")
+    run_pairs shm true false
+    shm_line=${result_of[shm]}
     printf '  %-12s %-22s %10s %11s us\n' "$label" "shmsink -> shmsrc" \
       "$(field fps "$shm_line")" "$(field cpu_us_per_frame "$shm_line")"
+  else
+    run_pairs true false
   fi
   for copy in true false; do
-    line=$(run_pair "$source ! vshmsink name=out stream-name=$name sync=false" \
-      "vshmsrc stream-name=$name copy=$copy ! fakesink name=in sync=false")
+    line=${result_of[$copy]}
     ratio=""
     if [ -n "$shm_line" ]; then
       ratio=$(awk -v a="$(field fps "$line")" -v b="$(field fps "$shm_line")" \
@@ -99,16 +137,25 @@ printf '  %-22s %10s %10s\n' pair "p50" "p99"
 STAMP="--stamp"
 caps="video/x-raw,format=NV12,width=1920,height=1080,framerate=100/1"
 source="videotestsrc is-live=true pattern=smpte ! $caps"
+write_of[shm]="$source ! shmsink name=out socket-path=$socket wait-for-connection=true sync=false"
+read_of[shm]="shmsrc socket-path=$socket is-live=true ! $caps ! fakesink name=in sync=false"
+opts_of[shm]="--frames 500 --warmup 50"
+for copy in true false; do
+  write_of[$copy]="$source ! vshmsink name=out stream-name=$name sync=false"
+  read_of[$copy]="vshmsrc stream-name=$name copy=$copy ! fakesink name=in sync=false"
+  opts_of[$copy]="--frames 500 --warmup 50"
+done
 shm_line=""
 if [ $have_shm = yes ]; then
-  shm_line=$(run_pair "$source ! shmsink name=out socket-path=$socket wait-for-connection=true sync=false" \
-    "shmsrc socket-path=$socket is-live=true ! $caps ! fakesink name=in sync=false" --frames 500 --warmup 50)
+  run_pairs shm true false
+  shm_line=${result_of[shm]}
   printf '  %-22s %7s us %7s us\n' "shmsink -> shmsrc" "$(field latency_p50_us "$shm_line")" \
     "$(field latency_p99_us "$shm_line")"
+else
+  run_pairs true false
 fi
 for copy in true false; do
-  line=$(run_pair "$source ! vshmsink name=out stream-name=$name sync=false" \
-    "vshmsrc stream-name=$name copy=$copy ! fakesink name=in sync=false" --frames 500 --warmup 50)
+  line=${result_of[$copy]}
   ratio=""
   if [ -n "$shm_line" ]; then
     ratio=$(awk -v a="$(field latency_p50_us "$line")" -v b="$(field latency_p50_us "$shm_line")" \

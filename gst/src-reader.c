@@ -3,8 +3,11 @@
 
 struct src_reader {
 	gatomicrefcount references;
-	GMutex lock; /* guards lent[], count, torn_while_lent; releases from other threads */
+	/* Guards lent[], count, waiting and torn_while_lent: frames come back from other
+	 * threads. */
+	GMutex lock;
 	GCond returned;
+	unsigned waiting; /* threads in src_reader_free_one() waiting for a frame to come back */
 	struct vshm_reader *readers[SRC_READERS];
 	bool lent[SRC_READERS];
 	unsigned count;
@@ -75,9 +78,11 @@ struct vshm_reader *src_reader_free_one(struct src_reader *holder, int slice_ms)
 	g_mutex_lock(&holder->lock);
 	struct vshm_reader *reader = first_free(holder);
 	if (!reader) {
+		holder->waiting++;
 		g_cond_wait_until(&holder->returned, &holder->lock,
 		                  g_get_monotonic_time() +
 		                      (gint64)slice_ms * G_TIME_SPAN_MILLISECOND);
+		holder->waiting--;
 		reader = first_free(holder);
 	}
 	g_mutex_unlock(&holder->lock);
@@ -95,7 +100,10 @@ static void lent_frame_free(gpointer data)
 	if (vshm_reader_release(holder->readers[lent->index]) == 0)
 		holder->torn_while_lent++;
 	holder->lent[lent->index] = false;
-	g_cond_broadcast(&holder->returned);
+	/* GLib's broadcast is a futex system call even when nobody waits, and a lent frame
+	 * comes back once per frame: wake only a source that is waiting for it. */
+	if (holder->waiting > 0)
+		g_cond_broadcast(&holder->returned);
 	g_mutex_unlock(&holder->lock);
 	src_reader_unref(holder);
 	g_free(lent);

@@ -87,6 +87,14 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
 		measure->end_ns = now;
 		measure->end_cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 		measure->done = true;
+		/* Wakes the main thread, which otherwise sleeps: the window is over. */
+		GstElement *element = gst_pad_get_parent_element(pad);
+		if (element) {
+			gst_element_post_message(
+			    element, gst_message_new_application(
+			                 GST_OBJECT(element), gst_structure_new_empty("measured")));
+			gst_object_unref(element);
+		}
 	}
 	return GST_PAD_PROBE_OK;
 }
@@ -111,15 +119,21 @@ static bool probe(GstElement *pipeline, const char *name, GstPadProbeCallback ca
 	return true;
 }
 
-/* Runs until a signal, EOS, an error, or *done. Returns 0, or 1 after an error. */
-static int run(GstElement *pipeline, const bool *done)
+/*
+ * Runs until a signal, EOS, an error, or the end of the measured window (an application
+ * message). Returns 0, or 1 after an error. The main thread wakes only for those and, to
+ * see a signal, a few times a second: it is part of the reading process whose CPU time
+ * is measured, so it must cost next to nothing per frame for either pair.
+ */
+static int run(GstElement *pipeline)
 {
 	GstBus *bus = gst_element_get_bus(pipeline);
 	gst_element_set_state(pipeline, GST_STATE_PLAYING);
 	int status = 0;
-	while (!stop_requested && !(done && *done)) {
+	while (!stop_requested) {
 		GstMessage *message = gst_bus_timed_pop_filtered(
-		    bus, 20 * GST_MSECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+		    bus, 250 * GST_MSECOND,
+		    GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_APPLICATION);
 		if (!message)
 			continue;
 		if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
@@ -185,13 +199,13 @@ int main(int argc, char **argv)
 	if (write) {
 		if (stamp && !probe(pipeline, "out", stamp_buffer, NULL))
 			return 2;
-		status = run(pipeline, NULL);
+		status = run(pipeline);
 	} else {
 		measure.latency_ns = calloc(LATENCY_MAX, sizeof(uint64_t));
 		if (!measure.latency_ns || !probe(pipeline, "in", count_buffer, &measure))
 			return 2;
 		uint64_t overwrites = overwrites_of(stream);
-		status = run(pipeline, &measure.done);
+		status = run(pipeline);
 		overwrites = overwrites_of(stream) - overwrites;
 		if (!measure.done) {
 			fprintf(stderr, "vshm-gst-bench: only %u of %u frames came\n", measure.seen,
