@@ -5,6 +5,7 @@ its command line, mirrored from vshm_filter_main()."""
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -138,6 +139,8 @@ def test_a_lossless_python_filter_passes_every_frame(name, capture, processes, f
     source = ["--format", "gray8", "--size", "160x120", "--fast", "--frames", str(frames), "--wait-readers", "1"]
     if filter_first:
         stage = processes([INVERT, "--lossless", "--wait-readers", "1", name, output])
+        ready, _, _ = select.select([stage.popen.stderr], [], [], 20)
+        assert ready, "the filter said nothing in 20 s"
         assert "waiting for input stream" in stage.popen.stderr.readline()
         capture(name, *source, wait=False)
     else:
