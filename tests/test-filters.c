@@ -3,7 +3,8 @@
  * grayscale -> invert gives exactly what the two transforms make of each frame; a
  * filter killed in the middle of a chain and started again is followed by both its
  * neighbours; a filter whose input is overwritten while it reads it (the writer out of
- * free slots) publishes nothing made of the torn frame; bad arguments, a missing input
+ * free slots) publishes nothing made of the torn frame; a filter whose input ends ends
+ * too, by itself, leaving nothing behind; bad arguments, a missing input
  * and an unsupported format get a clear message and a non-zero status.
  */
 #include <errno.h>
@@ -488,6 +489,36 @@ static void a_torn_input_is_dropped_not_published(void **state)
 	assert_true(torn > 0); /* the case happened: the writer overwrote the filter's input */
 }
 
+/* A finite source: the filter passes its end on, then exits by itself, its output gone. */
+static void a_filter_ends_with_its_input(void **state)
+{
+	(void)state;
+	char input[64], output[80];
+	test_unique_name(input, sizeof(input), "ends");
+	snprintf(output, sizeof(output), "%s.out", input);
+	pid_t filter = start_filter("invert", input, output);
+	char *source_argv[] = { (char *)program_path("VSHM_CAPTURE"),
+		                "test",
+		                "--size",
+		                "160x120",
+		                "--frames",
+		                "20",
+		                "--fps",
+		                "100",
+		                "--wait-readers",
+		                "1",
+		                "--name",
+		                input,
+		                "--quiet",
+		                NULL };
+	pid_t source = program_start(source_argv, NULL, NULL);
+	assert_int_equal(test_wait(source, 20000), 0);
+	/* Not a timing: a filter that missed the end would wait for a new writer for ever. */
+	assert_int_equal(test_wait(filter, 20000), 0);
+	assert_false(test_segment_exists(input));
+	assert_false(test_segment_exists(output));
+}
+
 static void fails_with(char *const argv[], int status, const char *message)
 {
 	char errors[4096];
@@ -538,6 +569,7 @@ int main(void)
 		cmocka_unit_test(mirror_and_edges_compute_what_they_say),
 		cmocka_unit_test(multi_byte_pixels_compute_what_they_say),
 		cmocka_unit_test(a_torn_input_is_dropped_not_published),
+		cmocka_unit_test(a_filter_ends_with_its_input),
 		cmocka_unit_test(bad_arguments_and_streams_get_clear_errors),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
