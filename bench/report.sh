@@ -157,6 +157,8 @@ EOF
   fi
   printf '## Replaying files into the ring\n\n'
   verbatim capture-vs-ffmpeg "vshm-capture without FFmpeg, or no ffmpeg program"
+  printf '\n## 10-bit video (P010)\n\n'
+  verbatim hifi "vshm-capture without FFmpeg, or no ffmpeg program"
   printf '\n## Camera source\n\n'
   verbatim camera "no fake camera library (tests disabled)"
   printf '\n## Viewer\n\n'
