@@ -6,7 +6,9 @@
  *  - portrait and mirrored video comes out upright (the clock of the test pattern at
  *    the top left, its red bar at the left), as FFmpeg turns it;
  *  - 10-bit HDR in P010 and 4:4:4 in I444 are shown, converted for display, with the
- *    colours FFmpeg converts them to.
+ *    colours FFmpeg converts them to;
+ *  - BT.709 video (SMPTE HD colour bars, tagged so) through the viewer's own conversion,
+ *    forced (VSHM_VIEW_CONVERT=1), has the colours FFmpeg gives it by its tag.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -30,17 +32,21 @@ struct shown_sample {
 	int width, height;        /* the snapshot's size: the display size */
 	const char *ffmpeg_scale; /* appended to ffmpeg's frame selection, or NULL */
 	bool upright_pattern;     /* testsrc2 as shot: clock top left, red bar at the left */
-	double mean_limit;        /* how far the renderer's scaling may stray from swscale's */
+	double mean_limit;        /* how far the renderer's scaling may stray from swscale's;
+	                           * the viewer's own conversion does not scale, and a wrong
+	                           * matrix moves the bars' mean by 3.8 */
+	bool convert;             /* forced through the viewer's own conversion */
 };
 
 static const struct shown_sample samples[] = {
-	{ "anamorphic-16-9-h264.mp4", 320, 180, "scale=iw*sar:ih", true, 6.0 },
-	{ "anamorphic-4-3-h264.mkv", 320, 180, "scale=iw*sar:ih", true, 6.0 },
-	{ "portrait-rot90-h264.mp4", 180, 320, NULL, true, 4.0 },
-	{ "portrait-rot270-h264.mp4", 180, 320, NULL, true, 4.0 },
-	{ "mirrored-h264.mp4", 320, 180, NULL, true, 4.0 },
-	{ "hdr10-pq-hevc.mp4", 320, 180, NULL, true, 4.0 },
-	{ "testsrc2-h264-444.mp4", 320, 180, NULL, true, 4.0 },
+	{ "anamorphic-16-9-h264.mp4", 320, 180, "scale=iw*sar:ih", true, 6.0, false },
+	{ "anamorphic-4-3-h264.mkv", 320, 180, "scale=iw*sar:ih", true, 6.0, false },
+	{ "portrait-rot90-h264.mp4", 180, 320, NULL, true, 4.0, false },
+	{ "portrait-rot270-h264.mp4", 180, 320, NULL, true, 4.0, false },
+	{ "mirrored-h264.mp4", 320, 180, NULL, true, 4.0, false },
+	{ "hdr10-pq-hevc.mp4", 320, 180, NULL, true, 4.0, false },
+	{ "testsrc2-h264-444.mp4", 320, 180, NULL, true, 4.0, false },
+	{ "smptehdbars-vp9.webm", 640, 360, NULL, false, 1.5, true },
 };
 
 /* The mean of one channel over a w x h block at (x, y). */
@@ -98,11 +104,16 @@ static void shown_like_ffmpeg(const struct shown_sample *sample)
 		                "20",
 		                name,
 		                NULL };
+	if (sample->convert)
+		setenv("VSHM_VIEW_CONVERT", "1", 1);
 	int status = program_run(viewer_argv, 60000, errors, sizeof(errors));
+	unsetenv("VSHM_VIEW_CONVERT");
 	/* The file plays to its end (a second) and the capture stops by itself. */
 	assert_int_equal(test_wait(capture, 10000), 0);
 	if (status != 0)
 		fail_msg("vshm-view failed (%d): %s", status, errors);
+	if (sample->convert && !strstr(errors, "one pass to RGB"))
+		fail_msg("VSHM_VIEW_CONVERT=1 did not take the viewer's conversion: %s", errors);
 	const char *found = strstr(errors, "snapshot of frame ");
 	assert_non_null(found);
 	unsigned long long n = strtoull(found + strlen("snapshot of frame "), NULL, 10);
