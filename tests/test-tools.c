@@ -1,8 +1,9 @@
 /*
- * vshm-ls and vshm-run as a user runs them: the lister on live, stale and foreign
- * segments and --clean removing only the stale one; the launcher started and stopped
- * with SIGINT, SIGTERM, after a stage was SIGKILLed, with --restart, and refusing bad
- * pipelines before starting anything. Leftovers are checked by pid and by segment.
+ * vshm-ls and vshm-run as a user runs them: the lister on live, stale, foreign and
+ * damaged segments and --clean removing only the stale one; the launcher started and
+ * stopped with SIGINT, SIGTERM, after a stage was SIGKILLed, with --restart, and
+ * refusing bad pipelines before starting anything. Leftovers are checked by pid and by
+ * segment.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -85,8 +86,9 @@ static int live_writer_until_killed(void *argument)
 static void ls_tells_live_stale_and_foreign_apart(void **state)
 {
 	(void)state;
-	char live[64], stale[64], foreign[64], path[256];
+	char live[64], stale[64], foreign[64], damaged[64], path[256];
 	test_unique_name(live, sizeof(live), "ls-live");
+	test_unique_name(damaged, sizeof(damaged), "ls-damaged");
 	test_unique_name(stale, sizeof(stale), "ls-stale");
 	test_unique_name(foreign, sizeof(foreign), "ls-foreign");
 	struct vshm_writer *writer = test_writer_create(live, VSHM_FORMAT_NV12, 64, 48, 3);
@@ -106,6 +108,16 @@ static void ls_tells_live_stale_and_foreign_apart(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "hello, not a stream", 19), 19);
 	close(fd);
+	/* A live writer's stream whose header was scribbled on (a slot count of 0): damaged,
+	 * and not ours to remove while its writer lives. */
+	struct vshm_writer *scribbled = test_writer_create(damaged, VSHM_FORMAT_GRAY8, 16, 16, 3);
+	char damaged_path[256];
+	test_segment_path(damaged, damaged_path, sizeof(damaged_path));
+	fd = open(damaged_path, O_WRONLY);
+	assert_true(fd >= 0);
+	uint32_t zero = 0;
+	assert_int_equal(pwrite(fd, &zero, sizeof(zero), 12), (ssize_t)sizeof(zero));
+	close(fd);
 
 	const char *json = run_ls("--json", 0);
 	const char *object = json_object(json, live);
@@ -119,6 +131,9 @@ static void ls_tells_live_stale_and_foreign_apart(void **state)
 	object = json_object(json, foreign);
 	assert_non_null(object);
 	assert_non_null(strstr(object, "\"state\": \"foreign\""));
+	object = json_object(json, damaged);
+	assert_non_null(object);
+	assert_non_null(strstr(object, "\"state\": \"damaged\""));
 	const char *table = run_ls("", 0);
 	assert_non_null(strstr(table, "NAME"));
 	assert_non_null(strstr(table, "nv12 64x48"));
@@ -127,12 +142,16 @@ static void ls_tells_live_stale_and_foreign_apart(void **state)
 	assert_non_null(strstr(cleaned, stale));
 	assert_null(strstr(cleaned, live));
 	assert_null(strstr(cleaned, foreign));
+	assert_null(strstr(cleaned, damaged));
 	assert_false(test_segment_exists(stale));
+	assert_true(test_segment_exists(damaged));
 	assert_true(test_segment_exists(live));
 	assert_true(test_segment_exists(foreign));
-	print_message("vshm-ls: live, stale and foreign told apart; --clean removed only %s\n",
+	print_message("vshm-ls: live, stale, foreign and damaged told apart; --clean removed only "
+	              "%s\n",
 	              stale);
 	unlink(path);
+	vshm_writer_destroy(scribbled);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
 }
