@@ -493,7 +493,8 @@ static void clean_removes_only_the_callers_stale_streams(void **state)
 }
 
 /* A non-root writer meets a stale segment of root's: it may not remove it (sticky
- * /dev/shm), and must say so at once, naming the owner. */
+ * /dev/shm), and must say so at once, naming the owner, also when the segment's mode
+ * would let it open the file. */
 static void unprivileged_writer_names_the_owner_at_once(void **state)
 {
 	(void)state;
@@ -527,6 +528,19 @@ static void unprivileged_writer_names_the_owner_at_once(void **state)
 	assert_non_null(strchr(outcome.err, '\n'));
 	assert_string_equal(strchr(outcome.err, '\n'), "\n");
 	assert_true(outcome.seconds < ANSWER_SECONDS);
+	assert_true(test_segment_exists(name));
+
+	/* The same segment readable and writable by all: it opens now, and is still not
+	 * the writer's to take over. */
+	char path[256];
+	test_segment_path(name, path, sizeof(path));
+	assert_int_equal(chmod(path, 0666), 0);
+	run_library(library_writer, name, true, &outcome, result);
+	print_message("library writer as uid %u, the segment 0666: %s\n", world.attacker,
+	              result->message);
+	assert_int_equal(outcome.status, 0);
+	assert_int_equal(result->error, EPERM);
+	assert_non_null(strstr(result->message, "belongs to uid 0"));
 	assert_true(test_segment_exists(name));
 	assert_int_equal(vshm_stream_remove_stale(name), 0);
 }
