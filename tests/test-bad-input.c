@@ -208,22 +208,6 @@ static void foreign_files_are_refused_by_readers_and_left_alone_by_writers(void 
 	assert_false(test_segment_exists(name));
 }
 
-/* Maps a live segment's file read-write, as a hostile or buggy process could. */
-static uint8_t *map_segment(const char *name, size_t *size)
-{
-	char path[256];
-	test_segment_path(name, path, sizeof(path));
-	int fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	struct stat status;
-	assert_int_equal(fstat(fd, &status), 0);
-	*size = (size_t)status.st_size;
-	uint8_t *base = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(base != MAP_FAILED);
-	close(fd);
-	return base;
-}
-
 static void attach_fails_with(const char *name, int error_number, const char *message)
 {
 	errno = 0;
@@ -241,7 +225,7 @@ static void damaged_headers_are_refused_naming_the_problem(void **state)
 	test_unique_name(name, sizeof(name), "damaged");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_NV12, 320, 240, 3);
 	size_t size;
-	uint8_t *base = map_segment(name, &size);
+	uint8_t *base = test_segment_map(name, &size);
 	struct vshm_shm_header *header = (struct vshm_shm_header *)base;
 	struct vshm_shm_header saved;
 	memcpy(&saved, header, sizeof(saved));
@@ -330,7 +314,7 @@ static void bad_values_while_streaming_invalidate_the_frame_only(void **state)
 	struct vshm_reader *reader = vshm_reader_attach(name, NULL);
 	assert_non_null(reader);
 	size_t size;
-	uint8_t *base = map_segment(name, &size);
+	uint8_t *base = test_segment_map(name, &size);
 	struct vshm_shm_header *header = (struct vshm_shm_header *)base;
 	struct vshm_frame frame, got;
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_NV12, 320, 240, &frame), 0);

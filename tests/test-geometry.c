@@ -237,22 +237,6 @@ static void check_layout_accepts_the_limit_and_refuses_one_byte_less(void **stat
 	print_message("%u layouts at and just past the limits, every format and size\n", checked);
 }
 
-/* Maps a live segment's file read-write, as a buggy writer in another process could. */
-static uint8_t *map_segment(const char *name, size_t *size)
-{
-	char path[256];
-	test_segment_path(name, path, sizeof(path));
-	int fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	struct stat status;
-	assert_int_equal(fstat(fd, &status), 0);
-	*size = (size_t)status.st_size;
-	uint8_t *base = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(base != MAP_FAILED);
-	close(fd);
-	return base;
-}
-
 /*
  * The same layouts written into the slot of a published frame: a reader takes the ones
  * at the limit (planes ending exactly at the end of the slot) and refuses the others
@@ -286,7 +270,7 @@ static void readers_take_the_limit_and_refuse_one_byte_less_from_a_live_slot(voi
 		struct vshm_reader *reader = vshm_reader_attach(name, NULL);
 		assert_non_null(reader);
 		size_t segment_size;
-		uint8_t *base = map_segment(name, &segment_size);
+		uint8_t *base = test_segment_map(name, &segment_size);
 		const struct vshm_shm_header *header = (const struct vshm_shm_header *)base;
 		struct vshm_shm_slot *slots =
 		    (struct vshm_shm_slot *)(base + header->slot_table_offset);

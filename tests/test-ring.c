@@ -663,23 +663,6 @@ static void taking_the_same_frame_again_and_again_keeps_its_slot_counted(void **
 	vshm_writer_destroy(writer);
 }
 
-/* The whole segment of stream name, mapped read-write as a reader maps its header. */
-static uint8_t *map_whole_segment(const char *name, size_t *size)
-{
-	char path[256];
-	test_segment_path(name, path, sizeof(path));
-	int fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	struct stat status;
-	assert_int_equal(fstat(fd, &status), 0);
-	uint8_t *segment =
-	    mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(segment != MAP_FAILED);
-	close(fd);
-	*size = (size_t)status.st_size;
-	return segment;
-}
-
 /*
  * A reader killed between taking itself off a slot's holder count and clearing its
  * note (or the other way round) leaves a count no live reader stands behind. The writer
@@ -703,7 +686,7 @@ static void a_count_left_by_a_killed_reader_is_repaired(void **state)
 	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
 	/* What two killed readers would leave: both slots but the latest counted held. */
 	size_t size;
-	uint8_t *segment = map_whole_segment(name, &size);
+	uint8_t *segment = test_segment_map(name, &size);
 	struct vshm_shm_header *header = (struct vshm_shm_header *)segment;
 	atomic_fetch_add(&header->slot_holders[first_slot], 1);
 	atomic_fetch_add(&header->slot_holders[second_slot], 1);

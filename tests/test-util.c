@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -230,4 +232,19 @@ static int compare_u64(const void *a, const void *b)
 void test_sort_u64(uint64_t *values, size_t count)
 {
 	qsort(values, count, sizeof(values[0]), compare_u64);
+}
+
+uint8_t *test_segment_map(const char *name, size_t *size)
+{
+	char path[256];
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat status;
+	assert_int_equal(fstat(fd, &status), 0);
+	*size = (size_t)status.st_size;
+	uint8_t *base = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(base != MAP_FAILED);
+	close(fd);
+	return base;
 }

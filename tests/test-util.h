@@ -26,6 +26,10 @@ void test_segment_remove(const char *name);
 /* The path /dev/shm/vshm.<name>. */
 void test_segment_path(const char *name, char *out, size_t size);
 
+/* The whole file of stream name mapped read-write, as a hostile or buggy process could
+ * map it; *size is its size, for munmap(). Fails the test if it cannot. */
+uint8_t *test_segment_map(const char *name, size_t *size);
+
 /* A writer with slots sized for format/width/height; fails the test if it cannot. */
 struct vshm_writer *test_writer_create(const char *name, uint32_t format, uint32_t width,
                                        uint32_t height, uint32_t slot_count);
