@@ -41,6 +41,10 @@ struct filter_run {
 	struct vshm_writer *writer;
 	uint64_t frames, torn, invalid, process_ns;
 	uint64_t recent_ns[RECENT_FRAMES]; /* process() of the latest frames, a ring */
+	/* And the time each of them spent in the filter, from its input's publish to its
+	 * output's: the latency the stage adds to a chain, wake-up and bookkeeping included,
+	 * measured on the frame itself rather than as the difference of two runs. */
+	uint64_t recent_stage_ns[RECENT_FRAMES];
 	uint64_t status_frames;
 	struct program_status status;
 	bool ended;
@@ -301,6 +305,9 @@ static int process_one(struct filter_run *run)
 		return 0; /* stopped by a signal while waiting */
 	}
 	program_publish(run->writer, &output);
+	/* Both stamps are CLOCK_MONOTONIC, which all processes share. */
+	run->recent_stage_ns[run->frames % RECENT_FRAMES] =
+	    output.publish_ns > input.publish_ns ? output.publish_ns - input.publish_ns : 0;
 	run->frames++;
 	/* The source has nothing more: the filter is done too (its readers keep the
 	 * last frame, which says end-of-stream). */
@@ -315,14 +322,15 @@ static int compare_times(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The median time process() took over the latest frames, in microseconds. */
-static double recent_median_us(const struct filter_run *run)
+/* The median of per-frame times (recent_ns or recent_stage_ns) over the latest frames,
+ * in microseconds. */
+static double recent_median_us(const struct filter_run *run, const uint64_t *times)
 {
 	uint64_t sorted[RECENT_FRAMES];
 	size_t count = run->frames < RECENT_FRAMES ? (size_t)run->frames : RECENT_FRAMES;
 	if (count == 0)
 		return 0;
-	memcpy(sorted, run->recent_ns, count * sizeof(sorted[0]));
+	memcpy(sorted, times, count * sizeof(sorted[0]));
 	qsort(sorted, count, sizeof(sorted[0]), compare_times);
 	return (double)sorted[count / 2] / 1e3;
 }
@@ -330,7 +338,9 @@ static double recent_median_us(const struct filter_run *run)
 /*
  * The status line, and with final the summary: frames, drops and the work per frame,
  * its mean over all frames and its median over the latest (a busy machine's
- * preemptions lengthen a few frames a lot, which moves the mean and not the median).
+ * preemptions lengthen a few frames a lot, which moves the mean and not the median),
+ * then the median time from input to output, which is what the filter adds to a
+ * chain's latency: its work, its wake-up and its bookkeeping.
  */
 static void print_status(struct filter_run *run, bool final, uint64_t elapsed_ns)
 {
@@ -342,13 +352,15 @@ static void print_status(struct filter_run *run, bool final, uint64_t elapsed_ns
 	run->status_frames = run->frames;
 	program_status_print(&run->status, final,
 	                     "%s'%s' -> '%s': %llu frames, %llu torn inputs dropped, %llu invalid, "
-	                     "%.1f us per frame (median %.1f us)%s",
+	                     "%.1f us per frame (median %.1f us), %.1f us input to output "
+	                     "(median)%s",
 	                     final ? "done: " : "", run->input_name, run->output_name,
 	                     (unsigned long long)run->frames, (unsigned long long)run->torn,
 	                     (unsigned long long)run->invalid,
 	                     run->frames ? (double)run->process_ns / 1e3 / (double)run->frames
 	                                 : 0.0,
-	                     recent_median_us(run), rate);
+	                     recent_median_us(run, run->recent_ns),
+	                     recent_median_us(run, run->recent_stage_ns), rate);
 }
 
 static int run_loop(struct filter_run *run)

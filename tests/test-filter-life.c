@@ -20,19 +20,29 @@
 #include "program-util.h"
 #include "test-util.h"
 
-/* The number before "torn inputs dropped" in the last status line of a filter. */
-static unsigned long long torn_inputs_dropped(const char *errors_path)
+/* What a filter's final status line says: torn inputs dropped, and two medians per frame. */
+struct filter_summary {
+	unsigned long long torn;
+	double work_us;  /* the median time in process() */
+	double stage_us; /* the median time from input published to output published */
+};
+
+static struct filter_summary final_status(const char *errors_path)
 {
 	size_t size;
 	char *text = (char *)program_read_file(errors_path, &size);
 	assert_non_null(text);
-	unsigned long long torn = 0;
+	struct filter_summary summary = { 0 };
 	const char *done = strstr(text, "done: ");
 	const char *frames = done ? strstr(done, " frames, ") : NULL;
-	if (!frames || sscanf(frames, " frames, %llu torn inputs dropped", &torn) != 1)
+	const char *median = frames ? strstr(frames, "(median ") : NULL;
+	if (!frames || sscanf(frames, " frames, %llu torn inputs dropped", &summary.torn) != 1 ||
+	    !median ||
+	    sscanf(median, "(median %lf us), %lf us input to output", &summary.work_us,
+	           &summary.stage_us) != 2)
 		fail_msg("no final status line in the filter's output: %s", text);
 	free(text);
-	return torn;
+	return summary;
 }
 
 /*
@@ -100,16 +110,24 @@ static void a_torn_input_is_dropped_not_published(void **state)
 	}
 	kill(filter, SIGTERM);
 	assert_int_equal(test_wait(filter, 10000), 128 + SIGTERM);
-	unsigned long long torn = torn_inputs_dropped(errors);
+	struct filter_summary summary = final_status(errors);
+	unsigned long long torn = summary.torn;
 	print_message("%llu output frames checked, %llu made of two inputs; the filter dropped "
-	              "%llu torn inputs\n",
-	              (unsigned long long)checked, (unsigned long long)mixed, torn);
+	              "%llu torn inputs; per frame, median: %.1f us of work, %.1f us from input "
+	              "to output\n",
+	              (unsigned long long)checked, (unsigned long long)mixed, torn, summary.work_us,
+	              summary.stage_us);
 	vshm_reader_detach(checker);
 	vshm_reader_detach(holder);
 	vshm_writer_destroy(writer);
 	assert_int_equal(mixed, 0);
 	assert_true(checked > 0);
 	assert_true(torn > 0); /* the case happened: the writer overwrote the filter's input */
+	/* Each frame's input was published before the filter took it, and its output after
+	 * the work on it: so for every frame, and for their medians, the time from input
+	 * to output is at least the work. */
+	assert_true(summary.work_us > 0);
+	assert_true(summary.stage_us >= summary.work_us);
 }
 
 /* A finite source: the filter passes its end on, then exits by itself, its output gone. */
