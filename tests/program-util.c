@@ -390,3 +390,16 @@ double program_cpu_seconds(pid_t pid)
 	}
 	return (double)(user + system_time) / (double)sysconf(_SC_CLK_TCK);
 }
+
+bool program_wait_quiet(pid_t pid, double share, int timeout_ms)
+{
+	const int interval_ms = 500;
+	double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
+	for (int waited = 0; waited < timeout_ms; waited += interval_ms) {
+		double before = program_cpu_seconds(pid);
+		test_sleep_us(interval_ms * 1000L);
+		if (program_cpu_seconds(pid) - before <= share * interval_ms / 1000.0 + tick)
+			return true;
+	}
+	return false;
+}
