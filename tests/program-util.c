@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +275,23 @@ uint32_t program_read_framecrc(const char *path, uint32_t size[], uint32_t adler
 	return count;
 }
 
+/*
+ * True once the server behind a Unix socket path accepts connections. The socket file
+ * appears before the server listens on it: a client started in between is refused, so
+ * readiness is a connection that succeeds, not the file, nor a pause after it.
+ */
+static bool accepts_connections(const char *path)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	snprintf(address.sun_path, sizeof(address.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool accepted = connect(fd, (const struct sockaddr *)&address, sizeof(address)) == 0;
+	close(fd);
+	return accepted;
+}
+
 pid_t program_start_xvfb(void)
 {
 	const char *xvfb = program_path("VSHM_XVFB");
@@ -287,9 +306,7 @@ pid_t program_start_xvfb(void)
 			         "-nolisten",  "tcp",   "-noreset", NULL };
 		pid_t pid = program_start(argv, NULL, NULL);
 		for (int waited = 0; waited < 10000; waited += 20) {
-			if (access(socket, F_OK) == 0) {
-				test_sleep_us(
-				    100000); /* listening a moment after the socket appears */
+			if (accepts_connections(socket)) {
 				setenv("DISPLAY", display, 1);
 				return pid;
 			}
@@ -372,4 +389,17 @@ double program_cpu_seconds(pid_t pid)
 		}
 	}
 	return (double)(user + system_time) / (double)sysconf(_SC_CLK_TCK);
+}
+
+bool program_wait_quiet(pid_t pid, double share, int timeout_ms)
+{
+	const int interval_ms = 500;
+	double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
+	for (int waited = 0; waited < timeout_ms; waited += interval_ms) {
+		double before = program_cpu_seconds(pid);
+		test_sleep_us(interval_ms * 1000L);
+		if (program_cpu_seconds(pid) - before <= share * interval_ms / 1000.0 + tick)
+			return true;
+	}
+	return false;
 }

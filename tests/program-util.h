@@ -95,4 +95,11 @@ void program_read_picture(const char *path, struct program_picture *picture);
 /* CPU time (user + system) a process has used, in seconds, from /proc. */
 double program_cpu_seconds(pid_t pid);
 
+/*
+ * Waits up to timeout_ms until pid uses at most share of a core over half a second
+ * (give or take one clock tick, the resolution of the counts). True once it did; false
+ * if it never did in that time (a process that keeps spinning).
+ */
+bool program_wait_quiet(pid_t pid, double share, int timeout_ms);
+
 #endif

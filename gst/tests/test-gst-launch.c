@@ -59,6 +59,21 @@ static void launch_e_stops_the_sink_cleanly_on_ctrl_c(void **state)
 	assert_false(test_segment_exists(name));
 }
 
+/* Waits up to timeout_ms until the file at path holds text. */
+static bool wait_for_text(const char *path, const char *text, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		size_t size = 0;
+		char *content = (char *)program_read_file(path, &size);
+		bool found = content && strstr(content, text);
+		free(content);
+		if (found)
+			return true;
+		test_sleep_us(20000);
+	}
+	return false;
+}
+
 static void launch_e_stops_the_source_cleanly_on_ctrl_c(void **state)
 {
 	char name[64], property[96];
@@ -88,9 +103,12 @@ static void launch_e_stops_the_source_cleanly_on_ctrl_c(void **state)
 		         "-v",
 		         NULL };
 	pid_t launch = program_start(argv, output, NULL);
-	test_sleep_us(1000000);
+	/* Ctrl-C once frames flow, however long gst-launch takes to start (a registry
+	 * scan, a sanitizer's runtime): a fixed pause could end it before its first frame. */
+	bool pushed = wait_for_text(output, "chain", 30000);
 	kill(launch, SIGINT);
 	assert_int_equal(test_wait(launch, 10000), 0); /* gst-launch -e: EOS, then exit 0 */
+	assert_true(pushed);
 	size_t size = 0;
 	char *text = (char *)program_read_file(output, &size);
 	assert_non_null(text);
