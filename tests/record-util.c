@@ -1,5 +1,6 @@
 /* Helpers for the tests of vshm-record (see record-util.h). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -175,6 +176,27 @@ int record_free_port(int type)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
 	close(fd);
 	return ntohs(address.sin_port);
+}
+
+bool record_wait_port_bound(int port, int type, int timeout_ms)
+{
+	uint64_t deadline = vshm_now_ns() + (uint64_t)timeout_ms * 1000000;
+	do {
+		/* Our own bind fails with EADDRINUSE once the receiver holds the port, on the
+		 * loopback address or on all addresses. */
+		int fd = socket(AF_INET, type, 0);
+		assert_true(fd >= 0);
+		struct sockaddr_in address = { .sin_family = AF_INET,
+			                       .sin_port = htons((uint16_t)port),
+			                       .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int bound = bind(fd, (struct sockaddr *)&address, sizeof(address));
+		int error = errno;
+		close(fd);
+		if (bound < 0 && error == EADDRINUSE)
+			return true;
+		test_sleep_us(10000);
+	} while (vshm_now_ns() < deadline);
+	return false;
 }
 
 char *record_read_text(const char *path)

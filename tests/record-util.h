@@ -46,6 +46,13 @@ size_t record_probe_times(const char *path, double *times, size_t max);
 /* A port on 127.0.0.1 that nothing uses right now, for SOCK_DGRAM or SOCK_STREAM. */
 int record_free_port(int type);
 
+/*
+ * Waits until some process has bound port on the loopback address (SOCK_DGRAM or
+ * SOCK_STREAM): a receiver started in the background is listening. True if it did
+ * within timeout_ms.
+ */
+bool record_wait_port_bound(int port, int type, int timeout_ms);
+
 /* The text of a file (malloc'd, NUL-terminated, "" if it cannot be read). */
 char *record_read_text(const char *path);
 

@@ -172,11 +172,12 @@ static void udp_mpegts(void **state)
 	char source[64], remote[64], url[128], errors[512];
 	test_unique_name(source, sizeof(source), "rec-udp");
 	test_unique_name(remote, sizeof(remote), "rec-udp-remote");
-	snprintf(url, sizeof(url), "udp://127.0.0.1:%d", record_free_port(SOCK_DGRAM));
+	int port = record_free_port(SOCK_DGRAM);
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%d", port);
 	snprintf(errors, sizeof(errors), "%s/udp.err", program_temporary_directory());
 	/* UDP has no connection: the receiver listens first. */
 	pid_t receiver = start_receiver(url, remote);
-	test_sleep_us(300000);
+	assert_true(record_wait_port_bound(port, SOCK_DGRAM, 20000));
 	pid_t pattern = start_pattern(source);
 	pid_t record = start_record(source, url, errors);
 	struct received received = receive(remote, 60, 20000);
@@ -296,7 +297,7 @@ static void caller_reports_its_receiver_gone(void **state)
 	snprintf(errors, sizeof(errors), "%s/caller.err", program_temporary_directory());
 	pid_t pattern = start_pattern(source);
 	pid_t receiver = start_receiver(listen, remote);
-	test_sleep_us(500000); /* listening */
+	assert_true(record_wait_port_bound(port, SOCK_DGRAM, 20000)); /* listening */
 	char *record_argv[] = { (char *)program_path("VSHM_RECORD"), source, url, "--quiet", NULL };
 	pid_t record = program_start(record_argv, NULL, errors);
 	receive(remote, 15, 20000);
@@ -339,7 +340,7 @@ static void sender_restart(bool srt)
 	pid_t receiver = 0;
 	if (!srt) {
 		receiver = start_receiver(receiver_url, remote);
-		test_sleep_us(300000);
+		assert_true(record_wait_port_bound(port, SOCK_DGRAM, 20000));
 	}
 	pid_t record = start_record(source, url, errors);
 	if (srt) {
