@@ -301,6 +301,19 @@ static void sample_video_matches_ffmpeg(void **state)
 }
 
 /* Kill the writer, start another: the viewer goes on and shows the new one's frames. */
+/* Waits, up to 20 s, until a live reader is attached to stream name (the viewer has
+ * started, however slowly); fails the test if none comes. */
+static void wait_for_a_reader(const char *name)
+{
+	struct vshm_stream_info info = { 0 };
+	for (int waited = 0; waited < 20000; waited += 20) {
+		if (vshm_stream_inspect(name, &info) == 0 && info.readers_alive >= 1)
+			return;
+		test_sleep_us(20000);
+	}
+	fail_msg("no reader attached to '%s' within 20 s", name);
+}
+
 static void viewer_survives_a_writer_restart(void **state)
 {
 	(void)state;
@@ -321,7 +334,11 @@ static void viewer_survives_a_writer_restart(void **state)
 	char errors_path[512];
 	snprintf(errors_path, sizeof(errors_path), "%s/restart.err", program_temporary_directory());
 	pid_t viewer = program_start(argv, NULL, errors_path);
-	test_sleep_us(1000000); /* about 30 frames shown */
+	/* The viewer must be reading the first writer when it dies, or the restart is not
+	 * what it sees: wait for it to attach, however slowly it starts. Then some frames
+	 * (fewer than the 60 of the snapshot) before the kill. */
+	wait_for_a_reader(name);
+	test_sleep_us(500000);
 	kill(capture, SIGKILL);
 	test_wait(capture, 5000);
 	test_sleep_us(500000); /* the viewer keeps the last frame, source lost */
@@ -585,13 +602,7 @@ static void idle_viewer_uses_almost_no_cpu(void **state)
 	/* Measured only once the viewer is attached and its start (window, first upload)
 	 * is over, however long that takes on this machine: a fixed pause let a slow start
 	 * count as idle time. A viewer that keeps spinning never gets quiet and fails. */
-	struct vshm_stream_info info = { 0 };
-	for (int waited = 0; waited < 20000; waited += 20) {
-		if (vshm_stream_inspect(name, &info) == 0 && info.readers_alive >= 1)
-			break;
-		test_sleep_us(20000);
-	}
-	assert_true(info.readers_alive >= 1);
+	wait_for_a_reader(name);
 	kill(capture, SIGSTOP);
 	bool quiet = program_wait_quiet(viewer, 0.02, 20000);
 	double before = program_cpu_seconds(viewer);
