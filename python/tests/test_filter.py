@@ -115,12 +115,15 @@ def test_alone_it_follows_its_input_and_stops_on_signals(name, capture, processe
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
     time.sleep(0.3)
-    writer = capture(name, "--format", "gray8", "--size", "64x48", "--fps", "60")
-    # The filter moved to the new writer: fresh frames, numbered from 0 again (the first
-    # one read may still be the last the old writer's frames gave).
+    # The new writer's frames are smaller, which tells them from the old one's however
+    # long this machine takes to start it.
+    writer = capture(name, "--format", "gray8", "--size", "32x24", "--fps", "60")
+    # The filter moved to the new writer: its frames, in order (the first one read may
+    # still be the last the old writer's frames gave).
     with vshm.Reader(output, timeout=10) as reader:
-        numbers = [frame.frame_number for _, frame in zip(range(30), reader)]
-    assert numbers[-20:] == sorted(numbers[-20:]) and numbers[-20] < 60, numbers
+        frames = [(frame.width, frame.frame_number) for _, frame in zip(range(30), reader)]
+    numbers = [number for _, number in frames[-20:]]
+    assert all(width == 32 for width, _ in frames[-20:]) and numbers == sorted(numbers), frames
     # Stopped by a signal: it cleans up, then ends by that signal, as the C filters do.
     assert stage.stop(signal.SIGTERM) == -signal.SIGTERM
     assert "lost its writer; waiting for a new one" in stage.stderr
