@@ -314,6 +314,31 @@ static int print_futex_wake_up(void)
 }
 
 /*
+ * --spinning: the spinning reader's latency alone, next to the ping-pong and the
+ * timestamped handoff of the same runs: the figure a change to acquire or publish
+ * moves, in half a minute instead of the whole benchmark's minutes.
+ */
+static int print_spinning(void)
+{
+	struct latency_figures spinning = { 0 };
+	int result = measure_latency(BENCH_READER_SPINNING, &spinning);
+	bench_samples_free(&spinning.limit_samples);
+	bench_samples_free(&spinning.latency_samples);
+	if (result < 0) {
+		fprintf(stderr, "vshm-bench: the spinning reader's latency failed (%s)\n",
+		        strerror(-result));
+		return 1;
+	}
+	printf("publish->observe, spinning reader: median %.0f ns (%.2fx the cache-line "
+	       "ping-pong's %.0f ns, %.2fx the stamped handoff's %.0f ns), p99 %.0f ns "
+	       "(%.2fx); %llu torn\n",
+	       spinning.latency.median_ns, spinning.ratio, spinning.limit.median_ns,
+	       spinning.handoff_ratio, spinning.handoff.median_ns, spinning.latency.p99_ns,
+	       spinning.p99_ratio, (unsigned long long)spinning.latency.torn);
+	return 0;
+}
+
+/*
  * --readers: the writer with many readers alone, the figure a change to waking or to
  * the reader table moves, in seconds instead of minutes.
  */
@@ -342,6 +367,7 @@ static void usage(FILE *out)
 	        "Usage: vshm-bench [--data DIR]\n"
 	        "       vshm-bench --futex\n"
 	        "       vshm-bench --readers\n"
+	        "       vshm-bench --spinning\n"
 	        "\n"
 	        "Measures the machine's limits (memcpy into shared memory, a pipe, cache-line\n"
 	        "and futex ping-pongs) and vshm's figures in the same run, and prints each\n"
@@ -355,6 +381,8 @@ static void usage(FILE *out)
 	        "               of a process asleep for 1/60 s, in nanoseconds\n"
 	        "  --readers    only measure the writer with no reader, 64 idle and 64\n"
 	        "               sleeping readers\n"
+	        "  --spinning   only measure the spinning reader's latency, next to the\n"
+	        "               cache-line ping-pong and the stamped handoff\n"
 	        "  --help       show this help\n"
 	        "\n"
 	        "Exit status: 0 measured, 1 a measurement failed or was interrupted, 2 bad "
@@ -377,6 +405,11 @@ int main(int argc, char **argv)
 		if (bench_process_init() < 0)
 			return 1;
 		return print_readers();
+	}
+	if (argc == 2 && strcmp(argv[1], "--spinning") == 0) {
+		if (bench_process_init() < 0)
+			return 1;
+		return print_spinning();
 	}
 	if (argc == 3 && strcmp(argv[1], "--data") == 0) {
 		data_directory = argv[2];
