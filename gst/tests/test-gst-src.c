@@ -47,6 +47,8 @@ struct seen {
 	unsigned caps_count;
 	const char *mapping; /* with copy=false: the /dev/shm file the data must lie in */
 	unsigned delay_us;   /* a slow sink: time each buffer takes */
+	GstClockTime last_pts;
+	unsigned pts_not_rising; /* buffers whose PTS did not come after the one before */
 };
 
 static uint8_t pattern_byte(uint32_t format, uint64_t n, uint32_t plane, uint32_t row,
@@ -126,6 +128,10 @@ static GstPadProbeReturn check_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
 	else if (seen->restarts)
 		seen->after_restart++;
 	seen->last_offset = offset;
+	GstClockTime pts = GST_BUFFER_PTS(buffer);
+	if (!GST_CLOCK_TIME_IS_VALID(pts) || (seen->buffers > 0 && pts <= seen->last_pts))
+		seen->pts_not_rising++;
+	seen->last_pts = pts;
 	seen->buffers++;
 	if (caps &&
 	    (seen->caps_count == 0 || !gst_caps_is_equal(caps, seen->caps[seen->caps_count - 1])) &&
@@ -539,6 +545,45 @@ static void killed_writer_is_followed_to_the_next(void **state)
 	seen_clear(&seen);
 }
 
+/*
+ * PTS are running times under a clock whose type changed since the source last used
+ * it. vshmsrc keeps, on the clock, whether it reads CLOCK_MONOTONIC: kept past the
+ * change, the realtime clock's base time would be taken for a monotonic one, and every
+ * PTS would come out 0.
+ */
+static void pts_follow_a_clock_that_changed_type(void **state)
+{
+	char name[64];
+	test_unique_name(name, sizeof(name), "gst-clock-type");
+	pid_t capture = start_capture(name, "gray8", "64x48", NULL);
+	GstClock *clock =
+	    g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_MONOTONIC, NULL);
+	for (int round = 0; round < 2; round++) {
+		if (round == 1)
+			g_object_set(clock, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
+		struct seen seen = { .format = VSHM_FORMAT_GRAY8 };
+		g_mutex_init(&seen.lock);
+		GstElement *pipeline = reading_pipeline(name, "", &seen);
+		gst_pipeline_use_clock(GST_PIPELINE(pipeline), clock);
+		gst_element_set_state(pipeline, GST_STATE_PLAYING);
+		assert_true(wait_for(&seen, ten_buffers, 10000));
+		gst_element_set_state(pipeline, GST_STATE_NULL);
+		gst_object_unref(pipeline);
+		print_message(
+		    "round %d: %u buffers, %u PTS not rising, the last %" GST_TIME_FORMAT "\n",
+		    round, seen.buffers, seen.pts_not_rising, GST_TIME_ARGS(seen.last_pts));
+		assert_int_equal(seen.wrong, 0);
+		/* The first buffer may come at running time 0; none after it. */
+		assert_true(seen.pts_not_rising <= 1);
+		assert_true(seen.last_pts > 0);
+		seen_clear(&seen);
+	}
+	gst_object_unref(clock);
+	kill(capture, SIGTERM);
+	assert_int_equal(test_wait(capture, 5000), 128 + SIGTERM);
+	assert_false(test_segment_exists(name));
+}
+
 static void killed_writer_ends_the_stream_with_eos_when_gone(void **state)
 {
 	char name[64];
@@ -668,6 +713,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(torn_frames_are_dropped_never_pushed),
 		cmocka_unit_test(format_change_renegotiates),
 		cmocka_unit_test(killed_writer_is_followed_to_the_next),
+		cmocka_unit_test(pts_follow_a_clock_that_changed_type),
 		cmocka_unit_test(killed_writer_ends_the_stream_with_eos_when_gone),
 		cmocka_unit_test(lossless_pushes_every_frame_to_a_slow_sink),
 		cmocka_unit_test(bad_settings_fail_with_the_librarys_sentence),
