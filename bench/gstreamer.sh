@@ -11,8 +11,11 @@
 #  - what copy=false costs the writer: a 3-slot vshmsink at full speed while two
 #    readers hold each frame 2 ms downstream; the writer's overwrites (slots it had to
 #    take from a reader) with copy=true and with copy=false.
-# Every pair runs three times, in rounds that take the pairs in turn (a shared machine's
-# load then weighs on each pair alike), and each figure is the median of its three runs.
+# Every pair runs $GST_ROUNDS times (5 unless set), in rounds that take the pairs in turn
+# (a shared machine's load then weighs on each pair alike), and each figure is the
+# median of its runs. Five, not three: this 2-CPU VM runs the same pipeline at one of
+# two speeds from one run to the next (97 or 147 f/s at 2160p, for either pair), and a
+# median of three often reported whichever speed a pair happened to meet.
 # shmsink/shmsrc are in gstreamer1.0-plugins-bad; without them only vshm is measured.
 # Usage: bench/gstreamer.sh BUILD_DIR
 set -euo pipefail
@@ -25,6 +28,7 @@ export GST_REGISTRY="$registry/registry.bin"
 socket="$registry/shm-socket"
 name="bench-gst-$$"
 writer=""
+rounds=${GST_ROUNDS:-5}
 cleanup() {
   stop_writer
   rm -rf "$registry"
@@ -61,14 +65,14 @@ run_once() {
 # Each pair measured: its writer and reader pipelines and reader options, by key.
 declare -A write_of read_of opts_of result_of
 
-# run_pairs KEY...: runs each pair three times, in rounds that take every pair in turn,
+# run_pairs KEY...: runs each pair $rounds times, in rounds that take every pair in turn,
 # so that a change in the machine's load (it may be shared) meets every pair alike
-# rather than one pair's three runs. result_of[KEY] holds, for each figure, its median
-# over the three runs (a failed run counts as 0).
+# rather than one pair's runs. result_of[KEY] holds, for each figure, its median over
+# the runs (a failed run counts as 0).
 run_pairs() {
-  local key name
+  local key name round
   local -A lines=()
-  for _ in 1 2 3; do
+  for ((round = 0; round < rounds; round++)); do
     for key in "$@"; do
       # shellcheck disable=SC2086
       lines[$key]+="$(run_once "${write_of[$key]}" "${read_of[$key]}" ${opts_of[$key]:-})"$'\n'
@@ -81,7 +85,7 @@ run_pairs() {
     done
   done
 }
-# median NAME LINES: the median of the three runs' NAME, a run without it counting as 0
+# median NAME LINES: the median of the runs' NAME, a run without it counting as 0
 # (empty if no run has it).
 median() {
   local line value values="" found=no
@@ -91,7 +95,7 @@ median() {
     [ -z "$value" ] || found=yes
     values+="${value:-0}"$'\n'
   done <<<"$2"
-  [ $found = no ] || sort -n <<<"${values%$'\n'}" | sed -n '2p'
+  [ $found = no ] || sort -n <<<"${values%$'\n'}" | sed -n "$(((rounds + 1) / 2))p"
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
