@@ -4,11 +4,15 @@
  * the stream NAME the moment it has arrived whole, stamped with that moment as its
  * capture time. The benchmark puts FFmpeg's own receiving side, set for low latency, in
  * front of the same glass-to-glass probe as vshm-capture's: what the link can do.
+ * Stopped by SIGINT, SIGTERM or SIGHUP (the benchmark ends it so), it removes its stream
+ * first, as vshm's programs do.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <vshm/vshm.h>
+
+#include "shutdown.h"
 
 int main(int argc, char **argv)
 {
@@ -21,12 +25,14 @@ int main(int argc, char **argv)
 	struct vshm_writer_options options = { .max_format = VSHM_FORMAT_I420,
 		                               .max_width = width,
 		                               .max_height = height };
+	/* Without SA_RESTART: a signal ends a blocked read, short, and the loop stops. */
+	program_shutdown_install();
 	struct vshm_writer *writer = vshm_writer_create(argv[1], &options);
 	if (!writer) {
 		fprintf(stderr, "vshm-pipe-to-stream: %s\n", vshm_error());
 		return 1;
 	}
-	for (uint64_t number = 0;; number++) {
+	for (uint64_t number = 0; !program_shutdown_requested(); number++) {
 		struct vshm_frame frame;
 		if (vshm_writer_begin(writer, VSHM_FORMAT_I420, width, height, &frame) < 0)
 			break;
@@ -49,5 +55,6 @@ int main(int argc, char **argv)
 		vshm_writer_publish(writer, &frame);
 	}
 	vshm_writer_destroy(writer);
+	program_shutdown_finish();
 	return 0;
 }
