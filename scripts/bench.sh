@@ -6,7 +6,7 @@
 # Usage: scripts/bench.sh [--report]
 #   --report  also writes docs/benchmarks.md and its plots (docs/benchmarks/*.svg,
 #             drawn by gnuplot) from this run, stating the machine it ran on.
-# Takes about eleven minutes, the release build included; run it on an idle machine.
+# Takes about thirteen minutes, the release build included; run it on an idle machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
