@@ -277,6 +277,13 @@ static uint32_t claim_slot(struct vshm_writer *writer)
 	if (writer->slot_publish[slot])
 		vshm_writer_wait_for_lossless(writer, writer->slot_publish[slot]);
 	seqcount_write_begin(&segment->slots[slot].sequence, 2 * writer->next_publish - 1);
+	/* Readers last read this slot's metadata a few frames ago, so its cache lines are
+	 * shared with their CPUs. Writing to each now takes them for this CPU while the
+	 * pixels are being made, instead of in publish, between the publish stamp and the
+	 * latest word, where every reader would wait for it. The count is odd: no reader
+	 * takes what these stores leave, and publish writes the whole metadata again. */
+	segment->slots[slot].info.publish_ns = 0; /* the descriptor's second cache line */
+	segment->slots[slot].info.flags = 0;      /* and its third */
 	return slot;
 }
 
