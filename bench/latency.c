@@ -7,7 +7,7 @@
  * before the next, so every sample is one frame meeting an idle reader, not a queue.
  *
  * Two readers, as programs use vshm:
- *   spinning  polls vshm_reader_acquire() and compares frame.sequence;
+ *   spinning  spins on vshm_reader_poll(), then acquires;
  *   sleeping  sleeps in vshm_reader_wait(), then acquires.
  * Writer and reader are pinned to different CPUs, as the two sides of the ping-pongs
  * are, so that a wake-up always crosses CPUs in both the limit and the figure.
@@ -86,7 +86,10 @@ static int latency_reader(void *argument)
 				break; /* the writer is gone: the measurement is over */
 		}
 		struct vshm_frame frame;
-		if (vshm_reader_acquire(reader, &frame) == 0) {
+		/* A spinning reader polls, as the library asks, and acquires once there is
+		 * something newer. */
+		if ((!spinning || vshm_reader_poll(reader)) &&
+		    vshm_reader_acquire(reader, &frame) == 0) {
 			if (frame.sequence != last) {
 				uint64_t observed = vshm_now_ns();
 				if (vshm_reader_release(reader) != 1)

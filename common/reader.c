@@ -258,6 +258,26 @@ static bool newer_frame_published(const struct vshm_reader *reader)
 	return vshm_latest_number(latest) > reader->last_acquired;
 }
 
+int vshm_reader_poll(struct vshm_reader *reader)
+{
+	const struct vshm_segment *segment = &reader->segment;
+	uint64_t latest = atomic_load_explicit(&segment->header->latest, memory_order_acquire);
+	if (vshm_latest_number(latest) <= reader->last_acquired)
+		return 0;
+	/* The acquire that follows reads this slot's count and metadata: ask for their
+	 * cache lines now, so that they travel while that acquire's entry into the latest
+	 * word waits for its own line, instead of after it. Only a hint: the slot is
+	 * checked again there, and the writer may have moved on by then. */
+	uint32_t slot = (uint32_t)(latest & VSHM_LATEST_SLOT_MASK);
+	if (slot < segment->geometry.slot_count) {
+		const char *descriptor = (const char *)&segment->slots[slot];
+		__builtin_prefetch(descriptor, 0, 3);
+		__builtin_prefetch(descriptor + 64, 0, 3);
+		__builtin_prefetch(descriptor + 128, 0, 3);
+	}
+	return 1;
+}
+
 enum vshm_writer_state vshm_reader_writer_state(struct vshm_reader *reader)
 {
 	const struct vshm_segment *segment = &reader->segment;

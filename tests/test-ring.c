@@ -1,8 +1,8 @@
 /*
  * Round trips through the ring in one process: every pixel format, latest-frame
- * semantics, holds that the writer respects, torn frames reported at release,
- * format changes, growing to a bigger segment, cancel (all begun frames or one), end of
- * stream, counters.
+ * semantics (and polling for it), holds that the writer respects, torn frames reported
+ * at release, format changes, growing to a bigger segment, cancel (all begun frames or
+ * one), end of stream, counters.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -128,19 +128,32 @@ static void reader_gets_the_latest_frame_and_one_at_a_time(void **state)
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
 	struct vshm_reader *reader = attach(name);
 	struct vshm_frame frame, got, again;
-	for (uint64_t n = 1; n <= 5; n++)
+	assert_int_equal(vshm_reader_poll(reader), 0); /* nothing published yet */
+	for (uint64_t n = 1; n <= 5; n++) {
 		publish(writer, VSHM_FORMAT_GRAY8, 64, 64, n, &frame);
+		assert_int_equal(vshm_reader_poll(reader), 1);
+	}
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.frame_number, 5);
 	assert_int_equal(got.sequence, 5);
+	assert_int_equal(vshm_reader_poll(reader), 0); /* holding the newest */
 	assert_int_equal(vshm_reader_acquire(reader, &again), -EBUSY);
 	assert_int_equal(vshm_reader_release(reader), 1);
 	assert_int_equal(vshm_reader_release(reader), -EINVAL);
-	/* Nothing newer: wait times out, and acquire gives the same frame again. */
+	/* Nothing newer: poll says so, wait times out, and acquire gives the same frame
+	 * again. */
+	assert_int_equal(vshm_reader_poll(reader), 0);
 	assert_int_equal(vshm_reader_wait(reader, 20), -ETIMEDOUT);
 	assert_int_equal(vshm_reader_acquire(reader, &again), 0);
 	assert_int_equal(again.sequence, 5);
 	assert_int_equal(vshm_reader_release(reader), 1);
+	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 6, &frame);
+	assert_int_equal(vshm_reader_poll(reader), 1);
+	assert_int_equal(vshm_reader_poll(reader), 1); /* polling takes nothing */
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.sequence, 6);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	assert_int_equal(vshm_reader_poll(reader), 0);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
 }

@@ -108,6 +108,16 @@ VSHM_EXPORT int vshm_reader_acquire(struct vshm_reader *reader, struct vshm_fram
 VSHM_EXPORT int vshm_reader_release(struct vshm_reader *reader);
 
 /*
+ * Returns 1 if a frame newer than the last one acquired is published, else 0; never
+ * blocks and makes no system call. For a reader that spins instead of sleeping: poll
+ * with this, then acquire once it says 1. Polling only reads the word the writer
+ * publishes through, while every acquire writes it (a reader enters and leaves the
+ * frame there), so a loop of acquires would take that cache line from the writer on
+ * each turn and delay the very publish it waits for.
+ */
+VSHM_EXPORT int vshm_reader_poll(struct vshm_reader *reader);
+
+/*
  * Sleeps until a frame newer than the last one acquired is published, at most
  * timeout_ms milliseconds (a negative value waits without limit). Uses a futex on the
  * segment, so it costs no CPU while it sleeps and the writer makes no system call for
