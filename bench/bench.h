@@ -214,7 +214,7 @@ int bench_pipe_stop(struct bench_pipe *bench_pipe);
 /* --- latency.c: publish to observe --- */
 
 enum bench_reader_style {
-	BENCH_READER_SPINNING, /* polls vshm_reader_acquire() */
+	BENCH_READER_SPINNING, /* polls vshm_reader_poll(), then acquires */
 	BENCH_READER_SLEEPING, /* sleeps in vshm_reader_wait() */
 };
 

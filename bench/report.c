@@ -81,8 +81,8 @@ static void latency_rows(struct rows *rows, const struct figures *figures)
 {
 	const struct latency_figures *spin = &figures->spinning, *sleep = &figures->sleeping;
 	char target[24];
-	struct row *row = add_row(
-	    rows, "publish->observe, spinning reader (polls vshm_reader_acquire())", "median");
+	struct row *row =
+	    add_row(rows, "publish->observe, spinning reader (polls vshm_reader_poll())", "median");
 	format_time(row->figure, sizeof(row->figure), spin->latency.median_ns);
 	set_ratio(row, spin->ratio, "ping-pong");
 	snprintf(target, sizeof(target), "<= %.1fx", SPINNING_TARGET);
