@@ -49,6 +49,7 @@ void bench_frame_source_free(uint8_t *source, const struct bench_frame_size *siz
 struct bench_rate {
 	uint64_t frames;
 	uint64_t elapsed_ns;
+	uint64_t ring_ns; /* of elapsed_ns, in vshm_writer_begin() and _publish() */
 };
 
 static inline double bench_rate_per_second(const struct bench_rate *rate)

@@ -55,12 +55,24 @@ struct size_figures {
 	unsigned memcpy_slots;
 };
 
+/* The streams of the many-readers figure, each with its own readers. */
+enum readers_stream {
+	READERS_NONE,
+	READERS_IDLE,         /* MANY_READERS attached, never acquiring */
+	READERS_ONE_SLEEPING, /* 1 reader in vshm_reader_wait() */
+	READERS_SLEEPING,     /* MANY_READERS in vshm_reader_wait() */
+	READERS_STREAM_COUNT
+};
+
 struct readers_figures {
-	double none_fps;
-	double idle_fps;
-	double sleeping_fps;
-	double idle_ratio;     /* idle / none */
-	double sleeping_ratio; /* sleeping / none */
+	double fps[READERS_STREAM_COUNT];
+	double fps_ratio[READERS_STREAM_COUNT]; /* to READERS_NONE */
+	/* Of each frame's time, nanoseconds in vshm_writer_begin() and _publish(): what the
+	 * ring itself costs the writer, apart from the copy, which the readers' work on the
+	 * other CPU can slow too. */
+	double ring_ns[READERS_STREAM_COUNT];
+	double ring_ratio[READERS_STREAM_COUNT]; /* to READERS_NONE */
+	double sleeping_to_one_ratio;            /* ring_ns: MANY_READERS sleeping over 1 */
 	double sleeping_share; /* frames each sleeping reader acquired / frames published */
 };
 

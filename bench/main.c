@@ -13,12 +13,11 @@
 #include "figures.h"
 
 /* Time each side of a paired throughput run gets, in batches of the given length. */
-#define WRITER_RUN_NS        200000000u
-#define WRITER_BATCH_NS      2000000u
-#define PIPE_RUN_NS          100000000u
-#define READERS_RUN_NS       300000000u
-#define READERS_BATCH_NS     20000000u
-#define READERS_CONFIG_COUNT 3
+#define WRITER_RUN_NS    200000000u
+#define WRITER_BATCH_NS  2000000u
+#define PIPE_RUN_NS      100000000u
+#define READERS_RUN_NS   300000000u
+#define READERS_BATCH_NS 20000000u
 
 const struct bench_frame_size *const bench_writer_sizes[WRITER_SIZE_COUNT] = {
 	&bench_frame_480p_nv12,  &bench_frame_720p_nv12,  &bench_frame_1080p_nv12,
@@ -128,65 +127,94 @@ error_source:
 }
 
 /*
- * The writer at 1080p on three streams: with no reader, with 64 idle readers and with
- * 64 sleeping ones, in alternating batches. The writer runs on the first CPU and every
- * reader on the second, so that the readers' own work (waking, acquiring) is not taken
- * from the writer's CPU and the figure is what the readers cost the writer through the
- * ring. The batches are long enough that the readers of one stream have gone back to
- * sleep long before the batch ends, so their work is not counted against another
- * stream.
+ * The writer at 1080p on four streams: with no reader, with 64 idle readers, with one
+ * sleeping reader and with 64, in alternating batches. The writer runs on the first CPU
+ * and every reader on the second, so that the readers' own work (waking, acquiring) is
+ * not taken from the writer's CPU. The batches are long enough that the readers of one
+ * stream have gone back to sleep long before the batch ends, so their work is not
+ * counted against another stream.
+ * Frames per second say what the readers cost the writer in all; the time in begin and
+ * publish says what the ring costs it (the rest is the copy, which the readers' work on
+ * the other CPU can slow through the machine). One sleeping reader against 64 says
+ * what each more reader costs, apart from what waking a sleeper costs at all.
  */
 static int measure_readers(struct figures *figures)
 {
 	const struct bench_frame_size *size = &bench_frame_1080p_nv12;
-	static const char *const names[READERS_CONFIG_COUNT] = { "no-reader", "idle-readers",
-		                                                 "sleeping-readers" };
-	const struct bench_readers configs[READERS_CONFIG_COUNT] = {
-		{ .count = 0, .pinned = true },
-		{ .count = MANY_READERS, .style = BENCH_READERS_IDLE, .pinned = true },
-		{ .count = MANY_READERS, .style = BENCH_READERS_SLEEPING, .pinned = true },
+	static const char *const names[READERS_STREAM_COUNT] = {
+		[READERS_NONE] = "no-reader",
+		[READERS_IDLE] = "idle-readers",
+		[READERS_ONE_SLEEPING] = "one-sleeping-reader",
+		[READERS_SLEEPING] = "sleeping-readers",
 	};
-	struct bench_writer_rate *streams[READERS_CONFIG_COUNT] = { NULL };
+	const struct bench_readers configs[READERS_STREAM_COUNT] = {
+		[READERS_NONE] = { .count = 0, .pinned = true },
+		[READERS_IDLE] = { .count = MANY_READERS,
+		                   .style = BENCH_READERS_IDLE,
+		                   .pinned = true },
+		[READERS_ONE_SLEEPING] = { .count = 1,
+		                           .style = BENCH_READERS_SLEEPING,
+		                           .pinned = true },
+		[READERS_SLEEPING] = { .count = MANY_READERS,
+		                       .style = BENCH_READERS_SLEEPING,
+		                       .pinned = true },
+	};
+	struct bench_writer_rate *streams[READERS_STREAM_COUNT] = { NULL };
 	int result = 0;
 	uint8_t *source = bench_frame_source_create(size);
 	if (!source)
 		return -ENOMEM;
-	for (int i = 0; i < READERS_CONFIG_COUNT && result == 0; i++) {
+	for (int i = 0; i < READERS_STREAM_COUNT && result == 0; i++) {
 		streams[i] = bench_writer_rate_start(size, &configs[i], names[i], source);
 		if (!streams[i])
 			result = -EIO;
 	}
-	double fps[READERS_CONFIG_COUNT][BENCH_RUNS], idle_ratios[BENCH_RUNS],
-	    sleeping_ratios[BENCH_RUNS];
+	/* Per run; the figures are their medians, ratios taken within a run. */
+	double fps[READERS_STREAM_COUNT][BENCH_RUNS], fps_ratio[READERS_STREAM_COUNT][BENCH_RUNS];
+	double ring_ns[READERS_STREAM_COUNT][BENCH_RUNS],
+	    ring_ratio[READERS_STREAM_COUNT][BENCH_RUNS], sleeping_to_one[BENCH_RUNS];
 	uint64_t published = 0;
-	uint64_t read_before = result == 0 ? bench_writer_rate_frames_read(streams[2]) : 0;
+	uint64_t read_before =
+	    result == 0 ? bench_writer_rate_frames_read(streams[READERS_SLEEPING]) : 0;
 	bench_pin(0);
 	for (int run = 0; run < BENCH_RUNS && result == 0; run++) {
-		struct bench_rate rates[READERS_CONFIG_COUNT] = { { 0 } };
-		while (result == 0 && rates[0].elapsed_ns < READERS_RUN_NS) {
-			for (int i = 0; i < READERS_CONFIG_COUNT && result == 0; i++)
+		struct bench_rate rates[READERS_STREAM_COUNT] = { { 0 } };
+		while (result == 0 && rates[READERS_NONE].elapsed_ns < READERS_RUN_NS) {
+			for (int i = 0; i < READERS_STREAM_COUNT && result == 0; i++)
 				result = bench_writer_rate_run(streams[i], source, READERS_BATCH_NS,
 				                               &rates[i]);
 		}
-		for (int i = 0; i < READERS_CONFIG_COUNT; i++)
+		for (int i = 0; i < READERS_STREAM_COUNT; i++) {
 			fps[i][run] = bench_rate_per_second(&rates[i]);
-		idle_ratios[run] = fps[1][run] / fps[0][run];
-		sleeping_ratios[run] = fps[2][run] / fps[0][run];
-		published += rates[2].frames;
+			ring_ns[i][run] = rates[i].frames
+			                      ? (double)rates[i].ring_ns / (double)rates[i].frames
+			                      : 0;
+		}
+		for (int i = 0; i < READERS_STREAM_COUNT; i++) {
+			fps_ratio[i][run] = fps[i][run] / fps[READERS_NONE][run];
+			ring_ratio[i][run] = ring_ns[i][run] / ring_ns[READERS_NONE][run];
+		}
+		sleeping_to_one[run] =
+		    ring_ns[READERS_SLEEPING][run] / ring_ns[READERS_ONE_SLEEPING][run];
+		published += rates[READERS_SLEEPING].frames;
 	}
 	bench_unpin();
-	uint64_t read = result == 0 ? bench_writer_rate_frames_read(streams[2]) - read_before : 0;
-	for (int i = READERS_CONFIG_COUNT - 1; i >= 0; i--) {
+	uint64_t read = result == 0
+	                    ? bench_writer_rate_frames_read(streams[READERS_SLEEPING]) - read_before
+	                    : 0;
+	for (int i = READERS_STREAM_COUNT - 1; i >= 0; i--) {
 		if (bench_writer_rate_stop(streams[i]) < 0 && result == 0)
 			result = -ECHILD;
 	}
 	if (result == 0) {
 		struct readers_figures *out = &figures->readers;
-		out->none_fps = bench_median(fps[0], BENCH_RUNS);
-		out->idle_fps = bench_median(fps[1], BENCH_RUNS);
-		out->sleeping_fps = bench_median(fps[2], BENCH_RUNS);
-		out->idle_ratio = bench_median(idle_ratios, BENCH_RUNS);
-		out->sleeping_ratio = bench_median(sleeping_ratios, BENCH_RUNS);
+		for (int i = 0; i < READERS_STREAM_COUNT; i++) {
+			out->fps[i] = bench_median(fps[i], BENCH_RUNS);
+			out->fps_ratio[i] = bench_median(fps_ratio[i], BENCH_RUNS);
+			out->ring_ns[i] = bench_median(ring_ns[i], BENCH_RUNS);
+			out->ring_ratio[i] = bench_median(ring_ratio[i], BENCH_RUNS);
+		}
+		out->sleeping_to_one_ratio = bench_median(sleeping_to_one, BENCH_RUNS);
 		out->sleeping_share = (double)read / MANY_READERS / (double)published;
 	}
 	bench_frame_source_free(source, size);
@@ -352,12 +380,19 @@ static int print_readers(void)
 		return 1;
 	}
 	const struct readers_figures *readers = &figures.readers;
-	printf("writer frames/s at 1080p NV12: no reader %.0f, %d idle readers %.0f (%.2fx), "
-	       "%d sleeping readers %.0f (%.2fx); the sleeping readers each took %.0f%% of the "
-	       "frames\n",
-	       readers->none_fps, MANY_READERS, readers->idle_fps, readers->idle_ratio,
-	       MANY_READERS, readers->sleeping_fps, readers->sleeping_ratio,
+	printf("writer frames/s at 1080p NV12: no reader %.0f; %d idle readers %.0f (%.2fx); "
+	       "1 sleeping reader %.0f (%.2fx); %d sleeping readers %.0f (%.2fx), each took "
+	       "%.0f%% of the frames\n",
+	       readers->fps[READERS_NONE], MANY_READERS, readers->fps[READERS_IDLE],
+	       readers->fps_ratio[READERS_IDLE], readers->fps[READERS_ONE_SLEEPING],
+	       readers->fps_ratio[READERS_ONE_SLEEPING], MANY_READERS,
+	       readers->fps[READERS_SLEEPING], readers->fps_ratio[READERS_SLEEPING],
 	       100 * readers->sleeping_share);
+	printf("of which in begin + publish, per frame: no reader %.0f ns; %d idle %.0f ns; "
+	       "1 sleeping %.0f ns; %d sleeping %.0f ns (%.2fx 1 sleeping)\n",
+	       readers->ring_ns[READERS_NONE], MANY_READERS, readers->ring_ns[READERS_IDLE],
+	       readers->ring_ns[READERS_ONE_SLEEPING], MANY_READERS,
+	       readers->ring_ns[READERS_SLEEPING], readers->sleeping_to_one_ratio);
 	return 0;
 }
 
@@ -379,8 +414,8 @@ static void usage(FILE *out)
 	        "  --futex      only measure futex wake-ups between two processes, one way:\n"
 	        "               print the median and 99th percentile of the ping-pong's, then\n"
 	        "               of a process asleep for 1/60 s, in nanoseconds\n"
-	        "  --readers    only measure the writer with no reader, 64 idle and 64\n"
-	        "               sleeping readers\n"
+	        "  --readers    only measure the writer with no reader, 64 idle readers, 1\n"
+	        "               and 64 sleeping readers, and its time in begin + publish\n"
 	        "  --spinning   only measure the spinning reader's latency, next to the\n"
 	        "               cache-line ping-pong and the stamped handoff\n"
 	        "  --help       show this help\n"

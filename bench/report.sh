@@ -131,6 +131,14 @@ idle one, latency tails most of all; the load average above says how busy it was
 
 $(cat "$data/summary.md")
 
+The writer with many readers: frames per second say what the readers cost it in all;
+its time in begin + publish says what the ring costs it, apart from the copy (which the
+readers' work on the other CPU can slow too, through the caches and the host the CPUs
+share). A sleeping reader costs each publish a futex wake-up: a system call in which the
+kernel wakes a task on another CPU. One sleeping reader against none measures that;
+64 against one measures what each further reader costs (publish wakes them all in one
+call, and reads no reader entry).
+
 ## Filter chains
 
 EOF
