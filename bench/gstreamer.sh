@@ -7,7 +7,9 @@
 #    1080p RGBA, 2160p NV12. vshmsrc both ways: copy=true (a copy out of the ring,
 #    checked intact) and copy=false (the slot itself, as shmsrc does).
 #  - latency: a live 100 fps 1080p NV12 source; the writer stamps CLOCK_MONOTONIC into
-#    each buffer just before the sink takes it, the reader compares at fakesink.
+#    each buffer just before the sink takes it, the reader compares at fakesink. For
+#    scale, a bare futex wake-up of a process asleep 1/60 s (vshm-bench --futex),
+#    measured in the same run: what any reader that sleeps between frames pays.
 #  - what copy=false costs the writer: a 3-slot vshmsink at full speed while two
 #    readers hold each frame 2 ms downstream; the writer's overwrites (slots it had to
 #    take from a reader) with copy=true and with copy=false.
@@ -169,6 +171,19 @@ for copy in true false; do
   printf '  %-22s %7s us %7s us%s\n' "vshm copy=$copy" "$(field latency_p50_us "$line")" \
     "$(field latency_p99_us "$line")" "$ratio"
 done
+# For scale, measured now: what waking a process that sleeps between frames costs on
+# its own, a bare futex wake-up of a process asleep 1/60 s. Both pairs pay a wake-up.
+limits="$build/bench/vshm-bench"
+if [ -x "$limits" ] && read -r _ _ idle_ns _ < <("$limits" --futex); then
+  line=${result_of[false]}
+  awk -v i="$idle_ns" -v v="$(field latency_p50_us "$line")" -v s="$(field latency_p50_us "$shm_line")" 'BEGIN {
+    printf "  for scale: a bare futex wake-up of a process asleep 1/60 s, one way, p50: %.1f us", i / 1e3
+    if (v > 0) printf " (vshm copy=false p50 %.2fx it", v * 1e3 / i
+    if (v > 0 && s > 0) printf ", shm %.2fx", s * 1e3 / i
+    if (v > 0) printf ")"
+    printf "\n"
+  }'
+fi
 
 echo
 echo "What copy=false costs the writer: 3 slots, 1080p NV12 at full speed, two readers"
