@@ -363,6 +363,14 @@ static PyObject *reader_acquire(PyObject *object, PyObject *unused)
 	return take(self);
 }
 
+static PyObject *reader_poll(PyObject *object, PyObject *unused)
+{
+	struct reader_object *self = (struct reader_object *)object;
+	if (check_usable(self) < 0)
+		return NULL;
+	return PyBool_FromLong(vshm_reader_poll(self->reader));
+}
+
 static PyObject *reader_wait(PyObject *object, PyObject *arguments, PyObject *keywords)
 {
 	struct reader_object *self = (struct reader_object *)object;
@@ -491,6 +499,12 @@ static PyMethodDef reader_methods[] = {
 	  "Takes the stream's latest frame now, without waiting: a Frame, or None if nothing\n"
 	  "was published yet. It may be the frame taken last time (compare frame.sequence).\n"
 	  "Raises RuntimeError while this reader still holds a frame." },
+	{ "poll", reader_poll, METH_NOARGS,
+	  "poll()\n--\n\n"
+	  "True if a frame newer than the last one taken is published, else False; never\n"
+	  "waits. For a loop that spins instead of sleeping in wait(): poll, then\n"
+	  "acquire() once it says True (acquire() writes to the stream's shared state on\n"
+	  "every call, and a loop of them slows the writer)." },
 	{ "wait", (PyCFunction)(void (*)(void))reader_wait, METH_VARARGS | METH_KEYWORDS,
 	  "wait(timeout=...)\n--\n\n"
 	  "Sleeps until a frame newer than the last one taken is published, at most\n"

@@ -162,6 +162,21 @@ def test_array_data_lies_in_the_shared_mapping(name, capture):
     assert len(pointers) >= 2
 
 
+def test_poll_says_when_a_newer_frame_is_there(name):
+    with vshm.Writer(name, "gray8", 64, 48, slots=3) as writer, vshm.Reader(name, timeout=1) as reader:
+        assert reader.poll() is False  # nothing published yet
+        writer.publish(np.full((48, 64), 1, np.uint8), frame_number=1)
+        writer.publish(np.full((48, 64), 2, np.uint8), frame_number=2)
+        assert reader.poll() is True
+        assert reader.poll() is True  # polling takes nothing
+        with reader.acquire() as frame:
+            assert frame.frame_number == 2
+            assert reader.poll() is False
+        assert reader.poll() is False  # released, and still nothing newer
+        writer.publish(np.full((48, 64), 3, np.uint8), frame_number=3)
+        assert reader.poll() is True
+
+
 def test_torn_frame_reported_by_release(name):
     with vshm.Writer(name, "gray8", 64, 48, slots=3) as writer:
         writer.publish(np.full((48, 64), 1, np.uint8), frame_number=1)
