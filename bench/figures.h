@@ -73,6 +73,7 @@ struct readers_figures {
 	double ring_ns[READERS_STREAM_COUNT];
 	double ring_ratio[READERS_STREAM_COUNT]; /* to READERS_NONE */
 	double sleeping_to_one_ratio;            /* ring_ns: MANY_READERS sleeping over 1 */
+	double sleeping_to_one_fps_ratio;        /* fps: MANY_READERS sleeping over 1 */
 	double sleeping_share; /* frames each sleeping reader acquired / frames published */
 };
 

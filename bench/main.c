@@ -172,7 +172,8 @@ static int measure_readers(struct figures *figures)
 	/* Per run; the figures are their medians, ratios taken within a run. */
 	double fps[READERS_STREAM_COUNT][BENCH_RUNS], fps_ratio[READERS_STREAM_COUNT][BENCH_RUNS];
 	double ring_ns[READERS_STREAM_COUNT][BENCH_RUNS],
-	    ring_ratio[READERS_STREAM_COUNT][BENCH_RUNS], sleeping_to_one[BENCH_RUNS];
+	    ring_ratio[READERS_STREAM_COUNT][BENCH_RUNS], sleeping_to_one[BENCH_RUNS],
+	    sleeping_to_one_fps[BENCH_RUNS];
 	uint64_t published = 0;
 	uint64_t read_before =
 	    result == 0 ? bench_writer_rate_frames_read(streams[READERS_SLEEPING]) : 0;
@@ -196,6 +197,8 @@ static int measure_readers(struct figures *figures)
 		}
 		sleeping_to_one[run] =
 		    ring_ns[READERS_SLEEPING][run] / ring_ns[READERS_ONE_SLEEPING][run];
+		sleeping_to_one_fps[run] =
+		    fps[READERS_SLEEPING][run] / fps[READERS_ONE_SLEEPING][run];
 		published += rates[READERS_SLEEPING].frames;
 	}
 	bench_unpin();
@@ -215,6 +218,7 @@ static int measure_readers(struct figures *figures)
 			out->ring_ratio[i] = bench_median(ring_ratio[i], BENCH_RUNS);
 		}
 		out->sleeping_to_one_ratio = bench_median(sleeping_to_one, BENCH_RUNS);
+		out->sleeping_to_one_fps_ratio = bench_median(sleeping_to_one_fps, BENCH_RUNS);
 		out->sleeping_share = (double)read / MANY_READERS / (double)published;
 	}
 	bench_frame_source_free(source, size);
@@ -381,13 +385,13 @@ static int print_readers(void)
 	}
 	const struct readers_figures *readers = &figures.readers;
 	printf("writer frames/s at 1080p NV12: no reader %.0f; %d idle readers %.0f (%.2fx); "
-	       "1 sleeping reader %.0f (%.2fx); %d sleeping readers %.0f (%.2fx), each took "
-	       "%.0f%% of the frames\n",
+	       "1 sleeping reader %.0f (%.2fx); %d sleeping readers %.0f (%.2fx; %.2fx 1 "
+	       "sleeping), each took %.0f%% of the frames\n",
 	       readers->fps[READERS_NONE], MANY_READERS, readers->fps[READERS_IDLE],
 	       readers->fps_ratio[READERS_IDLE], readers->fps[READERS_ONE_SLEEPING],
 	       readers->fps_ratio[READERS_ONE_SLEEPING], MANY_READERS,
 	       readers->fps[READERS_SLEEPING], readers->fps_ratio[READERS_SLEEPING],
-	       100 * readers->sleeping_share);
+	       readers->sleeping_to_one_fps_ratio, 100 * readers->sleeping_share);
 	printf("of which in begin + publish, per frame: no reader %.0f ns; %d idle %.0f ns; "
 	       "1 sleeping %.0f ns; %d sleeping %.0f ns (%.2fx 1 sleeping)\n",
 	       readers->ring_ns[READERS_NONE], MANY_READERS, readers->ring_ns[READERS_IDLE],

@@ -163,6 +163,8 @@ static void readers_rows(struct rows *rows, const struct figures *figures)
 	set_ratio(row, readers->fps_ratio[READERS_SLEEPING], "no reader");
 	judge(rows, row, readers->fps_ratio[READERS_SLEEPING] >= READERS_TARGET, target,
 	      "64 sleeping readers");
+	row = add_row(rows, NULL, "%d sleeping readers, against 1", MANY_READERS);
+	set_ratio(row, readers->sleeping_to_one_fps_ratio, "1 sleeping reader");
 	/* The ring's own part of each frame, apart from the copy. */
 	row = add_row(rows, "of those frames' time, in begin + publish", "no reader");
 	snprintf(row->figure, sizeof(row->figure), "%.0f ns", readers->ring_ns[READERS_NONE]);
