@@ -292,8 +292,8 @@ static int acquire_next(struct vshm_reader *reader, struct vshm_frame *frame)
 {
 	struct vshm_segment *segment = &reader->segment;
 	/* Pairs with the writer's release exchange: frames up to the one named are there. */
-	uint64_t latest =
-	    vshm_latest_number(VSHM_LOAD(&segment->header->latest, memory_order_acquire));
+	uint64_t word = VSHM_LOAD(&segment->header->latest, memory_order_acquire);
+	uint64_t latest = vshm_latest_number(word);
 	uint64_t next = UINT64_MAX;
 	uint32_t next_slot = 0;
 	for (uint32_t slot = 0; slot < segment->geometry.slot_count; slot++) {
@@ -307,9 +307,27 @@ static int acquire_next(struct vshm_reader *reader, struct vshm_frame *frame)
 			next_slot = slot;
 		}
 	}
+	int rejection = 0;
+	if (next == UINT64_MAX && latest > reader->last_acquired) {
+		/*
+		 * A newer frame is published, yet no slot holds one we have not consumed: the
+		 * slot latest names does not hold it (its count would have made it a candidate).
+		 * A writer never rewrites the latest slot, so unless latest moved on meanwhile
+		 * (we were demoted and the writer went on), the writer broke the protocol: latest
+		 * names no slot, or a slot it left half written. Judge it as a lossy acquire
+		 * does, which rejects it, and consumes it, if latest still names it. Otherwise
+		 * wait and poll would say a frame is there, and acquire -EAGAIN, for ever: a
+		 * reader spinning at 100% that never hears of its writer's death.
+		 */
+		uint32_t slot = (uint32_t)(word & VSHM_LATEST_SLOT_MASK);
+		if (slot >= segment->geometry.slot_count)
+			return reject(reader, latest, "latest names slot %u of %u", slot,
+			              segment->geometry.slot_count);
+		next = latest;
+		next_slot = slot;
+	}
 	if (next == UINT64_MAX)
 		return -EAGAIN; /* not published yet */
-	int rejection = 0;
 	switch (take(reader, next_slot, next, frame, &rejection)) {
 	case TAKEN:
 		reader->entered = false;

@@ -261,6 +261,11 @@ static bool newer_frame_published(const struct vshm_reader *reader)
 int vshm_reader_poll(struct vshm_reader *reader)
 {
 	const struct vshm_segment *segment = &reader->segment;
+	/* Acquire takes nothing from a truncated segment, however many frames the writer
+	 * publishes: saying 1 would send a spinning reader to acquire in vain for ever.
+	 * Two loads of a process-local table, and no system call. */
+	if (vshm_segment_broken(segment))
+		return 0;
 	uint64_t latest = atomic_load_explicit(&segment->header->latest, memory_order_acquire);
 	if (vshm_latest_number(latest) <= reader->last_acquired)
 		return 0;

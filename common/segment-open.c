@@ -208,9 +208,10 @@ static int map_for_reader(struct vshm_segment *segment, bool guard)
 	if (guard) {
 		/* Best effort: without a free guard the reader works, unguarded. */
 		segment->guard_control =
-		    vshm_sigbus_guard_add(segment->control, geometry->slot_table_offset);
+		    vshm_sigbus_guard_add(segment->control, geometry->slot_table_offset, true);
 		segment->guard_slots = vshm_sigbus_guard_add(
-		    segment->read_only, geometry->segment_size - geometry->slot_table_offset);
+		    segment->read_only, geometry->segment_size - geometry->slot_table_offset,
+		    false);
 	}
 	segment->header = (struct vshm_shm_header *)segment->control;
 	segment->readers =

@@ -22,6 +22,7 @@
 struct guarded {
 	_Atomic uintptr_t start; /* 0: the entry is free */
 	_Atomic size_t length;
+	_Atomic bool writable;
 	_Atomic bool broken;
 };
 
@@ -57,10 +58,14 @@ static void on_sigbus(int signal_number, siginfo_t *info, void *context)
 		size_t length = atomic_load(&guarded[i].length);
 		if (!start || address < start || address - start >= length)
 			continue;
-		/* Zero pages from the faulting one to the end of the mapping: the read that
-		 * faulted goes on and reads zeros, as does every later one. */
+		/* Zero pages from the faulting one to the end of the mapping: the access that
+		 * faulted goes on and reads zeros, as does every later one. Private pages: a
+		 * write to a writable mapping lands in them, seen by nobody, instead of
+		 * faulting again with SIGSEGV. */
 		uintptr_t from = address & ~((uintptr_t)page - 1);
-		void *zeros = mmap((void *)from, start + length - from, PROT_READ,
+		int protection =
+		    atomic_load(&guarded[i].writable) ? PROT_READ | PROT_WRITE : PROT_READ;
+		void *zeros = mmap((void *)from, start + length - from, protection,
 		                   MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (zeros == MAP_FAILED)
 			break; /* cannot save it: let the signal do what it would have done */
@@ -83,7 +88,7 @@ static int install(void)
 	return 0;
 }
 
-int vshm_sigbus_guard_add(void *start, size_t length)
+int vshm_sigbus_guard_add(void *start, size_t length, bool writable)
 {
 	pthread_mutex_lock(&registration);
 	int result = installed ? 0 : install();
@@ -94,6 +99,7 @@ int vshm_sigbus_guard_add(void *start, size_t length)
 				continue;
 			atomic_store(&guarded[i].broken, false);
 			atomic_store(&guarded[i].length, length);
+			atomic_store(&guarded[i].writable, writable);
 			/* Last: the handler looks at an entry only once its start is set. */
 			atomic_store(&guarded[i].start, (uintptr_t)start);
 			result = i;

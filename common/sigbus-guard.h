@@ -18,11 +18,14 @@
 
 /*
  * Guards length bytes at start (page aligned), installing the process-wide SIGBUS
- * handler the first time. Returns a handle (>= 0) for the calls below, or -ENOSPC when
+ * handler the first time. writable: the mapping is written to as well as read (a
+ * reader's header and reader table), so the zeros mapped in its place must take writes
+ * too; otherwise the first write after a truncation would fault again, with SIGSEGV,
+ * which no handler saves. Returns a handle (>= 0) for the calls below, or -ENOSPC when
  * too many mappings are guarded, or -errno if the handler cannot be installed; the
  * mapping is then simply not guarded. Thread-safe.
  */
-int vshm_sigbus_guard_add(void *start, size_t length);
+int vshm_sigbus_guard_add(void *start, size_t length, bool writable);
 
 /* Stops guarding; accepts a negative handle. Thread-safe. */
 void vshm_sigbus_guard_remove(int handle);

@@ -43,12 +43,14 @@ enum badness {
 
 struct shared {
 	enum badness badness;
+	bool lossless; /* the reader asks for every frame */
 	_Atomic int bad_frame_sent;
 	_Atomic uint64_t killed_ns;
 	/* The reader's account. */
 	_Atomic uint64_t gone_ns; /* when wait() said -EPIPE after the kill */
 	_Atomic uint64_t frames_accepted, frames_rejected, warning_lines;
 	_Atomic uint64_t waits, cpu_us;
+	_Atomic bool demoted;
 };
 
 static _Atomic uint64_t warning_lines;
@@ -132,11 +134,27 @@ static int reader_main(struct harness *harness, int index)
 {
 	struct shared *shared = harness->state;
 	vshm_log_set_handler(count_warnings, NULL);
-	struct vshm_reader *reader = harness_reader_attach(harness, index, 5000);
+	struct vshm_reader_options options = { .lossless = shared->lossless };
+	struct vshm_reader *reader =
+	    vshm_reader_attach_wait(harness->name, &options, 5000, NULL, NULL);
 	if (!reader)
 		return 1;
-	while (!atomic_load(&shared->bad_frame_sent))
-		test_sleep_us(1000);
+	(void)index;
+	atomic_fetch_add(&harness->readers_ready, 1);
+	/* The good frames are taken as they come: a lossless reader that left them would be
+	 * demoted by the writer, and then read as a lossy one. */
+	while (!atomic_load(&shared->bad_frame_sent)) {
+		struct vshm_frame frame;
+		if (vshm_reader_wait(reader, 1) != 0)
+			continue;
+		int acquired = vshm_reader_acquire(reader, &frame);
+		if (acquired == 0) {
+			vshm_reader_release(reader);
+			atomic_fetch_add(&shared->frames_accepted, 1);
+		} else if (acquired == -EBADMSG) {
+			atomic_fetch_add(&shared->frames_rejected, 1);
+		}
+	}
 	struct rusage before;
 	getrusage(RUSAGE_SELF, &before);
 	uint64_t quiet_end = vshm_now_ns() + QUIET_SECONDS * 1000000000ull;
@@ -172,15 +190,19 @@ static int reader_main(struct harness *harness, int index)
 			break; /* the writer's death was never reported */
 	}
 	atomic_store(&shared->warning_lines, atomic_load(&warning_lines));
+	struct vshm_reader_stats stats;
+	vshm_reader_get_stats(reader, &stats);
+	atomic_store(&shared->demoted, stats.demoted);
 	vshm_reader_detach(reader);
 	return 0;
 }
 
-static void run_case(enum badness badness, const char *what)
+static void run_case(enum badness badness, bool lossless, const char *what)
 {
 	struct harness *harness = harness_create("bad-frames", 1, sizeof(struct shared));
 	struct shared *shared = harness->state;
 	shared->badness = badness;
+	shared->lossless = lossless;
 	harness_start(harness, writer_main, reader_main);
 	uint64_t deadline = vshm_now_ns() + 10000000000ull;
 	while (!atomic_load(&shared->cpu_us) && vshm_now_ns() < deadline)
@@ -193,14 +215,19 @@ static void run_case(enum badness badness, const char *what)
 	double cpu = (double)atomic_load(&shared->cpu_us) / 1e6;
 	printf("%s: over %d s the reader used %.3f s of CPU in %llu waits, accepted %llu "
 	       "frames, rejected %llu, printed %llu warning lines; writer gone reported after "
-	       "%.1f ms\n",
+	       "%.1f ms; %s\n",
 	       what, QUIET_SECONDS, cpu, (unsigned long long)atomic_load(&shared->waits),
 	       (unsigned long long)atomic_load(&shared->frames_accepted),
 	       (unsigned long long)atomic_load(&shared->frames_rejected),
 	       (unsigned long long)atomic_load(&shared->warning_lines),
-	       gone ? (double)(gone - killed) / 1e6 : -1.0);
+	       gone ? (double)(gone - killed) / 1e6 : -1.0,
+	       !lossless                       ? "lossy"
+	       : atomic_load(&shared->demoted) ? "demoted"
+	                                       : "lossless throughout");
 	fflush(stdout);
 	assert_int_equal(harness->reader_status[0], 0);
+	/* Demoted, it would read as a lossy reader does, and prove nothing new. */
+	assert_false(atomic_load(&shared->demoted));
 	assert_true(cpu < CPU_BUDGET_SECONDS);
 	assert_true(atomic_load(&shared->warning_lines) < WARNING_LINES_MAX);
 	assert_true(atomic_load(&shared->frames_rejected) >= 1);
@@ -211,19 +238,40 @@ static void run_case(enum badness badness, const char *what)
 static void unknown_format_code(void **state)
 {
 	(void)state;
-	run_case(BAD_FORMAT, "a frame with an unknown format code");
+	run_case(BAD_FORMAT, false, "a frame with an unknown format code");
 }
 
 static void latest_names_no_slot(void **state)
 {
 	(void)state;
-	run_case(BAD_SLOT, "latest naming slot 200 of 3");
+	run_case(BAD_SLOT, false, "latest naming slot 200 of 3");
 }
 
 static void writer_stalled_in_the_latest_slot(void **state)
 {
 	(void)state;
-	run_case(STALLED_WRITE, "latest naming a slot left half written");
+	run_case(STALLED_WRITE, false, "latest naming a slot left half written");
+}
+
+/* A lossless reader looks for its next frame among the slots rather than through the
+ * slot latest names: the same bad frames must be rejected there too, not leave wait
+ * saying a frame is there and acquire saying -EAGAIN for ever. */
+static void lossless_unknown_format_code(void **state)
+{
+	(void)state;
+	run_case(BAD_FORMAT, true, "a lossless reader, a frame with an unknown format code");
+}
+
+static void lossless_latest_names_no_slot(void **state)
+{
+	(void)state;
+	run_case(BAD_SLOT, true, "a lossless reader, latest naming slot 200 of 3");
+}
+
+static void lossless_writer_stalled_in_the_latest_slot(void **state)
+{
+	(void)state;
+	run_case(STALLED_WRITE, true, "a lossless reader, latest naming a slot left half written");
 }
 
 int main(void)
@@ -232,6 +280,9 @@ int main(void)
 		cmocka_unit_test(unknown_format_code),
 		cmocka_unit_test(latest_names_no_slot),
 		cmocka_unit_test(writer_stalled_in_the_latest_slot),
+		cmocka_unit_test(lossless_unknown_format_code),
+		cmocka_unit_test(lossless_latest_names_no_slot),
+		cmocka_unit_test(lossless_writer_stalled_in_the_latest_slot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

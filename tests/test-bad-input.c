@@ -60,8 +60,13 @@ static void bad_names_are_refused_with_the_rule_and_create_nothing(void **state)
 		{ "tab\there", "control character 0x09" },
 		{ "bell\x07", "control character 0x07" },
 		{ "new\nline", "control character 0x0a" },
-		{ "caf\xc3\xa9", "only [A-Za-z0-9._-]" },
+		{ "caf\xc3\xa9", "byte 0xc3, not ASCII: only [A-Za-z0-9._-]" },
 		{ "star*", "'*'" },
+		/* The name is quoted in the message only once it is known to be printable:
+		 * neither a line break nor an escape sequence reaches the one line printed. */
+		{ "with space\nnext line", "control character 0x0a" },
+		{ "star*\x1b[2J", "control character 0x1b" },
+		{ "star*\xff", "byte 0xff" },
 	};
 	int before = count_segments();
 	struct vshm_writer_options options = { .max_frame_bytes = 4096 };
@@ -70,6 +75,8 @@ static void bad_names_are_refused_with_the_rule_and_create_nothing(void **state)
 		assert_null(vshm_writer_create(cases[i].name, &options));
 		assert_int_equal(errno, EINVAL);
 		assert_error_mentions(cases[i].message);
+		for (const unsigned char *c = (const unsigned char *)vshm_error(); *c; c++)
+			assert_true(*c >= 0x20 && *c < 0x7f);
 		errno = 0;
 		assert_null(vshm_reader_attach(cases[i].name, NULL));
 		assert_int_equal(errno, EINVAL);

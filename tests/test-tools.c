@@ -156,6 +156,37 @@ static void ls_tells_live_stale_and_foreign_apart(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/*
+ * Anyone who can write to the shm directory can name a file under our prefix with
+ * escape sequences and line breaks: vshm-ls must not pass them to the terminal of
+ * whoever runs it (clearing the screen, forging a line saying a stream is live), nor
+ * write bytes that are not UTF-8 into its JSON.
+ */
+static void ls_shows_a_hostile_name_escaped(void **state)
+{
+	(void)state;
+	char base[64], path[256], hostile[320];
+	test_unique_name(base, sizeof(base), "ls-hostile");
+	test_segment_path(base, path, sizeof(path));
+	snprintf(hostile, sizeof(hostile), "%s\x1b[2J\nFORGED live 1\xff", path);
+	int fd = open(hostile, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	char *table = strdup(run_ls("", 0));
+	const char *json = run_ls("--json", 0);
+	unlink(hostile);
+	print_message("vshm-ls showed the hostile name as: %.80s\n", strstr(table, base));
+	char expected[128];
+	snprintf(expected, sizeof(expected), "%s\\x1b[2J\\x0aFORGED live 1\\xff", base);
+	assert_non_null(strstr(table, expected));
+	assert_null(strstr(table, "\nFORGED"));
+	for (const unsigned char *c = (const unsigned char *)table; *c; c++)
+		assert_true((*c >= 0x20 && *c < 0x7f) || *c == '\n');
+	for (const unsigned char *c = (const unsigned char *)json; *c; c++)
+		assert_true((*c >= 0x20 && *c < 0x7f) || *c == '\n');
+	free(table);
+}
+
 /* The pids whose parent is pid, from /proc. */
 static int children_of(pid_t parent, pid_t *children, int capacity)
 {
@@ -533,6 +564,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ls_tells_live_stale_and_foreign_apart),
+		cmocka_unit_test(ls_shows_a_hostile_name_escaped),
 		cmocka_unit_test(launcher_stops_on_sigint),
 		cmocka_unit_test(launcher_stops_on_sigterm),
 		cmocka_unit_test(launcher_cleans_up_after_a_killed_stage),

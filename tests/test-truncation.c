@@ -135,6 +135,115 @@ static void library_reader_dies_without_the_guard(void **state)
 	assert_int_equal(status, 128 + SIGBUS);
 }
 
+/* Cuts the stream's file down to length bytes. */
+static void truncate_to(const char *name, off_t length)
+{
+	char path[256];
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, length), 0);
+	close(fd);
+}
+
+/*
+ * In a child, writer and guarded reader both: once the reader has read zeros from a
+ * truncated segment, acquire has nothing to give (-EAGAIN) however many frames the
+ * writer goes on publishing, so poll must not say there is a frame to take: a reader
+ * spinning on poll would call acquire, in vain, for ever. Exits 0 if poll said 0 and
+ * wait -ESTALE.
+ */
+static int poll_after_truncation(void *argument)
+{
+	const char *name = argument;
+	/* cmocka catches these in the test process; a reader process has no such net. */
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	struct vshm_writer *writer = create_writer(name);
+	publish(writer, 1, true);
+	struct vshm_reader_options options = { .guard_truncation = true };
+	struct vshm_reader *reader = vshm_reader_attach(name, &options);
+	if (!reader)
+		return 10;
+	struct vshm_frame frame;
+	if (vshm_reader_acquire(reader, &frame) != 0 || vshm_reader_release(reader) != 1)
+		return 11;
+	truncate_payload(name);
+	publish(writer, 2, false);
+	if (vshm_reader_poll(reader) != 1 || vshm_reader_acquire(reader, &frame) != 0)
+		return 12;
+	/* Past the file's end: the guard maps zeros, and the segment is broken. Volatile:
+	 * the sum is not used, and the read must happen. */
+	volatile uint64_t sum = read_all(&frame);
+	(void)sum;
+	int intact = vshm_reader_release(reader);
+	publish(writer, 3, false);
+	int polled = vshm_reader_poll(reader);
+	int acquired = vshm_reader_acquire(reader, &frame);
+	int waited = vshm_reader_wait(reader, 0);
+	printf("after the truncation: release %d, then poll %d, acquire %d, wait %d\n", intact,
+	       polled, acquired, waited);
+	fflush(stdout);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+	return intact == 0 && polled == 0 && acquired == -EAGAIN && waited == -ESTALE ? 0 : 13;
+}
+
+static void poll_says_nothing_once_truncated(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "truncated");
+	int status = test_wait(test_fork_tied(poll_after_truncation, name), 10000);
+	test_segment_remove(name); /* left behind if the child gave up early */
+	assert_int_equal(status, 0);
+}
+
+/*
+ * In a child: a guarded reader whose segment is cut down to nothing, header and reader
+ * table included, while it waits. The zeros the guard maps in their place must take the
+ * reader's writes too (its entry, the header's counters), or the guard turns SIGBUS into
+ * SIGSEGV. Exits 0 if wait said -ESTALE, poll 0 and acquire -EAGAIN, and detach returned.
+ */
+static int wait_after_truncation_to_nothing(void *argument)
+{
+	const char *name = argument;
+	/* cmocka catches these in the test process; a reader process has no such net. */
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	struct vshm_writer *writer = create_writer(name);
+	publish(writer, 1, true);
+	struct vshm_reader_options options = { .guard_truncation = true };
+	struct vshm_reader *reader = vshm_reader_attach(name, &options);
+	if (!reader)
+		return 10;
+	struct vshm_frame frame;
+	if (vshm_reader_acquire(reader, &frame) != 0 || vshm_reader_release(reader) != 1)
+		return 11;
+	truncate_to(name, 0);
+	int waited = vshm_reader_wait(reader, 100);
+	int polled = vshm_reader_poll(reader);
+	int acquired = vshm_reader_acquire(reader, &frame);
+	vshm_reader_detach(reader);
+	printf("after the truncation to nothing: wait %d, poll %d, acquire %d\n", waited, polled,
+	       acquired);
+	fflush(stdout);
+	/* The writer's own mapping is not guarded: it is left as it is, and the child ends. */
+	(void)writer;
+	return waited == -ESTALE && polled == 0 && acquired == -EAGAIN ? 0 : 12;
+}
+
+static void reader_survives_truncation_to_nothing(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "truncated");
+	int status = test_wait(test_fork_tied(wait_after_truncation_to_nothing, name), 10000);
+	test_segment_remove(name);
+	printf("the reader ended with status %d (128 + SIGSEGV is %d)\n", status, 128 + SIGSEGV);
+	assert_int_equal(status, 0);
+}
+
 /* A program reads the stream; after the truncation it must still run, and stop
  * cleanly when asked (ending by the signal that asked it). */
 static void program_survives(char *const argv[], const char *input)
@@ -196,6 +305,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(library_reader_survives_with_the_guard),
 		cmocka_unit_test(library_reader_dies_without_the_guard),
+		cmocka_unit_test(poll_says_nothing_once_truncated),
+		cmocka_unit_test(reader_survives_truncation_to_nothing),
 		cmocka_unit_test(filter_survives),
 		cmocka_unit_test(viewer_survives),
 	};

@@ -113,13 +113,19 @@ static void format_age(const struct vshm_stream_info *info, char *out, size_t si
 		snprintf(out, size, "%.0fh", age / 3600);
 }
 
+/*
+ * A string as JSON. Stream names and problems are ASCII, but a file under our prefix
+ * may be named by anyone who can write to the shm directory, with any bytes: a byte
+ * outside ASCII is written as the code point of the same value, so that the output
+ * stays valid UTF-8 (the name is not a valid stream name anyway, and says so).
+ */
 static void print_json_string(const char *text)
 {
 	putchar('"');
 	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
 		if (*c == '"' || *c == '\\')
 			printf("\\%c", *c);
-		else if (*c < 0x20)
+		else if (*c < 0x20 || *c >= 0x7f)
 			printf("\\u%04x", *c);
 		else
 			putchar(*c);
@@ -204,9 +210,29 @@ static void print_json(struct listing *listing, const struct vshm_stream_info *i
 	printf("}");
 }
 
+/*
+ * A name as the terminal shows it. Anyone who can write to the shm directory can name a
+ * file under our prefix with escape sequences or line breaks, which printed as they are
+ * would clear the screen or forge lines of the listing in the terminal of whoever runs
+ * vshm-ls: every byte outside printable ASCII is shown as \xNN.
+ */
+static void printable_name(const char *name, char *out, size_t size)
+{
+	size_t used = 0;
+	for (const unsigned char *c = (const unsigned char *)name; *c && used + 5 <= size; c++) {
+		if (*c >= 0x20 && *c < 0x7f && *c != '\\')
+			out[used++] = (char)*c;
+		else
+			used += (size_t)snprintf(out + used, size - used, "\\x%02x", *c);
+	}
+	out[used] = '\0';
+}
+
 static void print_row(const struct vshm_stream_info *info, double fps)
 {
 	char state[32], format[48], rate[16], age[16];
+	char name[4 * sizeof(info->name) + 1];
+	printable_name(info->name, name, sizeof(name));
 	if (info->status == VSHM_STREAM_LIVE)
 		snprintf(state, sizeof(state), "live %u", info->writer_pid);
 	else if (info->status == VSHM_STREAM_STALE)
@@ -214,7 +240,7 @@ static void print_row(const struct vshm_stream_info *info, double fps)
 	else
 		snprintf(state, sizeof(state), "%s", state_name(info->status));
 	if (info->status != VSHM_STREAM_LIVE && info->status != VSHM_STREAM_STALE) {
-		printf("%-24s %-12s %s\n", info->name, state, info->problem);
+		printf("%-24s %-12s %s\n", name, state, info->problem);
 		return;
 	}
 	if (info->has_frame)
@@ -231,7 +257,7 @@ static void print_row(const struct vshm_stream_info *info, double fps)
 	else
 		snprintf(rate, sizeof(rate), "-");
 	format_age(info, age, sizeof(age));
-	printf("%-24s %-12s %-22s %7s %10llu %7u %10llu %7s\n", info->name, state, format, rate,
+	printf("%-24s %-12s %-22s %7s %10llu %7u %10llu %7s\n", name, state, format, rate,
 	       (unsigned long long)info->frames_published, info->readers_alive,
 	       (unsigned long long)info->overwrites, age);
 }

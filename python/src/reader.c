@@ -504,7 +504,9 @@ static PyMethodDef reader_methods[] = {
 	  "True if a frame newer than the last one taken is published, else False; never\n"
 	  "waits. For a loop that spins instead of sleeping in wait(): poll, then\n"
 	  "acquire() once it says True (acquire() writes to the stream's shared state on\n"
-	  "every call, and a loop of them slows the writer)." },
+	  "every call, and a loop of them slows the writer). It says nothing of the writer\n"
+	  "(False also once the stream was truncated): a loop that has seen no frame for a\n"
+	  "while calls wait(), which tells it the writer is gone or the stream replaced." },
 	{ "wait", (PyCFunction)(void (*)(void))reader_wait, METH_VARARGS | METH_KEYWORDS,
 	  "wait(timeout=...)\n--\n\n"
 	  "Sleeps until a frame newer than the last one taken is published, at most\n"

@@ -114,6 +114,10 @@ VSHM_EXPORT int vshm_reader_release(struct vshm_reader *reader);
  * publishes through, while every acquire writes it (a reader enters and leaves the
  * frame there), so a loop of acquires would take that cache line from the writer on
  * each turn and delay the very publish it waits for.
+ * 0 also once the segment was found truncated under a reader with guard_truncation, as
+ * acquire then has nothing to take. Poll says nothing of the writer or the segment: a
+ * spinning reader that has seen no frame for a while waits with vshm_reader_wait(),
+ * which tells (-EPIPE, -ESTALE).
  */
 VSHM_EXPORT int vshm_reader_poll(struct vshm_reader *reader);
 
