@@ -147,6 +147,29 @@ static void truncate_to(const char *name, off_t length)
 }
 
 /*
+ * In a child about to truncate its own stream: makes the stream, publishes frame 1, and
+ * attaches a guarded reader that has taken and given back that frame. Returns 0, or the
+ * child's exit status for what failed.
+ */
+static int start_guarded_reader(const char *name, struct vshm_writer **writer,
+                                struct vshm_reader **reader)
+{
+	/* cmocka catches these in the test process; a reader process has no such net. */
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	*writer = create_writer(name);
+	publish(*writer, 1, true);
+	struct vshm_reader_options options = { .guard_truncation = true };
+	*reader = vshm_reader_attach(name, &options);
+	if (!*reader)
+		return 10;
+	struct vshm_frame frame;
+	if (vshm_reader_acquire(*reader, &frame) != 0 || vshm_reader_release(*reader) != 1)
+		return 11;
+	return 0;
+}
+
+/*
  * In a child, writer and guarded reader both: once the reader has read zeros from a
  * truncated segment, acquire has nothing to give (-EAGAIN) however many frames the
  * writer goes on publishing, so poll must not say there is a frame to take: a reader
@@ -156,18 +179,12 @@ static void truncate_to(const char *name, off_t length)
 static int poll_after_truncation(void *argument)
 {
 	const char *name = argument;
-	/* cmocka catches these in the test process; a reader process has no such net. */
-	signal(SIGBUS, SIG_DFL);
-	signal(SIGSEGV, SIG_DFL);
-	struct vshm_writer *writer = create_writer(name);
-	publish(writer, 1, true);
-	struct vshm_reader_options options = { .guard_truncation = true };
-	struct vshm_reader *reader = vshm_reader_attach(name, &options);
-	if (!reader)
-		return 10;
+	struct vshm_writer *writer;
+	struct vshm_reader *reader;
+	int failed = start_guarded_reader(name, &writer, &reader);
+	if (failed)
+		return failed;
 	struct vshm_frame frame;
-	if (vshm_reader_acquire(reader, &frame) != 0 || vshm_reader_release(reader) != 1)
-		return 11;
 	truncate_payload(name);
 	publish(writer, 2, false);
 	if (vshm_reader_poll(reader) != 1 || vshm_reader_acquire(reader, &frame) != 0)
@@ -208,18 +225,12 @@ static void poll_says_nothing_once_truncated(void **state)
 static int wait_after_truncation_to_nothing(void *argument)
 {
 	const char *name = argument;
-	/* cmocka catches these in the test process; a reader process has no such net. */
-	signal(SIGBUS, SIG_DFL);
-	signal(SIGSEGV, SIG_DFL);
-	struct vshm_writer *writer = create_writer(name);
-	publish(writer, 1, true);
-	struct vshm_reader_options options = { .guard_truncation = true };
-	struct vshm_reader *reader = vshm_reader_attach(name, &options);
-	if (!reader)
-		return 10;
+	struct vshm_writer *writer;
+	struct vshm_reader *reader;
+	int failed = start_guarded_reader(name, &writer, &reader);
+	if (failed)
+		return failed;
 	struct vshm_frame frame;
-	if (vshm_reader_acquire(reader, &frame) != 0 || vshm_reader_release(reader) != 1)
-		return 11;
 	truncate_to(name, 0);
 	int waited = vshm_reader_wait(reader, 100);
 	int polled = vshm_reader_poll(reader);
