@@ -1,8 +1,8 @@
 /*
- * Round trips through the ring in one process: every pixel format, latest-frame
- * semantics (and polling for it), holds that the writer respects, torn frames reported
- * at release, format changes, growing to a bigger segment, cancel (all begun frames or
- * one), end of stream, counters.
+ * Round trips through the ring in one process, what a reader gets: every pixel format,
+ * latest-frame semantics (and polling for it), holds that the writer respects, torn
+ * frames reported at release, format changes, growing to a bigger segment, cancel (all
+ * begun frames or one), and the metadata publish writes.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,64 +21,8 @@
 #include <cmocka.h>
 
 #include "layout.h"
+#include "ring-frames.h"
 #include "test-util.h"
-
-/* The byte expected at (plane, row, column) of frame number n: cheap, and different
- * for every frame, plane and position. */
-static uint8_t pattern_byte(uint64_t n, uint32_t plane, uint32_t row, uint32_t column)
-{
-	return (uint8_t)(n * 31 + plane * 71 + row * 7 + column * 13);
-}
-
-static void fill_frame(struct vshm_frame *frame, uint64_t n)
-{
-	for (uint32_t p = 0; p < frame->plane_count; p++) {
-		uint32_t rows = (uint32_t)(frame->plane_size[p] / frame->stride[p]);
-		for (uint32_t row = 0; row < rows; row++) {
-			uint8_t *line = frame->plane[p] + (uint64_t)row * frame->stride[p];
-			for (uint32_t column = 0; column < frame->stride[p]; column++)
-				line[column] = pattern_byte(n, p, row, column);
-		}
-	}
-}
-
-static void check_frame(const struct vshm_frame *frame, uint64_t n)
-{
-	for (uint32_t p = 0; p < frame->plane_count; p++) {
-		uint32_t rows = (uint32_t)(frame->plane_size[p] / frame->stride[p]);
-		for (uint32_t row = 0; row < rows; row++) {
-			const uint8_t *line = frame->plane[p] + (uint64_t)row * frame->stride[p];
-			for (uint32_t column = 0; column < frame->stride[p]; column++) {
-				if (line[column] != pattern_byte(n, p, row, column))
-					fail_msg("frame %llu plane %u row %u column %u: %u != %u",
-					         (unsigned long long)n, p, row, column,
-					         line[column], pattern_byte(n, p, row, column));
-			}
-		}
-	}
-}
-
-static void publish(struct vshm_writer *writer, uint32_t format, uint32_t width, uint32_t height,
-                    uint64_t n, struct vshm_frame *frame)
-{
-	int result = vshm_writer_begin(writer, format, width, height, frame);
-	if (result < 0)
-		fail_msg("begin: %d %s", result, vshm_error());
-	fill_frame(frame, n);
-	frame->frame_number = n;
-	frame->capture_ns = 1000 + n;
-	frame->color_matrix = VSHM_COLOR_MATRIX_BT709;
-	frame->color_range = VSHM_COLOR_RANGE_FULL;
-	assert_int_equal(vshm_writer_publish(writer, frame), 0);
-}
-
-static struct vshm_reader *attach(const char *name)
-{
-	struct vshm_reader *reader = vshm_reader_attach(name, NULL);
-	if (!reader)
-		fail_msg("attach %s: %s", name, vshm_error());
-	return reader;
-}
 
 static void every_format_round_trips_with_its_metadata(void **state)
 {
@@ -86,14 +30,14 @@ static void every_format_round_trips_with_its_metadata(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "formats");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_RGBA, 643, 361, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, got;
 	assert_int_equal(vshm_reader_acquire(reader, &got), -EAGAIN);
 
 	for (unsigned i = 0; vshm_format_at(i) != VSHM_FORMAT_INVALID; i++) {
 		uint32_t format = vshm_format_at(i);
 		uint64_t n = 100 + i;
-		publish(writer, format, 643, 361, n, &frame);
+		ring_publish(writer, format, 643, 361, n, &frame);
 		assert_int_equal(vshm_reader_wait(reader, 1000), 0);
 		assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 		assert_int_equal(got.format, format);
@@ -112,7 +56,7 @@ static void every_format_round_trips_with_its_metadata(void **state)
 			assert_int_equal(got.stride[p], frame.stride[p]);
 			assert_int_equal(got.plane_size[p], frame.plane_size[p]);
 		}
-		check_frame(&got, n);
+		ring_check_frame(&got, n);
 		assert_int_equal(vshm_reader_release(reader), 1);
 	}
 	vshm_reader_detach(reader);
@@ -126,11 +70,11 @@ static void reader_gets_the_latest_frame_and_one_at_a_time(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "latest");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, got, again;
 	assert_int_equal(vshm_reader_poll(reader), 0); /* nothing published yet */
 	for (uint64_t n = 1; n <= 5; n++) {
-		publish(writer, VSHM_FORMAT_GRAY8, 64, 64, n, &frame);
+		ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, n, &frame);
 		assert_int_equal(vshm_reader_poll(reader), 1);
 	}
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
@@ -147,7 +91,7 @@ static void reader_gets_the_latest_frame_and_one_at_a_time(void **state)
 	assert_int_equal(vshm_reader_acquire(reader, &again), 0);
 	assert_int_equal(again.sequence, 5);
 	assert_int_equal(vshm_reader_release(reader), 1);
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 6, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 6, &frame);
 	assert_int_equal(vshm_reader_poll(reader), 1);
 	assert_int_equal(vshm_reader_poll(reader), 1); /* polling takes nothing */
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
@@ -164,15 +108,15 @@ static void writer_avoids_a_held_slot_and_the_frame_stays_intact(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "held");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 256, 64, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, held;
-	publish(writer, VSHM_FORMAT_GRAY8, 256, 64, 1, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 256, 64, 1, &frame);
 	assert_int_equal(vshm_reader_acquire(reader, &held), 0);
 	for (uint64_t n = 2; n <= 50; n++) {
-		publish(writer, VSHM_FORMAT_GRAY8, 256, 64, n, &frame);
+		ring_publish(writer, VSHM_FORMAT_GRAY8, 256, 64, n, &frame);
 		assert_int_not_equal(frame.slot, held.slot);
 	}
-	check_frame(&held, 1);
+	ring_check_frame(&held, 1);
 	assert_int_equal(vshm_reader_release(reader), 1);
 	struct vshm_writer_stats stats;
 	vshm_writer_get_stats(writer, &stats);
@@ -190,18 +134,18 @@ static void overwritten_frame_is_reported_torn_and_counted(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "torn");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *first = attach(name);
-	struct vshm_reader *second = attach(name);
+	struct vshm_reader *first = ring_attach(name);
+	struct vshm_reader *second = ring_attach(name);
 	struct vshm_frame frame, a, b;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
 	assert_int_equal(vshm_reader_acquire(first, &a), 0);
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
 	assert_int_equal(vshm_reader_acquire(second, &b), 0);
 	assert_int_not_equal(a.slot, b.slot);
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 3, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 3, &frame);
 	/* Slot of frame 2 is the latest... until frame 3; frame 3 went into the only
 	 * non-latest, non-held slot there was. Frame 4 finds none free. */
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 4, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 4, &frame);
 	struct vshm_writer_stats stats;
 	vshm_writer_get_stats(writer, &stats);
 	assert_int_equal(stats.overwrites, 1);
@@ -222,19 +166,19 @@ static void format_and_size_changes_travel_with_the_frame(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "change");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_NV12, 640, 480, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, got;
-	publish(writer, VSHM_FORMAT_NV12, 640, 480, 1, &frame);
+	ring_publish(writer, VSHM_FORMAT_NV12, 640, 480, 1, &frame);
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.format, VSHM_FORMAT_NV12);
 	assert_int_equal(vshm_reader_release(reader), 1);
-	publish(writer, VSHM_FORMAT_RGB24, 320, 200, 2, &frame);
+	ring_publish(writer, VSHM_FORMAT_RGB24, 320, 200, 2, &frame);
 	assert_int_equal(vshm_reader_wait(reader, 1000), 0);
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.format, VSHM_FORMAT_RGB24);
 	assert_int_equal(got.width, 320);
 	assert_int_equal(got.plane_count, 1);
-	check_frame(&got, 2);
+	ring_check_frame(&got, 2);
 	assert_int_equal(vshm_reader_release(reader), 1);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
@@ -246,10 +190,10 @@ static void a_frame_too_big_moves_the_stream_and_readers_follow(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "grow");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, got;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
-	publish(writer, VSHM_FORMAT_RGBA, 1280, 720, 2, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	ring_publish(writer, VSHM_FORMAT_RGBA, 1280, 720, 2, &frame);
 	struct vshm_writer_stats stats;
 	vshm_writer_get_stats(writer, &stats);
 	assert_int_equal(stats.segments_created, 2);
@@ -265,7 +209,7 @@ static void a_frame_too_big_moves_the_stream_and_readers_follow(void **state)
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.frame_number, 2);
 	assert_int_equal(got.width, 1280);
-	check_frame(&got, 2);
+	ring_check_frame(&got, 2);
 	assert_int_equal(vshm_reader_release(reader), 1);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
@@ -278,9 +222,9 @@ static void cancel_leaves_the_latest_frame_alone(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "cancel");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, got;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), -EBUSY);
 	memset(frame.plane[0], 0xee, frame.plane_size[0]);
@@ -290,9 +234,9 @@ static void cancel_leaves_the_latest_frame_alone(void **state)
 	assert_int_equal(vshm_reader_wait(reader, 0), 0); /* frame 1 not yet acquired */
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.frame_number, 1);
-	check_frame(&got, 1);
+	ring_check_frame(&got, 1);
 	assert_int_equal(vshm_reader_release(reader), 1);
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
 	assert_int_equal(frame.sequence, 2);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
@@ -313,15 +257,15 @@ static void cancel_frame_gives_up_one_begun_frame_only(void **state)
 	};
 	struct vshm_writer *writer = vshm_writer_create(name, &options);
 	assert_non_null(writer);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame latest, a, b, c, got;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &latest);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &latest);
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &a), 0);
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &b), 0);
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &c), 0);
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &got), -EBUSY);
-	fill_frame(&a, 2);
-	fill_frame(&b, 3);
+	ring_fill_frame(&a, 2);
+	ring_fill_frame(&b, 3);
 	memset(c.plane[0], 0xee, c.plane_size[0]);
 
 	/* c goes, a and b stay begun; the same frame cannot go twice. */
@@ -337,7 +281,7 @@ static void cancel_frame_gives_up_one_begun_frame_only(void **state)
 	/* The latest frame was never touched, and is still what readers get. */
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.frame_number, 1);
-	check_frame(&got, 1);
+	ring_check_frame(&got, 1);
 	assert_int_equal(vshm_reader_release(reader), 1);
 
 	/* The freed place can be begun again while a and b are still in flight. */
@@ -351,9 +295,9 @@ static void cancel_frame_gives_up_one_begun_frame_only(void **state)
 	assert_int_equal(vshm_reader_wait(reader, 0), 0);
 	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
 	assert_int_equal(got.frame_number, 3);
-	check_frame(&got, 3);
+	ring_check_frame(&got, 3);
 	assert_int_equal(vshm_reader_release(reader), 1);
-	check_frame(&a, 2);
+	ring_check_frame(&a, 2);
 	assert_int_equal(vshm_writer_cancel_frame(writer, &a), 0);
 	assert_int_equal(vshm_writer_cancel(writer), -EINVAL);
 	vshm_reader_detach(reader);
@@ -371,91 +315,6 @@ static void cancel_frame_gives_up_one_begun_frame_only(void **state)
 	assert_false(test_segment_exists(name));
 }
 
-static void end_of_stream_and_writer_exit_reach_the_reader(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "eos");
-	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *reader = attach(name);
-	struct vshm_frame frame, got;
-	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
-	fill_frame(&frame, 9);
-	frame.frame_number = 9;
-	frame.flags = VSHM_FRAME_END_OF_STREAM;
-	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
-	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_ALIVE);
-	vshm_writer_destroy(writer);
-	assert_false(test_segment_exists(name));
-	/* The last frame stays readable after the writer left. */
-	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
-	assert_int_equal(got.flags & VSHM_FRAME_END_OF_STREAM, VSHM_FRAME_END_OF_STREAM);
-	check_frame(&got, 9);
-	assert_int_equal(vshm_reader_release(reader), 1);
-	uint64_t start = vshm_now_ns();
-	assert_int_equal(vshm_reader_wait(reader, 5000), -EPIPE);
-	assert_true(vshm_now_ns() - start < 1000000000u); /* at once, not after the timeout */
-	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_GONE);
-	/* Seen once: later waits sleep their timeout looking for a new writer. */
-	assert_int_equal(vshm_reader_wait(reader, 30), -EPIPE);
-	writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	assert_int_equal(vshm_reader_wait(reader, 1000), -ESTALE);
-	assert_int_equal(vshm_reader_reattach(reader), 0);
-	assert_int_equal(vshm_reader_writer_state(reader), VSHM_WRITER_ALIVE);
-	vshm_reader_detach(reader);
-	vshm_writer_destroy(writer);
-}
-
-static void counters_follow_readers_and_frames(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "counters");
-	struct vshm_writer_options options = {
-		.slot_count = 5,
-		.reader_capacity = 2,
-		.max_format = VSHM_FORMAT_GRAY8,
-		.max_width = 16,
-		.max_height = 16,
-		.frame_interval_ns = 33333333,
-	};
-	struct vshm_writer *writer = vshm_writer_create(name, &options);
-	assert_non_null(writer);
-	struct vshm_reader *first = attach(name);
-	struct vshm_reader *second = attach(name);
-	assert_null(vshm_reader_attach(name, NULL));
-	assert_int_equal(errno, EUSERS);
-	struct vshm_frame frame;
-	for (uint64_t n = 1; n <= 7; n++)
-		publish(writer, VSHM_FORMAT_GRAY8, 16, 16, n, &frame);
-	struct vshm_writer_stats stats;
-	vshm_writer_get_stats(writer, &stats);
-	assert_int_equal(stats.readers_attached, 2);
-	assert_int_equal(stats.slot_count, 5);
-	assert_int_equal(stats.frames_published, 7);
-	struct vshm_reader_stats reader_stats;
-	assert_int_equal(vshm_reader_acquire(first, &frame), 0);
-	vshm_reader_release(first);
-	vshm_reader_get_stats(first, &reader_stats);
-	assert_int_equal(reader_stats.frames_published, 7);
-	assert_int_equal(reader_stats.frames_acquired, 1);
-	assert_int_equal(reader_stats.slot_count, 5);
-	assert_int_equal(reader_stats.writer_pid, (uint32_t)getpid());
-	assert_int_equal(reader_stats.frame_interval_ns, 33333333);
-	vshm_writer_count_dropped(writer, 3);
-	vshm_reader_get_stats(first, &reader_stats);
-	assert_int_equal(reader_stats.frames_dropped, 3);
-	vshm_reader_detach(second);
-	assert_int_equal(vshm_writer_scan_readers(writer), 1);
-	vshm_writer_get_stats(writer, &stats);
-	assert_int_equal(stats.readers_attached, 1);
-	/* The freed entry can be taken again. */
-	second = attach(name);
-	vshm_reader_detach(second);
-	vshm_reader_detach(first);
-	vshm_writer_destroy(writer);
-}
-
 /* Regression: publish once took format and size from the caller's frame, which could
  * then disagree with the layout begin made in the slot. */
 static void publish_describes_what_begin_laid_out(void **state)
@@ -464,7 +323,7 @@ static void publish_describes_what_begin_laid_out(void **state)
 	char name[64];
 	test_unique_name(name, sizeof(name), "geometry");
 	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *reader = attach(name);
+	struct vshm_reader *reader = ring_attach(name);
 	struct vshm_frame frame, got;
 	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
 	frame.width = 1000;
@@ -476,81 +335,6 @@ static void publish_describes_what_begin_laid_out(void **state)
 	vshm_reader_release(reader);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
-}
-
-/* Regression: reattach freed the entry with the new segment's index in the old
- * segment, which could be another live reader's. */
-static void reattach_frees_its_own_old_entry_only(void **state)
-{
-	(void)state;
-	char name[64], path[256];
-	test_unique_name(name, sizeof(name), "entries");
-	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
-	struct vshm_reader *first = attach(name);  /* entry 0 */
-	struct vshm_reader *second = attach(name); /* entry 1 */
-	test_segment_path(name, path, sizeof(path));
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	struct stat status;
-	assert_int_equal(fstat(fd, &status), 0);
-	const uint8_t *old = mmap(NULL, (size_t)status.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	assert_true(old != MAP_FAILED);
-	close(fd);
-	const struct vshm_shm_reader *entries =
-	    (const struct vshm_shm_reader *)(old + ((const struct vshm_shm_header *)old)
-	                                               ->reader_table_offset);
-
-	struct vshm_frame frame;
-	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_RGBA, 640, 480, &frame), 0);
-	assert_int_equal(vshm_writer_publish(writer, &frame), 0); /* moved to a new segment */
-	assert_int_equal(vshm_reader_wait(second, 1000), -ESTALE);
-	assert_int_equal(vshm_reader_reattach(second), 0); /* entry 0 of the new segment */
-	assert_int_equal(atomic_load(&entries[0].state), VSHM_READER_ACTIVE); /* first's */
-	assert_int_equal(atomic_load(&entries[1].state), VSHM_READER_FREE);   /* second's */
-	munmap((void *)old, (size_t)status.st_size);
-	vshm_reader_detach(first);
-	vshm_reader_detach(second);
-	vshm_writer_destroy(writer);
-}
-
-static int write_one_frame_then_wait(void *argument)
-{
-	const char *name = argument;
-	struct vshm_writer_options options = { .max_frame_bytes = 4096 };
-	struct vshm_writer *writer = vshm_writer_create(name, &options);
-	if (!writer)
-		return 1;
-	struct vshm_frame frame;
-	if (vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 8, 8, &frame) < 0)
-		return 1;
-	frame.frame_number = 7;
-	vshm_writer_publish(writer, &frame);
-	pause(); /* until SIGKILL */
-	return 0;
-}
-
-/* Regression: reattaching while the name still held the dead writer's own segment
- * attached to it again and handed its last frame out once more as new. */
-static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "dead");
-	pid_t child = test_fork(write_one_frame_then_wait, name);
-	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 1000, NULL, NULL);
-	assert_non_null(reader);
-	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
-	struct vshm_frame frame;
-	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
-	assert_int_equal(frame.frame_number, 7);
-	vshm_reader_release(reader);
-	kill(child, SIGKILL);
-	assert_int_equal(test_wait(child, 5000), 128 + SIGKILL);
-	assert_int_equal(vshm_reader_wait(reader, 1000), -EPIPE);
-	assert_int_equal(vshm_reader_reattach(reader), -EAGAIN);
-	assert_int_equal(vshm_reader_wait(reader, 60), -EPIPE); /* not the old frame again */
-	vshm_reader_detach(reader);
-	test_segment_remove(name);
 }
 
 /*
@@ -611,179 +395,6 @@ static void a_cancelled_slot_is_never_a_lossless_readers_next_frame(void **state
 	vshm_writer_destroy(writer);
 }
 
-/* A reader that detaches holding a frame gives it back: the writer does not go on
- * avoiding that slot (and overwriting others) as if it were still held. */
-static void detach_gives_back_a_held_frame(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "detach-held");
-	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
-	struct vshm_reader *gone = attach(name);
-	struct vshm_reader *staying = attach(name);
-	struct vshm_frame frame, got;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 1, &frame);
-	assert_int_equal(vshm_reader_acquire(gone, &got), 0);
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 2, &frame);
-	vshm_reader_detach(gone);                                /* holding frame 1 */
-	assert_int_equal(vshm_reader_acquire(staying, &got), 0); /* holds frame 2 */
-	/* Three slots: frame 2's is held, so frames 3 and 4 need frame 1's slot, free now. */
-	for (uint64_t n = 3; n <= 6; n++)
-		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n, &frame);
-	struct vshm_writer_stats stats;
-	vshm_writer_get_stats(writer, &stats);
-	assert_int_equal(stats.overwrites, 0);
-	assert_int_equal(vshm_reader_release(staying), 1);
-	vshm_reader_detach(staying);
-	vshm_writer_destroy(writer);
-}
-
-/*
- * The latest word counts the readers in the current frame in 16 bits. A reader that
- * takes the same frame again and again (spinning on a slow stream) must leave it each
- * time through that word. A count left there grows past 16 bits and is moved into the
- * slot's holders as a wrong number, and the writer then takes the slot for unheld while
- * a later reader holds it.
- */
-static void taking_the_same_frame_again_and_again_keeps_its_slot_counted(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "entered");
-	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
-	struct vshm_reader *reader = attach(name);
-	struct vshm_frame frame, got;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 1, &frame);
-	uint32_t spun_slot = frame.slot;
-	/* More times than 16 bits can count. */
-	for (int i = 0; i < 70000; i++) {
-		assert_int_equal(vshm_reader_acquire(reader, &got), 0);
-		assert_int_equal(vshm_reader_release(reader), 1);
-	}
-	/* The next frame written into that slot, held while the writer goes on. */
-	uint64_t n = 2;
-	do
-		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
-	while (frame.slot != spun_slot && n < 10);
-	assert_int_equal(frame.slot, spun_slot);
-	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
-	assert_int_equal(got.slot, spun_slot);
-	for (int i = 0; i < 4; i++)
-		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
-	check_frame(&got, got.frame_number);
-	assert_int_equal(vshm_reader_release(reader), 1);
-	vshm_reader_detach(reader);
-	vshm_writer_destroy(writer);
-}
-
-/*
- * A reader killed between taking itself off a slot's holder count and clearing its
- * note (or the other way round) leaves a count no live reader stands behind. The writer
- * repairs such counts from the reader table, looking at most once a second and only at
- * a count that disagreed the same way twice: within a few seconds the slot is the
- * writer's again, and it stops overwriting.
- */
-static void a_count_left_by_a_killed_reader_is_repaired(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "repair");
-	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
-	struct vshm_reader *reader = attach(name); /* live, holding nothing */
-	struct vshm_frame frame;
-	uint64_t n = 1;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
-	uint32_t first_slot = frame.slot;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
-	uint32_t second_slot = frame.slot;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
-	/* What two killed readers would leave: both slots but the latest counted held. */
-	size_t size;
-	uint8_t *segment = test_segment_map(name, &size);
-	struct vshm_shm_header *header = (struct vshm_shm_header *)segment;
-	atomic_fetch_add(&header->slot_holders[first_slot], 1);
-	atomic_fetch_add(&header->slot_holders[second_slot], 1);
-	/* Every frame is now an overwrite, until the counts are repaired. */
-	struct vshm_writer_stats stats;
-	uint64_t overwrites_before = 0;
-	for (int i = 0; i < 200; i++) { /* 4 s, four times what the repair needs */
-		publish(writer, VSHM_FORMAT_GRAY8, 64, 48, n++, &frame);
-		test_sleep_us(20000);
-		if (i == 149) {
-			vshm_writer_get_stats(writer, &stats);
-			overwrites_before = stats.overwrites;
-		}
-	}
-	vshm_writer_get_stats(writer, &stats);
-	print_message("%llu overwrites before the repair, %llu in the last second\n",
-	              (unsigned long long)overwrites_before,
-	              (unsigned long long)(stats.overwrites - overwrites_before));
-	assert_true(overwrites_before > 0);
-	assert_int_equal(stats.overwrites, overwrites_before);
-	for (uint32_t slot = 0; slot < 3; slot++)
-		assert_true(atomic_load(&header->slot_holders[slot]) == 0);
-	munmap(segment, size);
-	vshm_reader_detach(reader);
-	vshm_writer_destroy(writer);
-}
-
-/*
- * A reader that dies holding a frame gives the slot back as soon as the writer finds
- * it dead (its lock free), not a second or two later when the counts are repaired: the
- * next frame goes into that slot, with no overwrite, while another reader holds the
- * only other candidate.
- */
-static void a_dead_readers_slot_is_free_at_once(void **state)
-{
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "dead-hold");
-	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 48, 3);
-	struct vshm_frame frame, got;
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 1, &frame);
-	uint32_t dead_slot = frame.slot;
-	int to_child[2], from_child[2];
-	assert_int_equal(pipe(to_child), 0);
-	assert_int_equal(pipe(from_child), 0);
-	pid_t child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		/* Takes frame 1, and dies holding it once frame 2 is out. */
-		struct vshm_reader *doomed = vshm_reader_attach(name, NULL);
-		char byte = doomed && vshm_reader_acquire(doomed, &got) == 0 ? 'y' : 'n';
-		if (write(from_child[1], &byte, 1) != 1 || read(to_child[0], &byte, 1) != 1)
-			_exit(2);
-		_exit(0);
-	}
-	char answer = 0;
-	assert_int_equal(read(from_child[0], &answer, 1), 1);
-	assert_int_equal(answer, 'y');
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 2, &frame);
-	assert_int_equal(write(to_child[1], "x", 1), 1);
-	int status = 0;
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* A live reader holds frame 2; frame 3 is the latest. */
-	struct vshm_reader *holder = attach(name);
-	assert_int_equal(vshm_reader_acquire(holder, &got), 0);
-	assert_int_equal(got.frame_number, 2);
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 3, &frame);
-	/* Both candidates look held; the writer looks at the reader table and finds the
-	 * dead one. */
-	publish(writer, VSHM_FORMAT_GRAY8, 64, 48, 4, &frame);
-	struct vshm_writer_stats stats;
-	vshm_writer_get_stats(writer, &stats);
-	assert_int_equal(frame.slot, dead_slot);
-	assert_int_equal(stats.overwrites, 0);
-	assert_int_equal(vshm_reader_release(holder), 1);
-	close(to_child[0]);
-	close(to_child[1]);
-	close(from_child[0]);
-	close(from_child[1]);
-	vshm_reader_detach(holder);
-	vshm_writer_destroy(writer);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,16 +406,8 @@ int main(void)
 		cmocka_unit_test(a_frame_too_big_moves_the_stream_and_readers_follow),
 		cmocka_unit_test(cancel_leaves_the_latest_frame_alone),
 		cmocka_unit_test(cancel_frame_gives_up_one_begun_frame_only),
-		cmocka_unit_test(end_of_stream_and_writer_exit_reach_the_reader),
-		cmocka_unit_test(counters_follow_readers_and_frames),
 		cmocka_unit_test(publish_describes_what_begin_laid_out),
-		cmocka_unit_test(reattach_frees_its_own_old_entry_only),
-		cmocka_unit_test(reattach_to_the_same_dead_segment_changes_nothing),
 		cmocka_unit_test(a_cancelled_slot_is_never_a_lossless_readers_next_frame),
-		cmocka_unit_test(detach_gives_back_a_held_frame),
-		cmocka_unit_test(taking_the_same_frame_again_and_again_keeps_its_slot_counted),
-		cmocka_unit_test(a_count_left_by_a_killed_reader_is_repaired),
-		cmocka_unit_test(a_dead_readers_slot_is_free_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
