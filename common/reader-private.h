@@ -27,6 +27,7 @@ struct vshm_reader {
 	/* Lossless: the latest frame's number when we attached (or 0): we take those after. */
 	uint64_t attached_after;
 	bool writer_known_gone;
+	uint64_t liveness_checked_ns; /* when wait last asked the kernel about the writer */
 	/* The geometry part of the last frame info that passed check_frame_info(): a frame
 	 * with the same bytes needs no second check (most streams never change format). */
 	bool geometry_checked;

@@ -295,6 +295,24 @@ enum vshm_writer_state vshm_reader_writer_state(struct vshm_reader *reader)
 	return vshm_segment_name_replaced(segment) ? VSHM_WRITER_REPLACED : VSHM_WRITER_GONE;
 }
 
+/*
+ * Whether the writer died without a word: no newer frame, and nobody holds the writer's
+ * lock. Asks the kernel at most once per liveness slice, so that a caller whose waits
+ * never sleep (a timeout of 0, in a loop) pays one system call per slice, not per call,
+ * and still hears of the death within a slice. Records it as reported.
+ */
+static bool writer_found_dead(struct vshm_reader *reader)
+{
+	uint64_t now = vshm_now_ns();
+	if (reader->writer_known_gone || now - reader->liveness_checked_ns < LIVENESS_SLICE_NS)
+		return false;
+	reader->liveness_checked_ns = now;
+	if (newer_frame_published(reader) || vshm_segment_writer_alive(&reader->segment))
+		return false;
+	reader->writer_known_gone = true;
+	return true;
+}
+
 int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 {
 	struct vshm_segment *segment = &reader->segment;
@@ -319,8 +337,12 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 			return -EPIPE;
 		}
 		int64_t elapsed = (int64_t)(vshm_now_ns() - start);
-		if (elapsed >= budget)
+		if (elapsed >= budget) {
+			/* A wait that never sleeps must still hear of a dead writer. */
+			if (writer_found_dead(reader))
+				return vshm_segment_name_replaced(segment) ? -ESTALE : -EPIPE;
 			return reader->writer_known_gone ? -EPIPE : -ETIMEDOUT;
+		}
 		int64_t slice =
 		    budget - elapsed < LIVENESS_SLICE_NS ? budget - elapsed : LIVENESS_SLICE_NS;
 
@@ -346,11 +368,8 @@ int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms)
 		if (result < 0 && result != -ETIMEDOUT)
 			return result; /* not expected from FUTEX_WAIT; never spin on it */
 		/* A dead writer wakes nobody, so a quiet slice is when we ask the kernel. */
-		if (result == -ETIMEDOUT && !reader->writer_known_gone &&
-		    !newer_frame_published(reader) && !vshm_segment_writer_alive(segment)) {
-			reader->writer_known_gone = true;
+		if (result == -ETIMEDOUT && writer_found_dead(reader))
 			return vshm_segment_name_replaced(segment) ? -ESTALE : -EPIPE;
-		}
 	}
 }
 
@@ -384,6 +403,7 @@ int vshm_reader_reattach(struct vshm_reader *reader)
 	 * taking every frame published there after it came. */
 	reader->last_acquired = reader->attached_after;
 	reader->writer_known_gone = false;
+	reader->liveness_checked_ns = 0;
 	reader->geometry_checked = false;
 	reader->reattaches++;
 	return 0;

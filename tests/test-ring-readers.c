@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +179,39 @@ static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
 	assert_int_equal(vshm_reader_wait(reader, 1000), -EPIPE);
 	assert_int_equal(vshm_reader_reattach(reader), -EAGAIN);
 	assert_int_equal(vshm_reader_wait(reader, 60), -EPIPE); /* not the old frame again */
+	vshm_reader_detach(reader);
+	test_segment_remove(name);
+}
+
+/* A reader that never lets wait sleep (a timeout of 0, in a loop, as a spinning reader
+ * does now and then) still hears that its writer died. Without the check in the
+ * no-sleep path every call says -ETIMEDOUT: the loop below ends at its deadline. */
+static void a_wait_that_never_sleeps_hears_of_a_dead_writer(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "dead-spin");
+	pid_t child = test_fork(write_one_frame_then_wait, name);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 1000, NULL, NULL);
+	assert_non_null(reader);
+	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
+	vshm_reader_release(reader);
+	assert_int_equal(vshm_reader_wait(reader, 0), -ETIMEDOUT); /* alive, nothing newer */
+	kill(child, SIGKILL);
+	assert_int_equal(test_wait(child, 5000), 128 + SIGKILL);
+	/* A deadline far beyond the liveness slice, not a timing: the answer must come. */
+	uint64_t deadline = vshm_now_ns() + 10 * UINT64_C(1000000000);
+	int result = -ETIMEDOUT;
+	unsigned long calls = 0;
+	while (result == -ETIMEDOUT && vshm_now_ns() < deadline) {
+		result = vshm_reader_wait(reader, 0);
+		calls++;
+	}
+	printf("wait(0) said %d after %lu calls\n", result, calls);
+	assert_int_equal(result, -EPIPE);
+	assert_int_equal(vshm_reader_wait(reader, 0), -EPIPE); /* and keeps saying it */
 	vshm_reader_detach(reader);
 	test_segment_remove(name);
 }
@@ -362,6 +396,7 @@ int main(void)
 		cmocka_unit_test(counters_follow_readers_and_frames),
 		cmocka_unit_test(reattach_frees_its_own_old_entry_only),
 		cmocka_unit_test(reattach_to_the_same_dead_segment_changes_nothing),
+		cmocka_unit_test(a_wait_that_never_sleeps_hears_of_a_dead_writer),
 		cmocka_unit_test(detach_gives_back_a_held_frame),
 		cmocka_unit_test(taking_the_same_frame_again_and_again_keeps_its_slot_counted),
 		cmocka_unit_test(a_count_left_by_a_killed_reader_is_repaired),

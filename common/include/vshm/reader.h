@@ -116,8 +116,8 @@ VSHM_EXPORT int vshm_reader_release(struct vshm_reader *reader);
  * each turn and delay the very publish it waits for.
  * 0 also once the segment was found truncated under a reader with guard_truncation, as
  * acquire then has nothing to take. Poll says nothing of the writer or the segment: a
- * spinning reader that has seen no frame for a while waits with vshm_reader_wait(),
- * which tells (-EPIPE, -ESTALE).
+ * spinning reader that has seen no frame for a while calls vshm_reader_wait(), which
+ * tells (-EPIPE, -ESTALE), with a timeout of 0 if it must not sleep.
  */
 VSHM_EXPORT int vshm_reader_poll(struct vshm_reader *reader);
 
@@ -127,7 +127,8 @@ VSHM_EXPORT int vshm_reader_poll(struct vshm_reader *reader);
  * segment, so it costs no CPU while it sleeps and the writer makes no system call for
  * readers that do not sleep.
  * Returns 0 when a newer frame is there; -ETIMEDOUT; -EINTR if a signal arrived;
- * -EPIPE when the writer is gone (it exited or died; noticed within 50 ms), returned
+ * -EPIPE when the writer is gone (it exited or died; noticed within 50 ms, also by
+ * calls with a timeout of 0, which ask the kernel at most once per 50 ms), returned
  * at once the first time it is seen and afterwards after sleeping timeout_ms while
  * looking for a new writer; -ESTALE when a new segment has taken the stream's name, or
  * when the segment was truncated under a reader with guard_truncation
