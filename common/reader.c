@@ -286,6 +286,11 @@ int vshm_reader_poll(struct vshm_reader *reader)
 enum vshm_writer_state vshm_reader_writer_state(struct vshm_reader *reader)
 {
 	const struct vshm_segment *segment = &reader->segment;
+	/* Cut short under us (a guarded reader read zeros past its end): the flags and the
+	 * lock say nothing true any more, and, as wait's -ESTALE says, what has the name
+	 * next is where to go. */
+	if (vshm_segment_broken(segment))
+		return VSHM_WRITER_REPLACED;
 	/* Pairs with the release fetch_or of state_flags by a writer that moved on. */
 	uint32_t flags = atomic_load_explicit(&segment->header->state_flags, memory_order_acquire);
 	if (flags & VSHM_STATE_SUPERSEDED)

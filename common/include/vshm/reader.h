@@ -145,9 +145,11 @@ VSHM_EXPORT int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms);
 VSHM_EXPORT int vshm_reader_reattach(struct vshm_reader *reader);
 
 enum vshm_writer_state {
-	VSHM_WRITER_ALIVE,    /* a writer holds the segment */
-	VSHM_WRITER_GONE,     /* it exited or died, and no new segment has the name yet */
-	VSHM_WRITER_REPLACED, /* a new segment has the name: vshm_reader_reattach() */
+	VSHM_WRITER_ALIVE, /* a writer holds the segment */
+	VSHM_WRITER_GONE,  /* it exited or died, and no new segment has the name yet */
+	/* A new segment has the name, or ours was found cut short under a reader with
+	 * guard_truncation: vshm_reader_reattach(). */
+	VSHM_WRITER_REPLACED,
 };
 
 /* Asks the kernel whether the writer is alive (one fcntl, and a stat if it is not). */
