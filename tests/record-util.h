@@ -47,11 +47,11 @@ size_t record_probe_times(const char *path, double *times, size_t max);
 int record_free_port(int type);
 
 /*
- * Waits until some process has bound port on the loopback address (SOCK_DGRAM or
- * SOCK_STREAM): a receiver started in the background is listening. True if it did
- * within timeout_ms.
+ * Waits until some process has bound port (SOCK_DGRAM or SOCK_STREAM), on any address:
+ * owner, a receiver started in the background, is listening. True if it did within
+ * timeout_ms; false at once if owner (a child not yet waited for) exits first.
  */
-bool record_wait_port_bound(int port, int type, int timeout_ms);
+bool record_wait_port_bound(int port, int type, pid_t owner, int timeout_ms);
 
 /* The text of a file (malloc'd, NUL-terminated, "" if it cannot be read). */
 char *record_read_text(const char *path);

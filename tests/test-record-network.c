@@ -61,15 +61,36 @@ static pid_t start_record(const char *name, const char *url, const char *errors)
 	return program_start(argv, NULL, errors);
 }
 
+/* The receiver's errors go to a file named after its stream, for listening_receiver(). */
+static void receiver_errors_path(const char *name, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s.receiver.err", program_temporary_directory(), name);
+}
+
 static pid_t start_receiver(const char *url, const char *name)
 {
+	char errors[512];
+	receiver_errors_path(name, errors, sizeof(errors));
 	char *argv[] = { (char *)program_path("VSHM_CAPTURE"),
 		         (char *)url,
 		         "--name",
 		         (char *)name,
 		         "--quiet",
 		         NULL };
-	return program_start(argv, NULL, NULL);
+	return program_start(argv, NULL, errors);
+}
+
+/* Starts a receiver that listens on port, and waits until it has bound the port. */
+static pid_t listening_receiver(const char *url, const char *name, int port)
+{
+	pid_t receiver = start_receiver(url, name);
+	if (!record_wait_port_bound(port, SOCK_DGRAM, receiver, 20000)) {
+		char errors[512];
+		receiver_errors_path(name, errors, sizeof(errors));
+		char *text = record_read_text(errors);
+		fail_msg("the receiver of %s never bound port %d: %s", url, port, text);
+	}
+	return receiver;
 }
 
 /* PSNR of the luma of frame against pattern frame number, packed I420 in expected. */
@@ -176,8 +197,7 @@ static void udp_mpegts(void **state)
 	snprintf(url, sizeof(url), "udp://127.0.0.1:%d", port);
 	snprintf(errors, sizeof(errors), "%s/udp.err", program_temporary_directory());
 	/* UDP has no connection: the receiver listens first. */
-	pid_t receiver = start_receiver(url, remote);
-	assert_true(record_wait_port_bound(port, SOCK_DGRAM, 20000));
+	pid_t receiver = listening_receiver(url, remote, port);
 	pid_t pattern = start_pattern(source);
 	pid_t record = start_record(source, url, errors);
 	struct received received = receive(remote, 60, 20000);
@@ -296,8 +316,7 @@ static void caller_reports_its_receiver_gone(void **state)
 	snprintf(url, sizeof(url), "srt://127.0.0.1:%d?mode=caller", port);
 	snprintf(errors, sizeof(errors), "%s/caller.err", program_temporary_directory());
 	pid_t pattern = start_pattern(source);
-	pid_t receiver = start_receiver(listen, remote);
-	assert_true(record_wait_port_bound(port, SOCK_DGRAM, 20000)); /* listening */
+	pid_t receiver = listening_receiver(listen, remote, port);
 	char *record_argv[] = { (char *)program_path("VSHM_RECORD"), source, url, "--quiet", NULL };
 	pid_t record = program_start(record_argv, NULL, errors);
 	receive(remote, 15, 20000);
@@ -339,8 +358,7 @@ static void sender_restart(bool srt)
 	pid_t pattern = start_pattern(source);
 	pid_t receiver = 0;
 	if (!srt) {
-		receiver = start_receiver(receiver_url, remote);
-		assert_true(record_wait_port_bound(port, SOCK_DGRAM, 20000));
+		receiver = listening_receiver(receiver_url, remote, port);
 	}
 	pid_t record = start_record(source, url, errors);
 	if (srt) {
