@@ -27,6 +27,8 @@ struct actor {
 	ucontext_t context;
 	void *stack;
 	bool finished;
+	/* In step_wait(): not run again until another script has moved. */
+	bool waiting;
 	/* Stores not yet visible to anyone else, oldest first. */
 	struct buffered_store buffer[BUFFER_CAPACITY];
 	unsigned buffered;
@@ -291,6 +293,13 @@ void step_point(const char *what)
 	park("%s", what);
 }
 
+void step_wait(const char *what)
+{
+	if (running())
+		running()->waiting = true;
+	park("%s", what);
+}
+
 static void script_entry(int index)
 {
 	steps.scenario->scripts[index](steps.scenario->data);
@@ -303,11 +312,13 @@ static unsigned enabled_actions(int last, unsigned preemptions, unsigned bound,
                                 struct action *actions)
 {
 	unsigned count = 0;
-	bool can_continue = last >= 0 && !steps.actors[last].finished;
+	/* A script that waits gives way: switching from it is no preemption. */
+	bool can_continue =
+	    last >= 0 && !steps.actors[last].finished && !steps.actors[last].waiting;
 	if (can_continue)
 		actions[count++] = (struct action){ ACTION_RUN, last, 0 };
 	for (int i = 0; i < STEP_ACTORS; i++) {
-		if (i == last || steps.actors[i].finished)
+		if (i == last || steps.actors[i].finished || steps.actors[i].waiting)
 			continue;
 		unsigned cost = can_continue ? 1 : 0;
 		if (preemptions + cost <= bound)
@@ -316,11 +327,13 @@ static unsigned enabled_actions(int last, unsigned preemptions, unsigned bound,
 	bool all_finished = true;
 	for (int i = 0; i < STEP_ACTORS; i++)
 		all_finished = all_finished && steps.actors[i].finished;
+	/* With no script able to run, a flush is no preemption: nothing else can happen. */
+	bool none_can_run = count == 0;
 	for (int i = 0; i < STEP_ACTORS; i++) {
 		if (!steps.actors[i].buffered)
 			continue;
 		/* Once every script is done, the buffers empty in one fixed order. */
-		unsigned cost = all_finished ? 0 : 1;
+		unsigned cost = none_can_run ? 0 : 1;
 		if (all_finished && count > 0)
 			continue;
 		if (preemptions + cost <= bound)
@@ -351,6 +364,7 @@ static int run_once(unsigned bound, struct step_statistics *statistics)
 	for (int i = 0; i < STEP_ACTORS; i++) {
 		struct actor *actor = &steps.actors[i];
 		actor->finished = false;
+		actor->waiting = false;
 		actor->buffered = 0;
 		snprintf(actor->next, sizeof(actor->next), "start");
 		getcontext(&actor->context);
@@ -368,8 +382,16 @@ static int run_once(unsigned bound, struct step_statistics *statistics)
 			break;
 		struct action actions[2 * STEP_ACTORS + 1];
 		unsigned count = enabled_actions(last, preemptions, bound, actions);
-		if (count == 0)
+		if (count == 0) {
+			for (int i = 0; i < STEP_ACTORS; i++) {
+				if (!steps.actors[i].finished)
+					step_violation(
+					    "%s waits for ever: every other script is done or "
+					    "waits too",
+					    scenario->names[i]);
+			}
 			break;
+		}
 		unsigned choice = 0;
 		if (steps.depth < steps.path_length) {
 			choice = steps.path[steps.depth].taken;
@@ -383,6 +405,11 @@ static int run_once(unsigned bound, struct step_statistics *statistics)
 		struct action *action = &actions[choice];
 		preemptions += action->cost;
 		struct actor *actor = &steps.actors[action->actor];
+		/* Whatever happens now may be what a waiting script waits for. */
+		for (int i = 0; i < STEP_ACTORS; i++) {
+			if (i != action->actor)
+				steps.actors[i].waiting = false;
+		}
 		if (action->kind == ACTION_FLUSH) {
 			add_trace("%-7s flush %p = %llu", scenario->names[action->actor],
 			          (void *)actor->buffer[0].object,

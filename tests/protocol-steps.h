@@ -87,6 +87,12 @@ unsigned step_pending_stores(int actor);
  * that another script may observe (writing pixels, reading them). */
 void step_point(const char *what);
 
+/* A scheduling point in a script's loop that waits for another script (polls a word
+ * until it changes, say): the script is not run again until another one has taken a
+ * step or had a store flushed, and switching away from it is no preemption. A run in
+ * which every script that is not done waits is a violation. */
+void step_wait(const char *what);
+
 const char *step_model_name(enum step_model model);
 
 #endif
