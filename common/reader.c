@@ -103,13 +103,19 @@ static int claim_entry(struct vshm_reader *reader)
 		entry->attached_monotonic_ns = vshm_now_ns();
 		/* Pairs with the writer's acquire load of state in vshm_writer_scan_readers(). */
 		atomic_store_explicit(&entry->state, VSHM_READER_ACTIVE, memory_order_release);
-		if (previous != VSHM_READER_ACTIVE)
-			atomic_fetch_add_explicit(&segment->header->readers_attached, 1,
-			                          memory_order_relaxed);
 		raise_high_water(segment->header, i);
 		reader->entry = i;
 		reader->attached_after =
 		    reader->options.lossless ? become_lossless(reader, entry) : 0;
+		/* Counted last, once a lossless reader has looked at latest for the last time:
+		 * a writer that waits for its readers before its first frame (or, moving, before
+		 * its first frame in the new segment) publishes nothing before both looks, and
+		 * sees our flag before it claims a slot, so we take its every frame. Release:
+		 * pairs with that writer's acquire load of the count. An entry left active by a
+		 * dead reader is still counted. */
+		if (previous != VSHM_READER_ACTIVE)
+			atomic_fetch_add_explicit(&segment->header->readers_attached, 1,
+			                          memory_order_release);
 		return 0;
 	}
 	return vshm_fail(EUSERS,
@@ -138,8 +144,11 @@ static void free_entry(struct vshm_reader *reader)
 	}
 	atomic_store_explicit(&entry->held_slot, 0, memory_order_release);
 	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
-	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
+	/* Uncounted before the entry is free: a writer that compares the count with the
+	 * active entries (a writer moving to bigger slots) never sees us counted and gone at once,
+	 * which would hide a reader that has an entry and is not counted yet. */
 	atomic_fetch_sub_explicit(&segment->header->readers_attached, 1, memory_order_relaxed);
+	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
 	vshm_segment_unlock(segment->fd, vshm_segment_reader_lock_offset(segment, reader->entry));
 }
 

@@ -52,8 +52,9 @@ struct vshm_writer {
 void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number);
 
 /*
- * After a move to a new segment: waits until count lossless readers have attached to it,
- * for at most the lossless timeout (those that do not come are not waited for again).
+ * After a move to a new segment: waits until count lossless readers have attached to it
+ * and every reader there is done attaching, for at most the lossless timeout (those that
+ * do not come are not waited for again).
  */
 void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t count);
 

@@ -227,15 +227,33 @@ void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number)
 	}
 }
 
+/*
+ * True when count lossless readers are here and every reader with an entry is done
+ * attaching: it raises readers_attached last, after its last look at latest, so
+ * nothing we publish from now on is a frame it could skip.
+ */
+static bool lossless_readers_here(struct vshm_writer *writer, uint32_t count)
+{
+	struct vshm_segment *segment = &writer->segment;
+	struct vshm_shm_header *header = segment->header;
+	/* Acquire, in this order: a reader counted here shows its entry as active below. */
+	if (atomic_load_explicit(&header->lossless_readers, memory_order_acquire) < count)
+		return false;
+	uint32_t high_water =
+	    atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
+	uint32_t active = 0;
+	for (uint32_t i = 0; i < high_water && i < segment->geometry.reader_capacity; i++)
+		active += atomic_load_explicit(&segment->readers[i].state, memory_order_acquire) ==
+		          VSHM_READER_ACTIVE;
+	return atomic_load_explicit(&header->readers_attached, memory_order_acquire) >= active;
+}
+
 void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t count)
 {
-	struct vshm_shm_header *header = writer->segment.header;
 	uint64_t deadline =
 	    vshm_now_ns() + (uint64_t)writer->options.lossless_timeout_ms * 1000000u;
 	/* Rare (a move to bigger slots): a poll every millisecond costs nothing here. */
-	while (count &&
-	       atomic_load_explicit(&header->lossless_readers, memory_order_acquire) < count &&
-	       vshm_now_ns() < deadline) {
+	while (count && !lossless_readers_here(writer, count) && vshm_now_ns() < deadline) {
 		struct timespec pause = { 0, 1000000 };
 		nanosleep(&pause, NULL);
 	}

@@ -522,8 +522,10 @@ void vshm_writer_get_stats(const struct vshm_writer *writer, struct vshm_writer_
 	stats->frames_published = writer->next_publish - 1;
 	stats->overwrites = atomic_load_explicit(&header->overwrites, memory_order_relaxed);
 	stats->frames_dropped = atomic_load_explicit(&header->frames_dropped, memory_order_relaxed);
+	/* Acquire: pairs with the reader's release increment at the end of its attach, for a
+	 * writer that waits for its readers before its first frame. */
 	stats->readers_attached =
-	    atomic_load_explicit(&header->readers_attached, memory_order_relaxed);
+	    atomic_load_explicit(&header->readers_attached, memory_order_acquire);
 	stats->slot_count = writer->segment.geometry.slot_count;
 	stats->slot_size = writer->segment.geometry.slot_payload_size;
 	stats->segments_created = writer->segments_created;

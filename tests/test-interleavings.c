@@ -20,7 +20,9 @@
  * lossless while the writer publishes: it must take every frame after the one it says
  * it attached after, in order, with none missing (a writer that looked for lossless
  * readers before this one was counted does not wait for it, so the reader must not
- * count on frames that writer may already have overwritten).
+ * count on frames that writer may already have overwritten). And a writer that waits
+ * for that reader before its first frame, as `--wait-readers` does: the reader must
+ * take the writer's every frame, from the first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +70,8 @@ struct world {
 	bool passive_after_first;   /* a second reader takes the latest frame after the first */
 	bool reader_starts_holding; /* prepare() leaves both readers holding a frame */
 	bool lossless_attach;       /* the reader's script attaches, as lossless */
+	bool writer_waits;          /* the writer's script waits for a reader to attach */
+	bool writer_done;           /* the writer's script has published all it will */
 	struct vshm_writer *writer;
 	struct vshm_reader *reader;
 	struct vshm_reader *passive;
@@ -225,6 +229,7 @@ static int reset(void *data)
 	world->held_slot = world->saved_held_slot;
 	world->phase = world->reader_starts_holding ? READER_HOLDING : READER_IDLE;
 	world->phase_changes = 0;
+	world->writer_done = false;
 	return 0;
 }
 
@@ -289,6 +294,13 @@ static uint32_t oldest_free(const struct world *world, uint32_t also_held)
 static void writer_script(void *data)
 {
 	struct world *world = data;
+	/* As a program asked to wait for its readers before the first frame does. */
+	for (struct vshm_writer_stats stats; world->writer_waits;) {
+		vshm_writer_get_stats(world->writer, &stats);
+		if (stats.readers_attached >= 1)
+			break;
+		step_wait("writer waits for a reader");
+	}
 	for (unsigned i = 0; i < world->publishes && step_ok(); i++) {
 		enum reader_phase phase_before = world->phase;
 		uint64_t changes_before = world->phase_changes;
@@ -333,6 +345,7 @@ static void writer_script(void *data)
 				world->passive_slot = (int)held_frame.slot;
 		}
 	}
+	world->writer_done = true;
 }
 
 static void reader_script(void *data)
@@ -384,14 +397,25 @@ static void lossless_reader_script(void *data)
 		step_violation("lossless reader: attach failed: %s", vshm_error());
 		return;
 	}
+	/* A writer that waited for this reader publishes nothing before it is attached,
+	 * so it must take every frame. */
+	if (world->writer_waits && reader->attached_after != 0)
+		step_violation("the writer waited for this lossless reader before its first frame, "
+		               "yet it attached after frame %llu",
+		               (unsigned long long)reader->attached_after);
 	uint64_t expected = reader->attached_after + 1;
-	for (unsigned i = 0; i <= world->publishes && step_ok(); i++) {
+	for (unsigned taken = 0; taken <= world->publishes && step_ok();) {
 		struct vshm_frame frame;
 		set_phase(world, READER_ACQUIRING);
 		if (vshm_reader_acquire(reader, &frame) < 0) {
 			set_phase(world, READER_IDLE);
-			break;
+			/* A writer that waits for us publishes only after we are attached. */
+			if (!world->writer_waits || world->writer_done)
+				break;
+			step_wait("reader waits for a frame");
+			continue;
 		}
+		taken++;
 		world->held_slot = frame.slot;
 		set_phase(world, READER_HOLDING);
 		/* Demoted, it may miss frames: the writer went on without it. Its own look at
@@ -520,6 +544,25 @@ static void a_lossless_reader_attaching_misses_no_frame(void **state)
 	printf("the writer demoted the lossless reader in %u runs\n", warnings);
 }
 
+/* Four publishes after the writer saw the reader counted: the writer claims frame 1's
+ * slot again at the fourth, before it sees the reader's flag unless the reader is done
+ * attaching when it is counted. */
+static void a_lossless_reader_waited_for_takes_the_first_frame(void **state)
+{
+	(void)state;
+	unsigned warnings = 0;
+	vshm_log_set_handler(count_warnings, &warnings);
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++) {
+		struct world world = { .publishes = 4,
+			               .lossless_attach = true,
+			               .writer_waits = true };
+		explore_world("a writer waiting for a lossless reader, then four publishes", world,
+		              model, BOUND);
+	}
+	vshm_log_set_handler(NULL, NULL);
+	printf("the writer demoted the lossless reader in %u runs\n", warnings);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +572,7 @@ int main(void)
 		cmocka_unit_test(overwrite_under_a_reader),
 		cmocka_unit_test(a_slow_release_keeps_its_count_while_the_writer_scans),
 		cmocka_unit_test(a_lossless_reader_attaching_misses_no_frame),
+		cmocka_unit_test(a_lossless_reader_waited_for_takes_the_first_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,11 @@
  * gets every frame, in order, however slow it is, because the writer waits for it
  * before it reuses a slot; but a lossless reader that stalls or dies is demoted after the
  * writer's lossless timeout, and the writer goes on. Without lossless readers the writer
- * never waits.
+ * never waits. A writer moving to bigger slots waits for its lossless readers to be done
+ * attaching to the new segment.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,11 +15,15 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "layout.h"
 #include "test-util.h"
 
 #define WIDTH            64
@@ -256,6 +262,92 @@ static void writer_never_waits_for_lossy_readers(void **state)
 	harness_destroy(harness);
 }
 
+/*
+ * In a child: once the name refers to a new segment, takes a reader entry in it and
+ * counts itself among its lossless readers, as a reader moving over does first; then,
+ * 300 ms later, says it is done attaching (readers_attached), as such a reader does
+ * after its last look at latest. Writes into the segment directly: no reader can be
+ * stopped between those two steps from outside.
+ */
+static int arrive_slowly(const char *name, ino_t old_inode)
+{
+	char path[128];
+	test_segment_path(name, path, sizeof(path));
+	for (int tries = 0; tries < 10000; tries++, test_sleep_us(1000)) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		struct stat status;
+		if (fd < 0 || fstat(fd, &status) < 0 || status.st_ino == old_inode ||
+		    status.st_size < 4096) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		uint8_t *base =
+		    mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (base == MAP_FAILED)
+			return 1;
+		struct vshm_shm_header *header = (struct vshm_shm_header *)base;
+		if (atomic_load(&header->magic) != VSHM_MAGIC) {
+			munmap(base, (size_t)status.st_size);
+			continue; /* still being made */
+		}
+		struct vshm_shm_reader *entry =
+		    (struct vshm_shm_reader *)(base + header->reader_table_offset);
+		atomic_store(&entry->state, VSHM_READER_ACTIVE);
+		atomic_store(&header->reader_high_water, 1);
+		atomic_fetch_add(&header->lossless_readers, 1);
+		test_sleep_us(300000);
+		atomic_fetch_add(&header->readers_attached, 1);
+		munmap(base, (size_t)status.st_size);
+		return 0;
+	}
+	return 1;
+}
+
+/* A writer moving to bigger slots waits for its lossless reader to be done attaching in
+ * the new segment, not only counted there: the first frame there is one it takes. */
+static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **state)
+{
+	(void)state;
+	char name[64], path[128];
+	test_unique_name(name, sizeof(name), "lossless-move");
+	test_segment_path(name, path, sizeof(path));
+	struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
+		                               .max_width = WIDTH,
+		                               .max_height = HEIGHT,
+		                               .lossless_timeout_ms = 10000 };
+	struct vshm_writer *writer = vshm_writer_create(name, &options);
+	assert_non_null(writer);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame), 0);
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+	const struct vshm_reader_options lossless = { .lossless = true };
+	struct vshm_reader *reader = vshm_reader_attach(name, &lossless);
+	assert_non_null(reader);
+	struct stat status;
+	assert_int_equal(stat(path, &status), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(arrive_slowly(name, status.st_ino));
+	uint64_t start = vshm_now_ns();
+	assert_int_equal(
+	    vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH * 2, HEIGHT * 2, &frame), 0);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	printf("moved to bigger slots in %.0f ms; the arriving reader done attaching by then: "
+	       "%s\n",
+	       (double)(vshm_now_ns() - start) / 1e6, stats.readers_attached ? "yes" : "no");
+	int status_code = test_wait(child, 20000);
+	vshm_writer_cancel(writer);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+	assert_int_equal(status_code, 0);
+	assert_int_equal(stats.segments_created, 2);
+	assert_int_equal(stats.readers_attached, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +355,7 @@ int main(void)
 		cmocka_unit_test(stalled_reader_is_demoted),
 		cmocka_unit_test(dead_reader_is_demoted),
 		cmocka_unit_test(writer_never_waits_for_lossy_readers),
+		cmocka_unit_test(a_move_waits_for_its_lossless_readers_to_finish_attaching),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
