@@ -5,7 +5,9 @@
 #    frames per second reaching fakesink, and the reading process's CPU time per frame
 #    (the source, fakesink and the counting probe; the same for both pairs). 1080p NV12,
 #    1080p RGBA, 2160p NV12. vshmsrc both ways: copy=true (a copy out of the ring,
-#    checked intact) and copy=false (the slot itself, as shmsrc does).
+#    checked intact) and copy=false (the slot itself, as shmsrc does). For scale, the
+#    same stream read by libvshm alone (vshm-gst-bench bare: wait, acquire, release, no
+#    GStreamer), measured the same way: the cost of waking a sleeping reader here.
 #  - latency: a live 100 fps 1080p NV12 source; the writer stamps CLOCK_MONOTONIC into
 #    each buffer just before the sink takes it, the reader compares at fakesink. For
 #    scale, a bare futex wake-up of a process asleep 1/60 s (vshm-bench --futex),
@@ -50,22 +52,24 @@ stop_writer() {
   rm -f "$socket"
 }
 
-# run_once WRITER_PIPELINE READER_PIPELINE [reader options...]: the reader's line.
+# run_once MODE WRITER_PIPELINE READER [reader options...]: the reader's line. MODE is
+# read (READER is a pipeline) or bare (READER is a vshm stream, read by libvshm alone).
 run_once() {
-  local write=$1 read=$2
-  shift 2
+  local mode=$1 write=$2 read=$3
+  shift 3
   "$bench" write ${STAMP:+"$STAMP"} "$write" &
   writer=$!
   # shmsrc does not wait for its socket: give shmsink the time to make it.
   if [[ $write == *shmsink* ]]; then
     for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.05; done
   fi
-  timeout 60 "$bench" read "$@" "$read" || echo failed
+  timeout 60 "$bench" "$mode" "$@" "$read" || echo failed
   stop_writer
 }
 
-# Each pair measured: its writer and reader pipelines and reader options, by key.
-declare -A write_of read_of opts_of result_of
+# Each pair measured: its writer and reader pipelines, reader options and reader mode
+# (read unless set), by key.
+declare -A write_of read_of opts_of mode_of result_of
 
 # run_pairs KEY...: runs each pair $rounds times, in rounds that take every pair in turn,
 # so that a change in the machine's load (it may be shared) meets every pair alike
@@ -77,7 +81,7 @@ run_pairs() {
   for ((round = 0; round < rounds; round++)); do
     for key in "$@"; do
       # shellcheck disable=SC2086
-      lines[$key]+="$(run_once "${write_of[$key]}" "${read_of[$key]}" ${opts_of[$key]:-})"$'\n'
+      lines[$key]+="$(run_once "${mode_of[$key]:-read}" "${write_of[$key]}" "${read_of[$key]}" ${opts_of[$key]:-})"$'\n'
     done
   done
   for key in "$@"; do
@@ -115,16 +119,19 @@ for spec in "NV12 1920 1080" "RGBA 1920 1080" "NV12 3840 2160"; do
     write_of[$copy]="$source ! vshmsink name=out stream-name=$name sync=false"
     read_of[$copy]="vshmsrc stream-name=$name copy=$copy ! fakesink name=in sync=false"
   done
+  write_of[bare]="$source ! vshmsink name=out stream-name=$name sync=false"
+  read_of[bare]=$name
+  mode_of[bare]=bare
   shm_line=""
   if [ $have_shm = yes ]; then
-    run_pairs shm true false
+    run_pairs shm true false bare
     shm_line=${result_of[shm]}
     printf '  %-12s %-22s %10s %11s us\n' "$label" "shmsink -> shmsrc" \
       "$(field fps "$shm_line")" "$(field cpu_us_per_frame "$shm_line")"
   else
-    run_pairs true false
+    run_pairs true false bare
   fi
-  for copy in true false; do
+  for copy in true false bare; do
     line=${result_of[$copy]}
     ratio=""
     if [ -n "$shm_line" ]; then
@@ -132,10 +139,15 @@ for spec in "NV12 1920 1080" "RGBA 1920 1080" "NV12 3840 2160"; do
         -v c="$(field cpu_us_per_frame "$line")" -v d="$(field cpu_us_per_frame "$shm_line")" \
         'BEGIN { if (b > 0 && d > 0) printf "  (fps %.2fx, CPU %.2fx of shm)", a / b, c / d }')
     fi
-    printf '  %-12s %-22s %10s %11s us%s\n' "$label" "vshm copy=$copy" \
+    pair="vshm copy=$copy"
+    [ "$copy" != bare ] || pair="libvshm reader alone"
+    printf '  %-12s %-22s %10s %11s us%s\n' "$label" "$pair" \
       "$(field fps "$line")" "$(field cpu_us_per_frame "$line")" "$ratio"
   done
 done
+echo "  (libvshm reader alone: vshmsink's stream read by a C loop of wait, acquire and"
+echo "  release, no GStreamer: what a reader that sleeps between frames costs here, for"
+echo "  scale; vshmsrc copy=false adds GStreamer's per-buffer path to it)"
 
 echo
 echo "Publish-to-observe latency, live 1080p NV12 at 100 fps (stamp before the sink -> fakesink)"

@@ -12,7 +12,12 @@
  *       one line: frames, seconds, fps, the process's CPU per frame, and publish-to-
  *       observe latency percentiles (when stamped). With --stream, also the vshm
  *       stream's overwrites during the window.
+ *   vshm-gst-bench bare [--warmup N] [--frames N] STREAM
+ *       reads the vshm stream with libvshm alone, no GStreamer: wait, acquire, release,
+ *       and prints the same line (no latency). What any reader that sleeps between
+ *       frames pays on this machine, for scale next to vshmsrc and shmsrc.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -151,6 +156,55 @@ static int run(GstElement *pipeline)
 	return status;
 }
 
+/* Prints the measured window's frames, rate and CPU per frame (no newline); false, with
+ * a message, if the window was not complete. */
+static bool print_window(const struct measure *measure)
+{
+	if (!measure->done) {
+		fprintf(stderr, "vshm-gst-bench: only %u of %u frames came\n", measure->seen,
+		        measure->warmup + measure->frames);
+		return false;
+	}
+	double seconds = (double)(measure->end_ns - measure->start_ns) / 1e9;
+	printf("frames=%u seconds=%.3f fps=%.1f cpu_us_per_frame=%.1f", measure->measured, seconds,
+	       measure->measured / seconds,
+	       (double)(measure->end_cpu_ns - measure->start_cpu_ns) / 1e3 / measure->measured);
+	return true;
+}
+
+/* The bare reader: the measure of count_buffer(), without GStreamer. */
+static int read_bare(const char *stream, struct measure *measure)
+{
+	struct vshm_reader *reader = vshm_reader_attach_wait(stream, NULL, 10000, NULL, NULL);
+	if (!reader) {
+		fprintf(stderr, "vshm-gst-bench: %s\n", vshm_error());
+		return 1;
+	}
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 60 * UINT64_C(1000000000);
+	while (!stop_requested && measure->measured < measure->frames &&
+	       now_ns(CLOCK_MONOTONIC) < deadline) {
+		struct vshm_frame frame;
+		int result = vshm_reader_wait(reader, 50);
+		if (result == -ETIMEDOUT)
+			continue;
+		if (result < 0 || vshm_reader_acquire(reader, &frame) < 0)
+			break;
+		vshm_reader_release(reader);
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		if (++measure->seen == measure->warmup) {
+			measure->start_ns = now;
+			measure->start_cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+		} else if (measure->seen > measure->warmup &&
+		           ++measure->measured == measure->frames) {
+			measure->end_ns = now;
+			measure->end_cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+			measure->done = true;
+		}
+	}
+	vshm_reader_detach(reader);
+	return 0;
+}
+
 static uint64_t overwrites_of(const char *stream)
 {
 	struct vshm_stream_info info;
@@ -166,6 +220,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	bool write = argc > 1 && strcmp(argv[1], "write") == 0;
 	bool read = argc > 1 && strcmp(argv[1], "read") == 0;
+	bool bare = argc > 1 && strcmp(argv[1], "bare") == 0;
 	bool stamp = false;
 	const char *stream = NULL;
 	struct measure measure = { .warmup = 30, .frames = 300 };
@@ -182,11 +237,18 @@ int main(int argc, char **argv)
 		else
 			break;
 	}
-	if ((!write && !read) || i != argc - 1 || measure.frames == 0) {
+	if ((!write && !read && !bare) || i != argc - 1 || measure.frames == 0) {
 		fprintf(stderr, "usage: vshm-gst-bench write [--stamp] PIPELINE\n"
 		                "       vshm-gst-bench read [--warmup N] [--frames N] [--stream "
-		                "NAME] PIPELINE\n");
+		                "NAME] PIPELINE\n"
+		                "       vshm-gst-bench bare [--warmup N] [--frames N] STREAM\n");
 		return 2;
+	}
+	if (bare) {
+		if (read_bare(argv[i], &measure) != 0 || !print_window(&measure))
+			return 1;
+		printf("\n");
+		return 0;
 	}
 	GError *error = NULL;
 	GstElement *pipeline = gst_parse_launch(argv[i], &error);
@@ -207,16 +269,8 @@ int main(int argc, char **argv)
 		uint64_t overwrites = overwrites_of(stream);
 		status = run(pipeline);
 		overwrites = overwrites_of(stream) - overwrites;
-		if (!measure.done) {
-			fprintf(stderr, "vshm-gst-bench: only %u of %u frames came\n", measure.seen,
-			        measure.warmup + measure.frames);
+		if (!print_window(&measure))
 			return 1;
-		}
-		double seconds = (double)(measure.end_ns - measure.start_ns) / 1e9;
-		printf("frames=%u seconds=%.3f fps=%.1f cpu_us_per_frame=%.1f", measure.measured,
-		       seconds, measure.measured / seconds,
-		       (double)(measure.end_cpu_ns - measure.start_cpu_ns) / 1e3 /
-		           measure.measured);
 		if (measure.latency_count > 0) {
 			qsort(measure.latency_ns, measure.latency_count, sizeof(uint64_t),
 			      compare_u64);
