@@ -125,8 +125,10 @@ GstBuffer *src_reader_lend(struct src_reader *holder, struct vshm_reader *reader
 	g_mutex_unlock(&holder->lock);
 	/* Read-only: the payload is mapped PROT_READ, and a writable mapping request must
 	 * fail in GStreamer (which then copies) rather than fault. */
+	/* The frame's lowest plane, where layout's offsets start. */
+	uint8_t *base = frame->plane[0] - layout->offset[0];
 	GstMemory *memory =
-	    gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, frame->plane[0], layout->total_size, 0,
+	    gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, base, layout->total_size, 0,
 	                           layout->total_size, lent, lent_frame_free);
 	GstBuffer *buffer = gst_buffer_new();
 	gst_buffer_append_memory(buffer, memory);

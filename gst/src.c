@@ -187,14 +187,22 @@ static gboolean query(GstBaseSrc *base, GstQuery *query)
 	return TRUE;
 }
 
-/* The layout of a frame as the writer laid it out (not necessarily vshm_format_layout()'s). */
+/*
+ * The layout of a frame as the writer laid it out (not necessarily vshm_format_layout()'s),
+ * with offsets from its lowest plane: planes may lie in any order in the slot (protocol
+ * 4.3), and a buffer over the frame starts at the first of them.
+ */
 static void frame_layout(const struct vshm_frame *frame, struct vshm_format_layout *layout)
 {
 	memset(layout, 0, sizeof(*layout));
 	layout->plane_count = frame->plane_count;
+	const uint8_t *base = frame->plane[0];
+	for (uint32_t i = 1; i < frame->plane_count; i++)
+		if (frame->plane[i] < base)
+			base = frame->plane[i];
 	for (uint32_t i = 0; i < frame->plane_count; i++) {
 		layout->stride[i] = frame->stride[i];
-		layout->offset[i] = (uint64_t)(frame->plane[i] - frame->plane[0]);
+		layout->offset[i] = (uint64_t)(frame->plane[i] - base);
 		layout->size[i] = frame->plane_size[i];
 		if (layout->offset[i] + layout->size[i] > layout->total_size)
 			layout->total_size = layout->offset[i] + layout->size[i];

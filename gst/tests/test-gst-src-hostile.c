@@ -1,0 +1,190 @@
+/*
+ * vshmsrc against writers that do what libvshm's writer never does but the protocol
+ * allows: a frame whose planes lie in another order than the canonical one
+ * (docs/protocol.md 4.3: readers take the layout from the metadata). What must hold:
+ * every buffer says what it holds and no more.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gst-test.h"
+#include "layout.h"
+#include "program-util.h"
+#include "src-probe.h"
+#include "test-util.h"
+
+#define SIDE      64 /* NV12 64x64: Y 4096 bytes, UV 2048 */
+#define Y_BYTE    0x21
+#define UV_BYTE   0x9c
+#define Y_SIZE    (SIDE * SIDE)
+#define UV_SIZE   (SIDE * SIDE / 2)
+#define FRAMES    20
+#define WAIT_MS   10000
+#define SECOND_US 1000000
+
+struct reordering_writer {
+	char name[64];
+	_Atomic int published;
+	_Atomic int stop;
+};
+
+/*
+ * Publishes NV12 frames by hand, as a writer in another language may lay them out: the
+ * chroma plane first, at offset 0, and the luma plane after it. Both fit the slot and
+ * do not overlap, so a reader must accept them (protocol 4.3).
+ */
+static int reordering_writer_main(void *argument)
+{
+	struct reordering_writer *shared = argument;
+	struct vshm_writer *writer =
+	    test_writer_create(shared->name, VSHM_FORMAT_NV12, SIDE, SIDE, 4);
+	size_t size;
+	uint8_t *segment = test_segment_map(shared->name, &size);
+	if (!segment)
+		return 1;
+	struct vshm_shm_header *header = (struct vshm_shm_header *)segment;
+	struct vshm_shm_slot *slots = (struct vshm_shm_slot *)(segment + header->slot_table_offset);
+	for (uint64_t n = 1; n <= FRAMES && !atomic_load(&shared->stop); n++) {
+		uint32_t slot = (uint32_t)(n % header->slot_count);
+		uint8_t *payload =
+		    segment + header->payload_offset + slot * header->slot_payload_size;
+		atomic_store(&slots[slot].sequence, 2 * n - 1);
+		slots[slot].info = (struct vshm_shm_frame_info){
+			.format = VSHM_FORMAT_NV12,
+			.width = SIDE,
+			.height = SIDE,
+			.plane_count = 2,
+			.stride = { SIDE, SIDE },
+			.plane_offset = { UV_SIZE, 0 },
+			.plane_size = { Y_SIZE, UV_SIZE },
+			.frame_number = n,
+			.capture_ns = vshm_now_ns(),
+			.publish_ns = vshm_now_ns(),
+		};
+		memset(payload, UV_BYTE, UV_SIZE);
+		memset(payload + UV_SIZE, Y_BYTE, Y_SIZE);
+		atomic_store(&slots[slot].sequence, 2 * n);
+		atomic_store(&header->latest, n << VSHM_LATEST_SLOT_BITS | slot);
+		atomic_store(&shared->published, (int)n);
+		test_sleep_us(20000);
+	}
+	while (!atomic_load(&shared->stop))
+		test_sleep_us(10000);
+	vshm_writer_destroy(writer);
+	return 0;
+}
+
+struct lent_seen {
+	_Atomic unsigned buffers, oversized, wrong;
+	_Atomic size_t largest;
+};
+
+/* The buffer holds the frame's bytes and no others, and each plane where the meta says. */
+static GstPadProbeReturn check_lent(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	struct lent_seen *seen = data;
+	GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+	gsize size = gst_buffer_get_size(buffer);
+	if (size > atomic_load(&seen->largest))
+		atomic_store(&seen->largest, size);
+	if (size != Y_SIZE + UV_SIZE)
+		atomic_fetch_add(&seen->oversized, 1);
+	GstCaps *caps = gst_pad_get_current_caps(pad);
+	GstVideoInfo video;
+	GstVideoFrame frame;
+	bool good = caps && gst_video_info_from_caps(&video, caps) &&
+	            gst_video_frame_map(&frame, &video, buffer, GST_MAP_READ);
+	if (good) {
+		const uint8_t *y = GST_VIDEO_FRAME_PLANE_DATA(&frame, 0);
+		const uint8_t *uv = GST_VIDEO_FRAME_PLANE_DATA(&frame, 1);
+		good = y[0] == Y_BYTE && y[Y_SIZE - 1] == Y_BYTE && uv[0] == UV_BYTE &&
+		       uv[UV_SIZE - 1] == UV_BYTE;
+		gst_video_frame_unmap(&frame);
+	}
+	if (caps)
+		gst_caps_unref(caps);
+	if (!good)
+		atomic_fetch_add(&seen->wrong, 1);
+	atomic_fetch_add(&seen->buffers, 1);
+	return GST_PAD_PROBE_OK;
+}
+
+/* fakesink does not read GstVideoMeta; this says it does, so that copy=false lends. */
+static GstPadProbeReturn accept_video_meta(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	GstQuery *query = GST_PAD_PROBE_INFO_QUERY(info);
+	if (GST_QUERY_TYPE(query) == GST_QUERY_ALLOCATION)
+		gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, NULL);
+	return GST_PAD_PROBE_OK;
+}
+
+static GstElement *probed_pipeline(const char *name, const char *options, GstPadProbeCallback probe,
+                                   void *data)
+{
+	char *launch = g_strdup_printf("vshmsrc name=src stream-name=%s %s ! fakesink name=sink",
+	                               name, options);
+	GstElement *pipeline = gst_test_pipeline(launch);
+	g_free(launch);
+	GstElement *sink = gst_test_element(pipeline, "sink");
+	GstPad *pad = gst_element_get_static_pad(sink, "sink");
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, probe, data, NULL);
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM | GST_PAD_PROBE_TYPE_PUSH,
+	                  accept_video_meta, NULL, NULL);
+	gst_object_unref(pad);
+	gst_object_unref(sink);
+	return pipeline;
+}
+
+/* Planes in another order are lent as they lie: a buffer over the frame's bytes only,
+ * its GstVideoMeta finding each plane. Before, the chroma plane's offset from the luma
+ * plane was taken as unsigned and the buffer claimed 2^64 - 4 KiB bytes. */
+static void planes_in_any_order_are_lent_as_they_lie(void **state)
+{
+	struct reordering_writer *shared = shared_alloc(sizeof(*shared));
+	test_unique_name(shared->name, sizeof(shared->name), "gst-order");
+	pid_t writer = test_fork_tied(reordering_writer_main, shared);
+	struct lent_seen *seen = g_new0(struct lent_seen, 1);
+	GstElement *pipeline = probed_pipeline(shared->name, "copy=false", check_lent, seen);
+	gst_element_set_state(pipeline, GST_STATE_PLAYING);
+	for (int waited = 0; waited < WAIT_MS && atomic_load(&seen->buffers) < 5; waited += 10)
+		test_sleep_us(10000);
+	gst_element_set_state(pipeline, GST_STATE_NULL);
+	gst_object_unref(pipeline);
+	atomic_store(&shared->stop, 1);
+	assert_int_equal(test_wait(writer, 10000), 0);
+	print_message("%u buffers, %u oversized (largest %zu bytes), %u wrong\n",
+	              atomic_load(&seen->buffers), atomic_load(&seen->oversized),
+	              atomic_load(&seen->largest), atomic_load(&seen->wrong));
+	assert_true(atomic_load(&seen->buffers) >= 5);
+	assert_int_equal(atomic_load(&seen->oversized), 0);
+	assert_int_equal(atomic_load(&seen->wrong), 0);
+	assert_false(test_segment_exists(shared->name));
+	g_free(seen);
+}
+
+int main(int argc, char **argv)
+{
+	gst_test_init(&argc, &argv);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(planes_in_any_order_are_lent_as_they_lie),
+	};
+	int failures = cmocka_run_group_tests(tests, NULL, NULL);
+	program_cleanup();
+	gst_deinit();
+	return failures;
+}
