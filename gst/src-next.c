@@ -9,11 +9,20 @@
 
 #define GST_CAT_DEFAULT vshm_gst_debug
 
+/*
+ * The element lives in someone else's application: a segment its writer cuts short
+ * (a bug) must not kill that process with SIGBUS, whether the copy or an element
+ * downstream of a lent frame touches it. The guard reads zeros there instead; the frame
+ * is then torn and the next wait moves on (vshm_reader_options).
+ */
+static const struct vshm_reader_options guarded = { .guard_truncation = true };
+
 /* Tries to attach once. Returns 0, or a negative errno: -ENOENT, -EAGAIN and -ENODATA
  * mean "not there yet, try again"; others are final (vshm_error() says why). */
 static int attach(GstVshmSrc *src)
 {
-	const struct vshm_reader_options options = { .lossless = src->take_every_frame };
+	struct vshm_reader_options options = guarded;
+	options.lossless = src->take_every_frame;
 	struct vshm_reader *reader = vshm_reader_attach(src->name, &options);
 	if (!reader)
 		return -errno;
@@ -44,20 +53,24 @@ static int reattach(GstVshmSrc *src, struct vshm_reader *reader)
 	return 0;
 }
 
-/* With copy=false and every reader's frame still downstream: one more reader, if the
- * stream lets us in; otherwise the source waits for a frame to come back. */
-static void add_reader(GstVshmSrc *src)
-{
-	if (src->take_every_frame || src_reader_count(src->holder) >= SRC_READERS)
-		return;
-	struct vshm_reader *reader = vshm_reader_attach(src->name, NULL);
-	if (reader && src_reader_add(src->holder, reader))
-		GST_DEBUG_OBJECT(src, "a second reader, for frames downstream keeps");
-}
-
 static bool is_retryable(int result)
 {
 	return result == -ENOENT || result == -EAGAIN || result == -ENODATA;
+}
+
+/* With copy=false and every reader's frame still downstream: one more reader, if the
+ * stream lets us in; otherwise the source waits for a frame to come back. Returns 0, or
+ * the negative errno of an attach that failed (vshm_error() says why). */
+static int add_reader(GstVshmSrc *src)
+{
+	if (src->take_every_frame || src_reader_count(src->holder) >= SRC_READERS)
+		return 0;
+	struct vshm_reader *reader = vshm_reader_attach(src->name, &guarded);
+	if (!reader)
+		return -errno;
+	if (src_reader_add(src->holder, reader))
+		GST_DEBUG_OBJECT(src, "a second reader, for frames downstream keeps");
+	return 0;
 }
 
 GstFlowReturn src_next_frame(GstVshmSrc *src, struct vshm_frame *frame,
@@ -97,7 +110,15 @@ GstFlowReturn src_next_frame(GstVshmSrc *src, struct vshm_frame *frame,
 		}
 		struct vshm_reader *reader = src_reader_free_one(src->holder, SLICE_MS);
 		if (!reader) {
-			add_reader(src);
+			/* A sink keeps its last buffer until the next one: a stream that lets
+			 * no second reader in (damaged, cut short, its table full) would stall
+			 * the source for good, so that is an error. */
+			int result = add_reader(src);
+			if (result < 0 && !is_retryable(result)) {
+				GST_ELEMENT_ERROR(src, RESOURCE, OPEN_READ, ("%s", vshm_error()),
+				                  ("stream-name=%s", src->name));
+				return GST_FLOW_ERROR;
+			}
 			continue;
 		}
 		int result = vshm_reader_wait(reader, SLICE_MS);

@@ -1,8 +1,9 @@
 /*
  * vshmsrc against writers that do what libvshm's writer never does but the protocol
- * allows: a frame whose planes lie in another order than the canonical one
- * (docs/protocol.md 4.3: readers take the layout from the metadata). What must hold:
- * every buffer says what it holds and no more.
+ * allows or a bug can: a frame whose planes lie in another order than the canonical one
+ * (docs/protocol.md 4.3: readers take the layout from the metadata), and a segment cut
+ * short while a frame of it is still downstream. What must hold: every buffer says what
+ * it holds and no more, and nothing the writer does kills the process vshmsrc is in.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -177,10 +178,92 @@ static void planes_in_any_order_are_lent_as_they_lie(void **state)
 	g_free(seen);
 }
 
+/* A probe that holds the first lent buffer until the test has cut the segment short,
+ * then reads all of it, as any element downstream may. */
+struct truncation {
+	char name[64];
+	_Atomic int holding, truncated;
+	_Atomic unsigned buffers;
+	_Atomic unsigned long long sum;
+	char ending[512]; /* the child's: the error that ended the pipeline, or "(EOS)" */
+};
+
+static GstPadProbeReturn read_after_truncation(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	struct truncation *truncation = data;
+	GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+	if (atomic_fetch_add(&truncation->buffers, 1) == 0) {
+		atomic_store(&truncation->holding, 1);
+		for (int waited = 0; waited < WAIT_MS && !atomic_load(&truncation->truncated);
+		     waited += 5)
+			test_sleep_us(5000);
+	}
+	GstMapInfo map;
+	if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+		unsigned long long sum = 0;
+		for (gsize i = 0; i < map.size; i++)
+			sum += map.data[i];
+		atomic_fetch_add(&truncation->sum, sum);
+		gst_buffer_unmap(buffer, &map);
+	}
+	return GST_PAD_PROBE_OK;
+}
+
+/* The pipeline, in a process of its own whose SIGBUS is the system's: cmocka catches
+ * SIGBUS in the test process, which would hide a death, and a handler installed over
+ * the guard's would take the faults from it. */
+static int truncated_reader_main(void *argument)
+{
+	struct truncation *truncation = argument;
+	signal(SIGBUS, SIG_DFL);
+	GstElement *pipeline =
+	    probed_pipeline(truncation->name, "copy=false", read_after_truncation, truncation);
+	gst_element_set_state(pipeline, GST_STATE_PLAYING);
+	GstMessage *error = gst_test_wait_end(pipeline, WAIT_MS);
+	char *text = error ? gst_test_error_text(error) : g_strdup("(EOS)");
+	g_strlcpy(truncation->ending, text, sizeof(truncation->ending));
+	g_free(text);
+	if (error)
+		gst_message_unref(error);
+	gst_element_set_state(pipeline, GST_STATE_NULL);
+	gst_object_unref(pipeline);
+	return 0;
+}
+
+/* A writer's bug truncates the segment while a lent frame of it is downstream: the
+ * process survives (the pixels read as zeros), and the source ends with an error that
+ * names the stream, instead of SIGBUS killing whatever application it was loaded in.
+ * It runs first: the process it forks must not inherit a guard already installed (and
+ * since replaced by cmocka's handler) from an earlier test. */
+static void truncated_segment_does_not_kill_the_process(void **state)
+{
+	struct truncation *truncation = shared_alloc(sizeof(*truncation));
+	test_unique_name(truncation->name, sizeof(truncation->name), "gst-trunc");
+	pid_t capture = start_capture(truncation->name, "gray8", "640x480", NULL);
+	pid_t reader = test_fork_tied(truncated_reader_main, truncation);
+	for (int waited = 0; waited < WAIT_MS && !atomic_load(&truncation->holding); waited += 10)
+		test_sleep_us(10000);
+	assert_true(atomic_load(&truncation->holding));
+	char path[128];
+	test_segment_path(truncation->name, path, sizeof(path));
+	assert_int_equal(truncate(path, 4096), 0);
+	atomic_store(&truncation->truncated, 1);
+	int status = test_wait(reader, 2 * WAIT_MS);
+	/* The writer touched its slots after the cut: it may have died of SIGBUS itself. */
+	kill(capture, SIGKILL);
+	test_wait(capture, 10000);
+	test_segment_remove(truncation->name);
+	print_message("the reader's process ended with %d (128 + SIGBUS is %d): %s\n", status,
+	              128 + SIGBUS, truncation->ending);
+	assert_int_equal(status, 0);
+	assert_non_null(strstr(truncation->ending, truncation->name));
+}
+
 int main(int argc, char **argv)
 {
 	gst_test_init(&argc, &argv);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(truncated_segment_does_not_kill_the_process),
 		cmocka_unit_test(planes_in_any_order_are_lent_as_they_lie),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
