@@ -1,4 +1,5 @@
 /* Raw video in GStreamer's terms and in the ring's: formats, colour, layouts, plane copies. */
+#include <math.h>
 #include <string.h>
 
 #include "vshm-gst.h"
@@ -128,6 +129,32 @@ static void name_primaries_and_transfer(const struct vshm_frame *frame, GstVideo
 	}
 }
 
+/*
+ * The frame rate whose interval, in whole nanoseconds, is interval_ns. The ring keeps
+ * the interval truncated to the nanosecond (vshmsink stores GstVideoInfo's rate that
+ * way, vshm-capture its --fps), so a rate is found again by the smallest of the usual
+ * denominators whose interval truncates to it within a nanosecond: 30/1, 30000/1001 and
+ * 2997/100 come back as they went. Others get the nearest fraction GStreamer finds,
+ * where 33333333 ns would come back as 699999997/23333333, which encoders dislike.
+ */
+static void framerate_of_interval(uint64_t interval_ns, int *numerator, int *denominator)
+{
+	static const int denominators[] = { 1, 1001, 10, 100, 1000 };
+	for (size_t i = 0; i < G_N_ELEMENTS(denominators); i++) {
+		double rate = 1e9 * denominators[i] / (double)interval_ns;
+		if (rate < 0.5 || rate > G_MAXINT)
+			continue;
+		double whole = floor(rate + 0.5);
+		double exact = 1e9 * denominators[i] / whole;
+		if (fabs(exact - (double)interval_ns) <= 1.0) {
+			*numerator = (int)whole;
+			*denominator = denominators[i];
+			return;
+		}
+	}
+	gst_util_double_to_fraction(1e9 / (double)interval_ns, numerator, denominator);
+}
+
 bool vshm_gst_info_from_frame(const struct vshm_frame *frame, uint64_t frame_interval_ns,
                               GstVideoInfo *info)
 {
@@ -161,8 +188,7 @@ bool vshm_gst_info_from_frame(const struct vshm_frame *frame, uint64_t frame_int
 	}
 	if (frame_interval_ns > 0) {
 		int numerator, denominator;
-		gst_util_double_to_fraction(1e9 / (double)frame_interval_ns, &numerator,
-		                            &denominator);
+		framerate_of_interval(frame_interval_ns, &numerator, &denominator);
 		GST_VIDEO_INFO_FPS_N(info) = numerator;
 		GST_VIDEO_INFO_FPS_D(info) = denominator;
 	} else {

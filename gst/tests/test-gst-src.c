@@ -2,11 +2,12 @@
  * What vshmsrc pushes from real writers: vshm-capture's test pattern arrives with the
  * ring's format as caps and every pixel right; copy=false pushes the slot itself;
  * frames a writer overwrites during the copy are dropped, never pushed; a format change
- * renegotiates. How it lives through writers that die, clocks, slow sinks and bad
- * settings is test-gst-src-life.c.
+ * renegotiates; a writer's frame interval comes back as the rate it was. How it lives
+ * through writers that die, clocks, slow sinks and bad settings is test-gst-src-life.c.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -307,6 +308,66 @@ static void format_change_renegotiates(void **state)
 	seen_clear(&seen);
 }
 
+/*
+ * The ring keeps a writer's frame interval in whole nanoseconds: vshmsrc's caps give back
+ * the rate it came from (vshmsink stores 30000/1001 as 33366666 ns), not the nearest
+ * fraction of a truncated interval (699999997/23333333 for 30/1).
+ */
+static void a_frame_interval_comes_back_as_its_framerate(void **state)
+{
+	static const struct {
+		uint64_t interval_ns;
+		int numerator, denominator;
+	} rates[] = { { 33333333, 30, 1 },  { 33366666, 30000, 1001 }, { 41708333, 24000, 1001 },
+		      { 40000000, 25, 1 },  { 16683333, 60000, 1001 }, { 33366700, 2997, 100 },
+		      { 1000000000, 1, 1 }, { 123456789, 0, 0 } };
+	for (size_t i = 0; i < G_N_ELEMENTS(rates); i++) {
+		char name[64];
+		test_unique_name(name, sizeof(name), "gst-src-rate");
+		struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
+			                               .max_width = 16,
+			                               .max_height = 16,
+			                               .frame_interval_ns = rates[i].interval_ns };
+		struct vshm_writer *writer = vshm_writer_create(name, &options);
+		assert_non_null(writer);
+		struct seen seen = { .format = VSHM_FORMAT_GRAY8 };
+		g_mutex_init(&seen.lock);
+		GstElement *pipeline = reading_pipeline(name, "", &seen);
+		gst_element_set_state(pipeline, GST_STATE_PLAYING);
+		struct vshm_writer_stats stats = { 0 };
+		for (int waited = 0; waited < 10000 && !stats.readers_attached; waited += 10) {
+			test_sleep_us(10000);
+			vshm_writer_get_stats(writer, &stats);
+		}
+		struct vshm_frame frame;
+		assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 16, 16, &frame), 0);
+		memset(frame.plane[0], 0x80, 16 * frame.stride[0]);
+		frame.flags |= VSHM_FRAME_END_OF_STREAM;
+		assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+		GstMessage *error = gst_test_wait_end(pipeline, 20000);
+		if (error)
+			fail_msg("%s", gst_test_error_text(error));
+		gst_element_set_state(pipeline, GST_STATE_NULL);
+		gst_object_unref(pipeline);
+		vshm_writer_destroy(writer);
+		assert_int_equal(seen.caps_count, 1);
+		GstVideoInfo info;
+		assert_true(gst_video_info_from_caps(&info, seen.caps[0]));
+		print_message("%llu ns: framerate %d/%d\n",
+		              (unsigned long long)rates[i].interval_ns, GST_VIDEO_INFO_FPS_N(&info),
+		              GST_VIDEO_INFO_FPS_D(&info));
+		if (rates[i].numerator) {
+			assert_int_equal(GST_VIDEO_INFO_FPS_N(&info), rates[i].numerator);
+			assert_int_equal(GST_VIDEO_INFO_FPS_D(&info), rates[i].denominator);
+		} else { /* no usual rate: the nearest fraction */
+			double rate =
+			    (double)GST_VIDEO_INFO_FPS_N(&info) / GST_VIDEO_INFO_FPS_D(&info);
+			assert_true(fabs(rate * (double)rates[i].interval_ns / 1e9 - 1) < 1e-6);
+		}
+		seen_clear(&seen);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	gst_test_init(&argc, &argv);
@@ -316,6 +377,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(copy_false_pushes_the_slot_itself),
 		cmocka_unit_test(torn_frames_are_dropped_never_pushed),
 		cmocka_unit_test(format_change_renegotiates),
+		cmocka_unit_test(a_frame_interval_comes_back_as_its_framerate),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
 	program_cleanup();
