@@ -224,15 +224,21 @@ struct vshm_reader *vshm_reader_attach_wait(const char *name,
 		struct vshm_reader *reader = vshm_reader_attach(name, options);
 		if (reader)
 			return reader;
-		if (errno != ENOENT && errno != EAGAIN && errno != ENODATA)
+		int error = errno;
+		if (error != ENOENT && error != EAGAIN && error != ENODATA)
 			return NULL; /* final: the caller reports vshm_error() */
+		/* Why it is not there yet, unless it simply is not: a segment left unfinished
+		 * or being replaced is worth naming when the wait gives up. */
+		char why[256] = "";
+		if (error != ENOENT)
+			snprintf(why, sizeof(why), ": %s", vshm_error());
 		if (keep_waiting && !keep_waiting(name, attempt, data)) {
 			errno = EINTR;
 			return NULL;
 		}
 		if (timeout_ms >= 0 && vshm_now_ns() - start > (uint64_t)timeout_ms * 1000000u) {
-			vshm_fail(ETIMEDOUT, "stream '%s' did not appear within %g s", name,
-			          timeout_ms / 1000.0);
+			vshm_fail(ETIMEDOUT, "stream '%s' did not appear within %g s%s", name,
+			          timeout_ms / 1000.0, why);
 			errno = ETIMEDOUT;
 			return NULL;
 		}

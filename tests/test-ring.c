@@ -395,6 +395,32 @@ static void a_cancelled_slot_is_never_a_lossless_readers_next_frame(void **state
 	vshm_writer_destroy(writer);
 }
 
+/* A wait to attach that gives up says why the stream was not there, when it was there
+ * in some form: here a file its writer died making, empty. */
+static void attach_wait_says_why_it_gave_up(void **state)
+{
+	(void)state;
+	char name[64], path[128];
+	test_unique_name(name, sizeof(name), "attach-why");
+	assert_null(vshm_reader_attach_wait(name, NULL, 100, NULL, NULL));
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_non_null(strstr(vshm_error(), "did not appear within 0.1 s"));
+	assert_null(strstr(vshm_error(), "s:")); /* nothing there: nothing more to say */
+
+	test_segment_path(name, path, sizeof(path));
+	int fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 100, NULL, NULL);
+	int error = errno;
+	unlink(path);
+	assert_null(reader);
+	assert_int_equal(error, ETIMEDOUT);
+	print_message("%s\n", vshm_error());
+	assert_non_null(strstr(vshm_error(), "did not appear within 0.1 s: "));
+	assert_non_null(strstr(vshm_error(), "is 0 bytes"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +434,7 @@ int main(void)
 		cmocka_unit_test(cancel_frame_gives_up_one_begun_frame_only),
 		cmocka_unit_test(publish_describes_what_begin_laid_out),
 		cmocka_unit_test(a_cancelled_slot_is_never_a_lossless_readers_next_frame),
+		cmocka_unit_test(attach_wait_says_why_it_gave_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,9 +138,11 @@ static struct vshm_reader *attach(struct reader_object *self,
 		if (pause == 0) {
 			if (timeout == 0)
 				vshm_py_raise_library(error);
-			else
-				vshm_py_raise(ETIMEDOUT, "stream '%s' did not appear within %g s",
-				              self->name, timeout);
+			else /* with why it is not there yet, unless it simply is not */
+				vshm_py_raise(ETIMEDOUT,
+				              "stream '%s' did not appear within %g s%s%s",
+				              self->name, timeout, error == ENOENT ? "" : ": ",
+				              error == ENOENT ? "" : vshm_error());
 			return NULL;
 		}
 		PyThreadState *saved_thread = PyEval_SaveThread();

@@ -278,6 +278,15 @@ def test_timeouts(name, capture):
     with pytest.raises(vshm.StreamError) as raised:
         vshm.Reader(name, timeout=0)
     assert raised.value.errno == errno.ENOENT and name in str(raised.value)
+    # A file its writer died making is there in some form: the timeout says what it is.
+    open(f"/dev/shm/vshm.{name}", "w").close()
+    try:
+        with pytest.raises(vshm.Timeout) as raised:
+            vshm.Reader(name, timeout=0.1)
+    finally:
+        os.unlink(f"/dev/shm/vshm.{name}")
+    assert "did not appear within 0.1 s: " in str(raised.value)
+    assert "is 0 bytes" in str(raised.value)
 
     with vshm.Writer(name, "gray8", 16, 16) as writer:
         writer.publish(np.zeros((16, 16), np.uint8))
