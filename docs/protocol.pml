@@ -1,5 +1,5 @@
 /*
- * A model of the vshm slot protocol (layout 2.0) for the SPIN model checker.
+ * A model of the vshm slot protocol (layout 2.2) for the SPIN model checker.
  *
  * docs/protocol.md is the specification; this model is its sections 6.3 to 6.7, 7.1
  * steps 6 and 7 and 7.2 to 7.5 (the writer's begin and publish, waiting for lossless
