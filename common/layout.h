@@ -25,7 +25,7 @@
 
 #define VSHM_MAGIC        0x4d485356u /* the bytes 'V' 'S' 'H' 'M' */
 #define VSHM_LAYOUT_MAJOR 2
-#define VSHM_LAYOUT_MINOR 1
+#define VSHM_LAYOUT_MINOR 2
 #define VSHM_CACHE_LINE   64
 /* The smallest alignment of the regions, and the most a header can take. */
 #define VSHM_ALIGNMENT_MIN 4096u
@@ -129,7 +129,10 @@ struct vshm_shm_reader {
 	_Atomic uint64_t consumed;        /* 40: lossless: the last publish number consumed */
 	_Atomic uint32_t flags;           /* 48: VSHM_READER_LOSSLESS, _DEMOTED */
 	_Atomic uint32_t held_number_low; /* 52: low 32 bits of the held frame's number */
-	uint8_t reserved[8];              /* 56 */
+	/* 56 (layout 2.2): 1 once the reader is done attaching, counted in readers_attached
+	 * after its last look at latest; 0 from its claim until then, and once it leaves. */
+	_Atomic uint32_t attached;
+	uint8_t reserved[4]; /* 60 */
 };
 
 /*
@@ -203,6 +206,7 @@ _Static_assert(offsetof(struct vshm_shm_reader, frames_acquired) == 16, "reader 
 _Static_assert(offsetof(struct vshm_shm_reader, attached_monotonic_ns) == 32, "reader layout");
 _Static_assert(offsetof(struct vshm_shm_reader, consumed) == 40, "reader layout");
 _Static_assert(offsetof(struct vshm_shm_reader, flags) == 48, "reader layout");
+_Static_assert(offsetof(struct vshm_shm_reader, attached) == 56, "reader layout");
 _Static_assert(sizeof(struct vshm_shm_frame_info) == 136, "frame info layout");
 _Static_assert(sizeof(struct vshm_shm_frame_info) % 8 == 0 &&
                    offsetof(struct vshm_shm_slot, info) % 8 == 0,

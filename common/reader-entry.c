@@ -50,7 +50,12 @@ void vshm_reader_entry_undo(struct vshm_segment *segment, struct vshm_shm_reader
 		atomic_fetch_sub_explicit(&header->lossless_readers, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&header->demotions, 1, memory_order_relaxed);
 	}
+	/* Noted only once counted: one that died in between stays counted until the
+	 * writer's next scan recounts the live readers. */
+	if (atomic_load_explicit(&entry->attached, memory_order_relaxed))
+		atomic_fetch_sub_explicit(&header->readers_attached, 1, memory_order_relaxed);
 	atomic_store_explicit(&entry->held_slot, 0, memory_order_relaxed);
 	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
 	atomic_store_explicit(&entry->flags, 0, memory_order_relaxed);
+	atomic_store_explicit(&entry->attached, 0, memory_order_relaxed);
 }

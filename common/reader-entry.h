@@ -21,7 +21,8 @@
 void vshm_reader_entry_drop_hold(struct vshm_segment *segment, uint32_t slot, uint32_t number_low,
                                  uint32_t latest_slot);
 
-/* Undoes the entry's hold, sleeping count and lossless place, and clears them. */
+/* Undoes the entry's hold, sleeping count, lossless place and count among the attached
+ * readers, and clears them. */
 void vshm_reader_entry_undo(struct vshm_segment *segment, struct vshm_shm_reader *entry,
                             uint32_t latest_slot);
 

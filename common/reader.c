@@ -56,9 +56,10 @@ static void raise_high_water(struct vshm_shm_header *header, uint32_t entry)
  * first, nothing newer was published in between, and we start after it. Otherwise only
  * the frame we load second is safe: the claims that may not have seen us exclude it (it
  * was the latest), but not the frames between. We start with it, and say the ones
- * before it are consumed, so that the writer never waits for them (a writer growing
- * the segment publishes its first frame as soon as we are counted). Returns the last
- * frame we do not take.
+ * before it are consumed, so that the writer never waits for them. A writer waiting for
+ * us before its first frame (--wait-readers, or a move to bigger slots) waits until we
+ * are done attaching, after this load, which so finds nothing published. Returns the
+ * last frame we do not take.
  */
 static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_reader *entry)
 {
@@ -74,6 +75,25 @@ static uint64_t become_lossless(struct vshm_reader *reader, struct vshm_shm_read
 		return first;
 	vshm_reader_consume(reader, second - 1);
 	return second - 1;
+}
+
+/*
+ * The last step of attaching: counted in readers_attached, then noted in our entry. Last,
+ * once a lossless reader has looked at latest for the last time: a writer that waits
+ * for its readers before its first frame (--wait-readers) publishes nothing before both
+ * looks, and sees our flag before it claims a slot, so we take its every frame. Release:
+ * pairs with that writer's acquire load of the count. The note is what a writer moving
+ * to bigger slots reads, entry by entry (vshm_writer_lossless_readers_here()): the count
+ * says how many readers are done attaching, not which, while others come and go.
+ * Release: pairs with that writer's acquire load of the note. Counted first and noted
+ * second, as for holds: a reader killed in between leaves the count one too high (the
+ * undoing of its entry cannot take off a count it did not note) until the writer's next
+ * scan recounts the live readers, never one too low.
+ */
+static void count_attached(struct vshm_shm_header *header, struct vshm_shm_reader *entry)
+{
+	atomic_fetch_add_explicit(&header->readers_attached, 1, memory_order_release);
+	atomic_store_explicit(&entry->attached, 1, memory_order_release);
 }
 
 /* Takes a free entry of the reader table: the first whose lock nobody holds. */
@@ -99,6 +119,7 @@ static int claim_entry(struct vshm_reader *reader)
 		atomic_store_explicit(&entry->flags, 0, memory_order_relaxed);
 		atomic_store_explicit(&entry->frames_acquired, 0, memory_order_relaxed);
 		atomic_store_explicit(&entry->frames_torn, 0, memory_order_relaxed);
+		atomic_store_explicit(&entry->attached, 0, memory_order_relaxed);
 		entry->pid = (uint32_t)getpid();
 		entry->attached_monotonic_ns = vshm_now_ns();
 		/* Pairs with the writer's acquire load of state in vshm_writer_scan_readers(). */
@@ -107,15 +128,7 @@ static int claim_entry(struct vshm_reader *reader)
 		reader->entry = i;
 		reader->attached_after =
 		    reader->options.lossless ? become_lossless(reader, entry) : 0;
-		/* Counted last, once a lossless reader has looked at latest for the last time:
-		 * a writer that waits for its readers before its first frame (or, moving, before
-		 * its first frame in the new segment) publishes nothing before both looks, and
-		 * sees our flag before it claims a slot, so we take its every frame. Release:
-		 * pairs with that writer's acquire load of the count. An entry left active by a
-		 * dead reader is still counted. */
-		if (previous != VSHM_READER_ACTIVE)
-			atomic_fetch_add_explicit(&segment->header->readers_attached, 1,
-			                          memory_order_release);
+		count_attached(segment->header, entry);
 		return 0;
 	}
 	return vshm_fail(EUSERS,
@@ -144,9 +157,9 @@ static void free_entry(struct vshm_reader *reader)
 	}
 	atomic_store_explicit(&entry->held_slot, 0, memory_order_release);
 	atomic_store_explicit(&entry->waiting, 0, memory_order_relaxed);
-	/* Uncounted before the entry is free: a writer that compares the count with the
-	 * active entries (a writer moving to bigger slots) never sees us counted and gone at once,
-	 * which would hide a reader that has an entry and is not counted yet. */
+	/* The note cleared before the count, as for holds: killed in between, we leave the
+	 * count one too high until the writer's next scan. */
+	atomic_store_explicit(&entry->attached, 0, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&segment->header->readers_attached, 1, memory_order_relaxed);
 	atomic_store_explicit(&entry->state, VSHM_READER_FREE, memory_order_release);
 	vshm_segment_unlock(segment->fd, vshm_segment_reader_lock_offset(segment, reader->entry));

@@ -53,9 +53,12 @@ void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number);
 
 /*
  * After a move to a new segment: waits until count lossless readers have attached to it
- * and every reader there is done attaching, for at most the lossless timeout (those that
- * do not come are not waited for again).
+ * and every live reader there is done attaching (its entry says so), for at most the
+ * lossless timeout (those that do not come are not waited for again).
  */
 void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t count);
+
+/* One look of that wait: true when it may end. Exposed for tests/test-interleavings.c. */
+bool vshm_writer_lossless_readers_here(struct vshm_writer *writer, uint32_t count);
 
 #endif

@@ -228,24 +228,34 @@ void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number)
 }
 
 /*
- * True when count lossless readers are here and every reader with an entry is done
- * attaching: it raises readers_attached last, after its last look at latest, so
- * nothing we publish from now on is a frame it could skip.
+ * True when count lossless readers are here and every live reader with an entry is done
+ * attaching: it notes that in its entry last, after its last look at latest, so
+ * nothing we publish from now on is a frame it could skip. Each entry, not the count of
+ * attached readers: that count says how many, not which, and readers that come and go
+ * while we look (every reader of the old segment comes over at once) make it reach the
+ * number of active entries we saw while one of those is still attaching.
  */
-static bool lossless_readers_here(struct vshm_writer *writer, uint32_t count)
+bool vshm_writer_lossless_readers_here(struct vshm_writer *writer, uint32_t count)
 {
 	struct vshm_segment *segment = &writer->segment;
-	struct vshm_shm_header *header = segment->header;
-	/* Acquire, in this order: a reader counted here shows its entry as active below. */
-	if (atomic_load_explicit(&header->lossless_readers, memory_order_acquire) < count)
+	/* Acquire, in this order: a reader counted here shows its entry as active below
+	 * (its state and the high water are stored before its count). */
+	if (VSHM_LOAD(&segment->header->lossless_readers, memory_order_acquire) < count)
 		return false;
-	uint32_t high_water =
-	    atomic_load_explicit(&header->reader_high_water, memory_order_acquire);
-	uint32_t active = 0;
-	for (uint32_t i = 0; i < high_water && i < segment->geometry.reader_capacity; i++)
-		active += atomic_load_explicit(&segment->readers[i].state, memory_order_acquire) ==
-		          VSHM_READER_ACTIVE;
-	return atomic_load_explicit(&header->readers_attached, memory_order_acquire) >= active;
+	uint32_t limit = vshm_segment_reader_limit(segment, memory_order_acquire);
+	for (uint32_t i = 0; i < limit; i++) {
+		struct vshm_shm_reader *entry = &segment->readers[i];
+		if (VSHM_LOAD(&entry->state, memory_order_acquire) != VSHM_READER_ACTIVE)
+			continue;
+		/* Acquire: pairs with the reader's release store of the note, made after its
+		 * last look at latest, which so comes before our first publish here. */
+		if (VSHM_LOAD(&entry->attached, memory_order_acquire))
+			continue;
+		/* One that died while attaching never comes: not waited for. */
+		if (vshm_segment_reader_alive(segment, i))
+			return false;
+	}
+	return true;
 }
 
 void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t count)
@@ -253,7 +263,8 @@ void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t 
 	uint64_t deadline =
 	    vshm_now_ns() + (uint64_t)writer->options.lossless_timeout_ms * 1000000u;
 	/* Rare (a move to bigger slots): a poll every millisecond costs nothing here. */
-	while (count && !lossless_readers_here(writer, count) && vshm_now_ns() < deadline) {
+	while (count && !vshm_writer_lossless_readers_here(writer, count) &&
+	       vshm_now_ns() < deadline) {
 		struct timespec pause = { 0, 1000000 };
 		nanosleep(&pause, NULL);
 	}

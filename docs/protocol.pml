@@ -1,22 +1,29 @@
 /*
- * A model of the vshm slot protocol (layout 2.0) for the SPIN model checker.
+ * A model of the vshm slot protocol (layout 2.2) for the SPIN model checker.
  *
  * docs/protocol.md is the specification; this model is its sections 6.3 to 6.7, 7.1
- * step 6 and 7.2 to 7.5 (the writer's begin and publish, waiting for lossless readers,
- * the reader's lossless attach, acquire, release and wait) written as processes, and its
- * section 10 says what the model covers. Keep the two in step: a change to one of those sections is a change here.
+ * steps 6 and 7 and 7.2 to 7.5 (the writer's begin and publish, waiting for lossless
+ * readers, the reader's lossless attach and its count in readers_attached, acquire,
+ * release and wait) written as processes, and its section 10 says what the model
+ * covers. Keep the two in step: a change to one of those sections is a change here.
  * scripts/check-model.sh runs this model and each broken variant below in the test
  * suite (suite 'model'). The C code modelled is common/writer.c (claim_slot,
  * vshm_writer_publish), common/writer-readers.c (vshm_writer_wait_for_lossless,
  * demote_laggards), common/reader-frames.c (acquire_latest, acquire_next, take, leave,
- * consume, vshm_reader_release) and common/reader.c (become_lossless,
- * vshm_reader_wait). The lossless reader's attach is protocol.md section 7.1 step 6,
- * with its second load of latest; the variant ATTACH_EARLY below lacks it.
+ * consume, vshm_reader_release), common/reader.c (become_lossless, the count of
+ * readers_attached at the end of claim_entry, vshm_reader_wait) and program/readers.c
+ * (program_wait_for_readers). The lossless reader's attach is protocol.md section 7.1
+ * steps 6 and 7: its second load of latest, which the variant ATTACH_EARLY below lacks,
+ * and then its count in readers_attached, which the variant COUNTED_EARLY makes first.
  *
  * Modelled: a writer publishing FRAMES frames into 3 slots, and two readers. The second
  * reader is lossy too by default, or, with -DLOSSLESS_READER, attaches lossless at any
  * moment (before the first frame, after any of them, or in the middle of the writer's
- * steps), and takes every frame by its count from then on. The latest word with its
+ * steps), and takes every frame by its count from then on. With -DWAIT_FOR_READER
+ * too, the writer waits before its first frame until readers_attached says both
+ * readers are there, as a program with --wait-readers 2 does (the first reader,
+ * attached before the writer began, counts from the start): the lossless reader raises
+ * readers_attached last, after its second look at latest. The latest word with its
  * entered count, the holder counts, the sequence counters (odd while a slot is
  * written), each slot's metadata and pixels, the sleepers count and the publish futex,
  * consumed numbers, writer_waiting and the consumed futex, demotion when the writer's
@@ -30,7 +37,9 @@
  * test-interleavings.c runs the real code under weaker ones; protocol.md section 9
  * says which C11 order gives each step what this model assumes), readers that die and
  * the repair of the counts they leave (protocol.md section 8), frames in flight,
- * cancel, moves to a bigger segment, and the bounds checks of metadata.
+ * cancel, moves to a bigger segment (whose wait for the lossless readers to be done
+ * attaching before the first frame there is the wait of WAIT_FOR_READER, with a check
+ * of the reader table in place of the count), and the bounds checks of metadata.
  *
  * Properties: assertions, each marked with its name on its first line, checked in
  * every reachable state (SPIN explores them all; check-model.sh fails if it cannot):
@@ -47,7 +56,9 @@
  *      attach, in order: each frame it takes, the first included, is the one after the
  *      last it took (at first, the latest when its attach ended); it finds it in a slot
  *      whenever latest names a newer frame, and finds it intact; and no frame it holds
- *      is overwritten while it holds it.
+ *      is overwritten while it holds it;
+ *   P7 with WAIT_FOR_READER, the lossless reader the writer waited for takes the
+ *      writer's first frame first (and, by P6, every frame after it), unless demoted.
  *
  * Broken variants: each must make SPIN report a violation of the property named (spin
  * -DBROKEN_<NAME>, in the mode given; check-model.sh checks that each does).
@@ -72,7 +83,19 @@
  *                      set: the last frame it does not take is the latest from before
  *                      the writer could see it, so it may take a frame the writer is
  *                      claiming (P6, lossless); protocol.md section 7.1.
+ *   COUNTED_EARLY      a lossless reader counts itself in readers_attached before its
+ *                      looks at latest, as libvshm did: a writer waiting for it may
+ *                      publish before them, and it starts after frames it was waited
+ *                      for (P7, lossless and WAIT_FOR_READER); protocol.md section 7.1
+ *                      step 7.
  */
+
+#if defined(WAIT_FOR_READER) && !defined(LOSSLESS_READER)
+#error "WAIT_FOR_READER waits for the lossless reader: use it with LOSSLESS_READER"
+#endif
+#if defined(BROKEN_COUNTED_EARLY) && !defined(WAIT_FOR_READER)
+#error "COUNTED_EARLY breaks the wait of WAIT_FOR_READER: use it with that"
+#endif
 
 #ifndef FRAMES
 #define FRAMES 4 /* the fewest publishes in which readers can hold every candidate */
@@ -98,6 +121,10 @@ byte sleepers = 0;
 byte lossless_readers = 0;
 byte consumed_futex = 0;
 bit writer_waiting = 0;
+#ifdef WAIT_FOR_READER
+/* The first reader attached before the writer began, and counts from the start. */
+byte readers_attached = 1;
+#endif
 
 /* Reader entries. */
 byte consumed[NREADERS];
@@ -125,6 +152,9 @@ bit consuming[NREADERS];       /* between storing consumed and the wake-up */
 byte writer_wait_number = 0;   /* the frame the writer waits to see consumed */
 bit ever_lossless = 0;         /* a reader attached lossless */
 bit writer_done = 0;
+#ifdef WAIT_FOR_READER
+bit lossless_took = 0; /* the lossless reader has taken a frame */
+#endif
 
 /* ------------------------------------------------------------------ the writer --- */
 
@@ -234,6 +264,11 @@ active proctype writer()
 	byte slot, i, best, least, word, previous;
 	bit overwrite, demoted, wake;
 
+#ifdef WAIT_FOR_READER
+	/* program_wait_for_readers(): nothing is begun until both readers are counted
+	 * (an acquire load of readers_attached, polled; here, one blocking step). */
+	readers_attached >= NREADERS;
+#endif
 	do
 	:: n > FRAMES -> break
 	:: else ->
@@ -444,7 +479,8 @@ proctype reader(byte me)
 	 * become_lossless(): consumed = the latest number (the frames up to it are not
 	 * ours to wait for), counted among the lossless readers, the flag; then latest
 	 * once more: the frame before it is the last one it does not take (last_acquired),
-	 * unless it is the first latest itself. */
+	 * unless it is the first latest itself. With WAIT_FOR_READER, it then counts itself
+	 * in readers_attached, which is what the writer waits for. */
 #ifdef LOSSLESS_READER
 	if
 	:: me == 1 ->
@@ -453,6 +489,9 @@ proctype reader(byte me)
 		first = 1;
 #endif
 		ever_lossless = 1;
+#ifdef BROKEN_COUNTED_EARLY
+		readers_attached++; /* counted before its looks at latest */
+#endif
 		consumed[me] = latest_number;
 		lossless_readers++;
 #ifndef BROKEN_ATTACH_EARLY
@@ -471,6 +510,11 @@ proctype reader(byte me)
 		number = 0
 #else
 		atomic { flags[me] = LOSSLESS; reader_last[me] = consumed[me] }
+#endif
+#if defined(WAIT_FOR_READER) && !defined(BROKEN_COUNTED_EARLY)
+		/* Counted last, after both looks at latest (release, in the C code): a
+		 * writer that waits for the count publishes nothing before them. */
+		readers_attached++
 #endif
 	:: else
 	fi;
@@ -598,6 +642,11 @@ taken:
 		/* A lossless reader not demoted takes the frame after the last one it took,
 		 * its first the one after the latest when it attached. */
 		assert(!lossless || !(flags[me] & LOSSLESS) || number == reader_last[me] + 1); /* P6 */
+#ifdef WAIT_FOR_READER
+		/* The writer waited for it: its first frame is the writer's first. */
+		assert(!lossless || !(flags[me] & LOSSLESS) || lossless_took || number == 1); /* P7 */
+		lossless_took = lossless_took || lossless;
+#endif
 		reader_last[me] = number;
 #ifdef BROKEN_FIRST_LATEST
 		first = 0

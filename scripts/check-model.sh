@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the model of the slot protocol, docs/protocol.pml, with the SPIN model checker
 # (Debian package spin): every reachable state of the model must satisfy its properties,
-# with the second reader lossy (the default mode) and lossless, and every deliberately
+# with the second reader lossy (the default mode), lossless, and lossless with the writer
+# waiting for it before its first frame (as --wait-readers does), and every deliberately
 # broken variant of the model must violate the property it names, which shows that the
 # properties can fail. The test suite runs this (suite 'model').
 #
@@ -43,6 +44,8 @@ configurations=(
   "consume-early      -DLOSSLESS_READER,-DBROKEN_CONSUME_EARLY     P6   dfs"
   "first-latest       -DLOSSLESS_READER,-DBROKEN_FIRST_LATEST      P6   bfs"
   "attach-early       -DLOSSLESS_READER,-DBROKEN_ATTACH_EARLY      P6   bfs"
+  "model-wait-reader  -DLOSSLESS_READER,-DWAIT_FOR_READER          pass dfs"
+  "counted-early      -DLOSSLESS_READER,-DWAIT_FOR_READER,-DBROKEN_COUNTED_EARLY P7 bfs"
 )
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vshm-model.XXXXXX")

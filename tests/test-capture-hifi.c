@@ -328,7 +328,7 @@ static void ls_shows_depth_colour_and_aspect(void **state)
 {
 	(void)state;
 	listed("hdr10-pq-hevc.mp4",
-	       OPTIONS("\"layout\": \"2.1\"", "\"format\": \"p010\"", "\"depth\": 10",
+	       OPTIONS("\"layout\": \"2.2\"", "\"format\": \"p010\"", "\"depth\": 10",
 	               "\"chroma\": \"4:2:0\"", "\"color_matrix\": \"bt2020\"",
 	               "\"color_range\": \"limited\"", "\"color_primaries\": \"bt2020\"",
 	               "\"color_transfer\": \"pq\"", "\"sample_aspect\": [1, 1]"));

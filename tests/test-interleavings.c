@@ -22,7 +22,10 @@
  * readers before this one was counted does not wait for it, so the reader must not
  * count on frames that writer may already have overwritten). And a writer that waits
  * for that reader before its first frame, as `--wait-readers` does: the reader must
- * take the writer's every frame, from the first.
+ * take the writer's every frame, from the first. And a writer that has moved to a new
+ * segment, looking whether it may publish there (its lossless reader is done
+ * attaching), while that reader is still attaching and a lossy reader comes and goes:
+ * the writer must not go on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +74,8 @@ struct world {
 	bool reader_starts_holding; /* prepare() leaves both readers holding a frame */
 	bool lossless_attach;       /* the reader's script attaches, as lossless */
 	bool writer_waits;          /* the writer's script waits for a reader to attach */
+	bool move_wait;             /* the writer looks as after a move; a lossy reader attaches */
+	int attaching_fd;           /* holds the lock of a lossless reader still attaching */
 	bool writer_done;           /* the writer's script has published all it will */
 	struct vshm_writer *writer;
 	struct vshm_reader *reader;
@@ -169,6 +174,30 @@ static int prepare(void *data)
 		if (publish_one(world) < 0)
 			return -1;
 	}
+	if (world->move_wait) {
+		/* As after a move: nothing published yet, and a lossless reader of the old
+		 * segment in the middle of attaching here, stopped for good between its count
+		 * among the lossless readers and its looks at latest. It is alive: its entry's
+		 * lock is held, through a file description of our own. */
+		if (map_segment(world) < 0)
+			return -1;
+		struct vshm_shm_header *header = (struct vshm_shm_header *)world->segment;
+		struct vshm_shm_reader *entry =
+		    (struct vshm_shm_reader *)(world->segment + header->reader_table_offset);
+		char path[128];
+		test_segment_path(world->name, path, sizeof(path));
+		world->attaching_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (world->attaching_fd < 0 ||
+		    vshm_segment_lock(world->attaching_fd, header->reader_table_offset) < 0)
+			return -1;
+		atomic_store(&entry->state, VSHM_READER_ACTIVE);
+		atomic_store(&header->reader_high_water, 1);
+		atomic_store(&header->lossless_readers, 1);
+		world->saved_passive_slot = -1;
+		world->saved_segment = save(world->segment, world->segment_size);
+		world->saved_writer = save(world->writer, vshm_step_writer_state_size());
+		return world->saved_segment && world->saved_writer ? 0 : -1;
+	}
 	if (world->lossless_attach) {
 		/* A writer that would wait for the lossless reader demotes it at once instead
 		 * (a zero timeout, which the options cannot say): a wait sleeps in real time,
@@ -241,6 +270,8 @@ static void finish(void *data)
 	vshm_reader_detach(world->reader);
 	vshm_reader_detach(world->passive);
 	vshm_writer_destroy(world->writer);
+	if (world->attaching_fd > 0)
+		close(world->attaching_fd);
 	free(world->saved_segment);
 	free(world->saved_writer);
 	free(world->saved_reader);
@@ -294,6 +325,16 @@ static uint32_t oldest_free(const struct world *world, uint32_t also_held)
 static void writer_script(void *data)
 {
 	struct world *world = data;
+	if (world->move_wait) {
+		/* One look of the wait that ends a move: the lossless reader the writer waits
+		 * for is still attaching, so it must say no, whatever the lossy one does. */
+		if (vshm_writer_lossless_readers_here(world->writer, 1))
+			step_violation(
+			    "a writer that moved would publish its first frame while its "
+			    "lossless reader is still attaching");
+		world->writer_done = true;
+		return;
+	}
 	/* As a program asked to wait for its readers before the first frame does. */
 	for (struct vshm_writer_stats stats; world->writer_waits;) {
 		vshm_writer_get_stats(world->writer, &stats);
@@ -439,6 +480,19 @@ static void lossless_reader_script(void *data)
 	vshm_reader_detach(reader);
 }
 
+/* A lossy reader comes and goes, while the writer looks whether its move is done. */
+static void lossy_reader_passing_script(void *data)
+{
+	struct world *world = data;
+	struct vshm_reader *reader = vshm_reader_attach(world->name, NULL);
+	if (!reader) {
+		step_violation("lossy reader: attach failed: %s", vshm_error());
+		return;
+	}
+	vshm_step_fence(memory_order_seq_cst); /* detach unmaps: see above */
+	vshm_reader_detach(reader);
+}
+
 static void explore_world(const char *scenario_name, struct world world, enum step_model model,
                           unsigned bound)
 {
@@ -448,8 +502,9 @@ static void explore_world(const char *scenario_name, struct world world, enum st
 		.prepare = prepare,
 		.reset = reset,
 		.finish = finish,
-		.scripts = { writer_script,
-		             world.lossless_attach ? lossless_reader_script : reader_script },
+		.scripts = { writer_script, world.move_wait         ? lossy_reader_passing_script
+		                            : world.lossless_attach ? lossless_reader_script
+		                                                    : reader_script },
 		.names = { "writer", "reader" },
 		.check = check,
 		.data = &world,
@@ -563,6 +618,20 @@ static void a_lossless_reader_waited_for_takes_the_first_frame(void **state)
 	printf("the writer demoted the lossless reader in %u runs\n", warnings);
 }
 
+/* The writer's look at the reader table after a move, against a lossy reader that
+ * attaches and detaches (every reader of the old segment comes over at once), while its
+ * lossless reader is still attaching. */
+static void a_move_waits_for_its_lossless_reader_while_others_come_and_go(void **state)
+{
+	(void)state;
+	for (int model = STEP_MODEL_SC; model <= STEP_MODEL_STORE_LOAD; model++) {
+		struct world world = { .move_wait = true };
+		explore_world("a moved writer's look, a lossless reader attaching, a lossy one "
+		              "passing",
+		              world, model, BOUND);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +642,7 @@ int main(void)
 		cmocka_unit_test(a_slow_release_keeps_its_count_while_the_writer_scans),
 		cmocka_unit_test(a_lossless_reader_attaching_misses_no_frame),
 		cmocka_unit_test(a_lossless_reader_waited_for_takes_the_first_frame),
+		cmocka_unit_test(a_move_waits_for_its_lossless_reader_while_others_come_and_go),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

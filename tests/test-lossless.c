@@ -4,7 +4,8 @@
  * before it reuses a slot; but a lossless reader that stalls or dies is demoted after the
  * writer's lossless timeout, and the writer goes on. Without lossless readers the writer
  * never waits. A writer moving to bigger slots waits for its lossless readers to be done
- * attaching to the new segment.
+ * attaching to the new segment. A reader that takes over the entry of one that died
+ * while attaching is counted among the attached readers, once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -263,13 +264,14 @@ static void writer_never_waits_for_lossy_readers(void **state)
 }
 
 /*
- * In a child: once the name refers to a new segment, takes a reader entry in it and
- * counts itself among its lossless readers, as a reader moving over does first; then,
- * 300 ms later, says it is done attaching (readers_attached), as such a reader does
- * after its last look at latest. Writes into the segment directly: no reader can be
- * stopped between those two steps from outside.
+ * In a child: once the name refers to a new segment, takes a reader entry in it (its
+ * lock, then its state) and counts itself among its lossless readers, as a reader
+ * moving over does first; then, if it finishes, 300 ms later, says it is done attaching
+ * (counted in readers_attached, and noted in its entry), as such a reader does after
+ * its last look at latest; else it dies there. Writes into the segment directly: no
+ * reader can be stopped between those two steps from outside.
  */
-static int arrive_slowly(const char *name, ino_t old_inode)
+static int arrive_slowly(const char *name, ino_t old_inode, bool finishes)
 {
 	char path[128];
 	test_segment_path(name, path, sizeof(path));
@@ -284,21 +286,34 @@ static int arrive_slowly(const char *name, ino_t old_inode)
 		}
 		uint8_t *base =
 		    mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		close(fd);
-		if (base == MAP_FAILED)
+		if (base == MAP_FAILED) {
+			close(fd);
 			return 1;
+		}
 		struct vshm_shm_header *header = (struct vshm_shm_header *)base;
 		if (atomic_load(&header->magic) != VSHM_MAGIC) {
 			munmap(base, (size_t)status.st_size);
+			close(fd);
 			continue; /* still being made */
 		}
+		/* Alive as a reader is: its entry's lock held (dropped when we exit). */
+		struct flock lock = { .l_type = F_WRLCK,
+			              .l_whence = SEEK_SET,
+			              .l_start = (off_t)header->reader_table_offset,
+			              .l_len = 1 };
+		if (fcntl(fd, F_OFD_SETLK, &lock) < 0)
+			return 1;
 		struct vshm_shm_reader *entry =
 		    (struct vshm_shm_reader *)(base + header->reader_table_offset);
 		atomic_store(&entry->state, VSHM_READER_ACTIVE);
 		atomic_store(&header->reader_high_water, 1);
 		atomic_fetch_add(&header->lossless_readers, 1);
+		if (!finishes)
+			return 0; /* exiting drops the entry's lock: a reader dead while attaching
+			           */
 		test_sleep_us(300000);
 		atomic_fetch_add(&header->readers_attached, 1);
+		atomic_store(&entry->attached, 1);
 		munmap(base, (size_t)status.st_size);
 		return 0;
 	}
@@ -330,7 +345,7 @@ static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **sta
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0)
-		_exit(arrive_slowly(name, status.st_ino));
+		_exit(arrive_slowly(name, status.st_ino, true));
 	uint64_t start = vshm_now_ns();
 	assert_int_equal(
 	    vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH * 2, HEIGHT * 2, &frame), 0);
@@ -348,6 +363,106 @@ static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **sta
 	assert_int_equal(stats.readers_attached, 1);
 }
 
+/*
+ * A reader that dies in the new segment while attaching, counted among its lossless
+ * readers, never finishes: the move does not wait for it. The lossless timeout is long,
+ * so a writer that waited for it would not be done before this test's own timeout.
+ */
+static void a_move_does_not_wait_for_a_reader_that_died_attaching(void **state)
+{
+	(void)state;
+	char name[64], path[128];
+	test_unique_name(name, sizeof(name), "lossless-move-dead");
+	test_segment_path(name, path, sizeof(path));
+	struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
+		                               .max_width = WIDTH,
+		                               .max_height = HEIGHT,
+		                               .lossless_timeout_ms = 1000000 };
+	struct vshm_writer *writer = vshm_writer_create(name, &options);
+	assert_non_null(writer);
+	struct vshm_frame frame;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame), 0);
+	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
+	const struct vshm_reader_options lossless = { .lossless = true };
+	struct vshm_reader *reader = vshm_reader_attach(name, &lossless);
+	assert_non_null(reader);
+	struct stat status;
+	assert_int_equal(stat(path, &status), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(arrive_slowly(name, status.st_ino, false));
+	assert_int_equal(
+	    vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH * 2, HEIGHT * 2, &frame), 0);
+	struct vshm_writer_stats stats;
+	vshm_writer_get_stats(writer, &stats);
+	int status_code = test_wait(child, 20000);
+	vshm_writer_cancel(writer);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+	assert_int_equal(status_code, 0);
+	assert_int_equal(stats.segments_created, 2);
+	assert_int_equal(stats.readers_attached, 0);
+}
+
+/*
+ * A reader that died while attaching leaves its entry active; the next reader takes the
+ * entry over (its lock is free) and must be counted in readers_attached once, whether
+ * the dead one had counted itself or not: a writer waiting for one reader before its
+ * first frame (--wait-readers 1) does no scan that would recount them, and would wait
+ * for ever for a reader that is there.
+ */
+static void a_reader_taking_over_a_dead_readers_entry_is_counted_once(void **state)
+{
+	(void)state;
+	for (int dead_counted = 0; dead_counted <= 1; dead_counted++) {
+		char name[64], path[128];
+		test_unique_name(name, sizeof(name), "lossless-dead-attach");
+		test_segment_path(name, path, sizeof(path));
+		struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
+			                               .max_width = WIDTH,
+			                               .max_height = HEIGHT };
+		struct vshm_writer *writer = vshm_writer_create(name, &options);
+		assert_non_null(writer);
+		/* The dead lossless reader, in entry 0: claimed, counted among the lossless
+		 * readers, and, if dead_counted, done attaching. Nobody holds its lock. */
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		assert_true(fd >= 0);
+		struct stat status;
+		assert_int_equal(fstat(fd, &status), 0);
+		uint8_t *base =
+		    mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		assert_true(base != MAP_FAILED);
+		struct vshm_shm_header *header = (struct vshm_shm_header *)base;
+		struct vshm_shm_reader *entry =
+		    (struct vshm_shm_reader *)(base + header->reader_table_offset);
+		atomic_store(&entry->state, VSHM_READER_ACTIVE);
+		atomic_store(&header->reader_high_water, 1);
+		atomic_store(&header->lossless_readers, 1);
+		atomic_store(&entry->flags, VSHM_READER_LOSSLESS);
+		if (dead_counted) {
+			atomic_store(&header->readers_attached, 1);
+			atomic_store(&entry->attached, 1);
+		}
+		const struct vshm_reader_options lossless = { .lossless = true };
+		struct vshm_reader *reader = vshm_reader_attach(name, &lossless);
+		assert_non_null(reader);
+		struct vshm_writer_stats stats;
+		vshm_writer_get_stats(writer, &stats);
+		uint32_t lossless_readers = atomic_load(&header->lossless_readers);
+		printf("the dead reader %s counted itself: %u readers attached, %u lossless\n",
+		       dead_counted ? "had" : "had not", stats.readers_attached, lossless_readers);
+		vshm_reader_detach(reader);
+		uint32_t after_detach = atomic_load(&header->readers_attached);
+		munmap(base, (size_t)status.st_size);
+		vshm_writer_destroy(writer);
+		assert_int_equal(stats.readers_attached, 1);
+		assert_int_equal(lossless_readers, 1);
+		assert_int_equal(after_detach, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +471,8 @@ int main(void)
 		cmocka_unit_test(dead_reader_is_demoted),
 		cmocka_unit_test(writer_never_waits_for_lossy_readers),
 		cmocka_unit_test(a_move_waits_for_its_lossless_readers_to_finish_attaching),
+		cmocka_unit_test(a_move_does_not_wait_for_a_reader_that_died_attaching),
+		cmocka_unit_test(a_reader_taking_over_a_dead_readers_entry_is_counted_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
