@@ -58,7 +58,8 @@ void vshm_writer_wait_for_lossless(struct vshm_writer *writer, uint64_t number);
  */
 void vshm_writer_wait_for_lossless_readers(struct vshm_writer *writer, uint32_t count);
 
-/* One look of that wait: true when it may end. Exposed for tests/test-interleavings.c. */
+/* One look of that wait: true when it may end. Exposed for
+ * tests/test-interleavings-lossless.c. */
 bool vshm_writer_lossless_readers_here(struct vshm_writer *writer, uint32_t count);
 
 #endif
