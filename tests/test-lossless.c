@@ -320,18 +320,21 @@ static int arrive_slowly(const char *name, ino_t old_inode, bool finishes)
 	return 1;
 }
 
-/* A writer moving to bigger slots waits for its lossless reader to be done attaching in
- * the new segment, not only counted there: the first frame there is one it takes. */
-static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **state)
+/*
+ * A writer with one lossless reader moves to bigger slots while a child arrives in the
+ * new segment (arrive_slowly(), finishing its attach or dying in it). Fills *stats as
+ * the writer's begin returned, and returns the child's exit status.
+ */
+static int move_with_an_arriving_reader(const char *tag, uint32_t lossless_timeout_ms,
+                                        bool finishes, struct vshm_writer_stats *stats)
 {
-	(void)state;
 	char name[64], path[128];
-	test_unique_name(name, sizeof(name), "lossless-move");
+	test_unique_name(name, sizeof(name), tag);
 	test_segment_path(name, path, sizeof(path));
 	struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
 		                               .max_width = WIDTH,
 		                               .max_height = HEIGHT,
-		                               .lossless_timeout_ms = 10000 };
+		                               .lossless_timeout_ms = lossless_timeout_ms };
 	struct vshm_writer *writer = vshm_writer_create(name, &options);
 	assert_non_null(writer);
 	struct vshm_frame frame;
@@ -345,20 +348,27 @@ static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **sta
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0)
-		_exit(arrive_slowly(name, status.st_ino, true));
+		_exit(arrive_slowly(name, status.st_ino, finishes));
 	uint64_t start = vshm_now_ns();
-	assert_int_equal(
-	    vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH * 2, HEIGHT * 2, &frame), 0);
-	struct vshm_writer_stats stats;
-	vshm_writer_get_stats(writer, &stats);
-	printf("moved to bigger slots in %.0f ms; the arriving reader done attaching by then: "
-	       "%s\n",
-	       (double)(vshm_now_ns() - start) / 1e6, stats.readers_attached ? "yes" : "no");
-	int status_code = test_wait(child, 20000);
+	int begun = vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH * 2, HEIGHT * 2, &frame);
+	vshm_writer_get_stats(writer, stats);
+	printf("moved to bigger slots in %.0f ms; readers done attaching by then: %u\n",
+	       (double)(vshm_now_ns() - start) / 1e6, stats->readers_attached);
+	int child_status = test_wait(child, 20000);
 	vshm_writer_cancel(writer);
 	vshm_reader_detach(reader);
 	vshm_writer_destroy(writer);
-	assert_int_equal(status_code, 0);
+	assert_int_equal(begun, 0);
+	return child_status;
+}
+
+/* A writer moving to bigger slots waits for its lossless reader to be done attaching in
+ * the new segment, not only counted there: the first frame there is one it takes. */
+static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **state)
+{
+	(void)state;
+	struct vshm_writer_stats stats;
+	assert_int_equal(move_with_an_arriving_reader("lossless-move", 10000, true, &stats), 0);
 	assert_int_equal(stats.segments_created, 2);
 	assert_int_equal(stats.readers_attached, 1);
 }
@@ -371,36 +381,9 @@ static void a_move_waits_for_its_lossless_readers_to_finish_attaching(void **sta
 static void a_move_does_not_wait_for_a_reader_that_died_attaching(void **state)
 {
 	(void)state;
-	char name[64], path[128];
-	test_unique_name(name, sizeof(name), "lossless-move-dead");
-	test_segment_path(name, path, sizeof(path));
-	struct vshm_writer_options options = { .max_format = VSHM_FORMAT_GRAY8,
-		                               .max_width = WIDTH,
-		                               .max_height = HEIGHT,
-		                               .lossless_timeout_ms = 1000000 };
-	struct vshm_writer *writer = vshm_writer_create(name, &options);
-	assert_non_null(writer);
-	struct vshm_frame frame;
-	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH, HEIGHT, &frame), 0);
-	assert_int_equal(vshm_writer_publish(writer, &frame), 0);
-	const struct vshm_reader_options lossless = { .lossless = true };
-	struct vshm_reader *reader = vshm_reader_attach(name, &lossless);
-	assert_non_null(reader);
-	struct stat status;
-	assert_int_equal(stat(path, &status), 0);
-	pid_t child = fork();
-	assert_true(child >= 0);
-	if (child == 0)
-		_exit(arrive_slowly(name, status.st_ino, false));
-	assert_int_equal(
-	    vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, WIDTH * 2, HEIGHT * 2, &frame), 0);
 	struct vshm_writer_stats stats;
-	vshm_writer_get_stats(writer, &stats);
-	int status_code = test_wait(child, 20000);
-	vshm_writer_cancel(writer);
-	vshm_reader_detach(reader);
-	vshm_writer_destroy(writer);
-	assert_int_equal(status_code, 0);
+	assert_int_equal(move_with_an_arriving_reader("lossless-move-dead", 1000000, false, &stats),
+	                 0);
 	assert_int_equal(stats.segments_created, 2);
 	assert_int_equal(stats.readers_attached, 0);
 }

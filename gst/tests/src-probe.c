@@ -152,8 +152,8 @@ static GstPadProbeReturn accept_video_meta(GstPad *pad, GstPadProbeInfo *info, g
 	return GST_PAD_PROBE_OK;
 }
 
-/* "vshmsrc name=src stream-name=NAME OPTIONS ! fakesink name=sink", probed. */
-GstElement *reading_pipeline(const char *name, const char *options, struct seen *seen)
+GstElement *probed_pipeline(const char *name, const char *options, GstPadProbeCallback probe,
+                            void *data, bool lends)
 {
 	char *launch = g_strdup_printf("vshmsrc name=src stream-name=%s %s ! fakesink name=sink",
 	                               name, options);
@@ -161,14 +161,19 @@ GstElement *reading_pipeline(const char *name, const char *options, struct seen 
 	g_free(launch);
 	GstElement *sink = gst_test_element(pipeline, "sink");
 	GstPad *pad = gst_element_get_static_pad(sink, "sink");
-	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, check_buffer, seen, NULL);
-	if (seen->mapping)
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, probe, data, NULL);
+	if (lends)
 		gst_pad_add_probe(pad,
 		                  GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM | GST_PAD_PROBE_TYPE_PUSH,
 		                  accept_video_meta, NULL, NULL);
 	gst_object_unref(pad);
 	gst_object_unref(sink);
 	return pipeline;
+}
+
+GstElement *reading_pipeline(const char *name, const char *options, struct seen *seen)
+{
+	return probed_pipeline(name, options, check_buffer, seen, seen->mapping != NULL);
 }
 
 guint64 counter(GstElement *pipeline, const char *property)

@@ -37,6 +37,11 @@ void *shared_alloc(size_t size);
  * into seen (whose lock the caller has initialised). */
 GstElement *reading_pipeline(const char *name, const char *options, struct seen *seen);
 
+/* The same pipeline, its sink's buffers given to probe with data; with lends, the sink
+ * says it reads GstVideoMeta (fakesink does not), so that copy=false lends the slots. */
+GstElement *probed_pipeline(const char *name, const char *options, GstPadProbeCallback probe,
+                            void *data, bool lends);
+
 /* The buffers the probe has seen so far. */
 unsigned buffers_seen(struct seen *seen);
 

@@ -125,32 +125,6 @@ static GstPadProbeReturn check_lent(GstPad *pad, GstPadProbeInfo *info, gpointer
 	return GST_PAD_PROBE_OK;
 }
 
-/* fakesink does not read GstVideoMeta; this says it does, so that copy=false lends. */
-static GstPadProbeReturn accept_video_meta(GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-	GstQuery *query = GST_PAD_PROBE_INFO_QUERY(info);
-	if (GST_QUERY_TYPE(query) == GST_QUERY_ALLOCATION)
-		gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, NULL);
-	return GST_PAD_PROBE_OK;
-}
-
-static GstElement *probed_pipeline(const char *name, const char *options, GstPadProbeCallback probe,
-                                   void *data)
-{
-	char *launch = g_strdup_printf("vshmsrc name=src stream-name=%s %s ! fakesink name=sink",
-	                               name, options);
-	GstElement *pipeline = gst_test_pipeline(launch);
-	g_free(launch);
-	GstElement *sink = gst_test_element(pipeline, "sink");
-	GstPad *pad = gst_element_get_static_pad(sink, "sink");
-	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, probe, data, NULL);
-	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM | GST_PAD_PROBE_TYPE_PUSH,
-	                  accept_video_meta, NULL, NULL);
-	gst_object_unref(pad);
-	gst_object_unref(sink);
-	return pipeline;
-}
-
 /* Planes in another order are lent as they lie: a buffer over the frame's bytes only,
  * its GstVideoMeta finding each plane. Before, the chroma plane's offset from the luma
  * plane was taken as unsigned and the buffer claimed 2^64 - 4 KiB bytes. */
@@ -160,7 +134,7 @@ static void planes_in_any_order_are_lent_as_they_lie(void **state)
 	test_unique_name(shared->name, sizeof(shared->name), "gst-order");
 	pid_t writer = test_fork_tied(reordering_writer_main, shared);
 	struct lent_seen *seen = g_new0(struct lent_seen, 1);
-	GstElement *pipeline = probed_pipeline(shared->name, "copy=false", check_lent, seen);
+	GstElement *pipeline = probed_pipeline(shared->name, "copy=false", check_lent, seen, true);
 	gst_element_set_state(pipeline, GST_STATE_PLAYING);
 	for (int waited = 0; waited < WAIT_MS && atomic_load(&seen->buffers) < 5; waited += 10)
 		test_sleep_us(10000);
@@ -216,8 +190,8 @@ static int truncated_reader_main(void *argument)
 {
 	struct truncation *truncation = argument;
 	signal(SIGBUS, SIG_DFL);
-	GstElement *pipeline =
-	    probed_pipeline(truncation->name, "copy=false", read_after_truncation, truncation);
+	GstElement *pipeline = probed_pipeline(truncation->name, "copy=false",
+	                                       read_after_truncation, truncation, true);
 	gst_element_set_state(pipeline, GST_STATE_PLAYING);
 	GstMessage *error = gst_test_wait_end(pipeline, WAIT_MS);
 	char *text = error ? gst_test_error_text(error) : g_strdup("(EOS)");
