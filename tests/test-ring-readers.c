@@ -159,14 +159,11 @@ static int write_one_frame_then_wait(void *argument)
 	return 0;
 }
 
-/* Regression: reattaching while the name still held the dead writer's own segment
- * attached to it again and handed its last frame out once more as new. */
-static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
+/* Starts write_one_frame_then_wait() as *child, attaches to name and takes its frame (7),
+ * then releases it: the reader has seen everything its writer will publish. */
+static struct vshm_reader *take_the_frame_of_a_waiting_writer(const char *name, pid_t *child)
 {
-	(void)state;
-	char name[64];
-	test_unique_name(name, sizeof(name), "dead");
-	pid_t child = test_fork(write_one_frame_then_wait, name);
+	*child = test_fork(write_one_frame_then_wait, (void *)name);
 	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 1000, NULL, NULL);
 	assert_non_null(reader);
 	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
@@ -174,6 +171,18 @@ static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
 	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
 	assert_int_equal(frame.frame_number, 7);
 	vshm_reader_release(reader);
+	return reader;
+}
+
+/* Regression: reattaching while the name still held the dead writer's own segment
+ * attached to it again and handed its last frame out once more as new. */
+static void reattach_to_the_same_dead_segment_changes_nothing(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "dead");
+	pid_t child;
+	struct vshm_reader *reader = take_the_frame_of_a_waiting_writer(name, &child);
 	kill(child, SIGKILL);
 	assert_int_equal(test_wait(child, 5000), 128 + SIGKILL);
 	assert_int_equal(vshm_reader_wait(reader, 1000), -EPIPE);
@@ -191,13 +200,8 @@ static void a_wait_that_never_sleeps_hears_of_a_dead_writer(void **state)
 	(void)state;
 	char name[64];
 	test_unique_name(name, sizeof(name), "dead-spin");
-	pid_t child = test_fork(write_one_frame_then_wait, name);
-	struct vshm_reader *reader = vshm_reader_attach_wait(name, NULL, 1000, NULL, NULL);
-	assert_non_null(reader);
-	assert_int_equal(vshm_reader_wait(reader, 2000), 0);
-	struct vshm_frame frame;
-	assert_int_equal(vshm_reader_acquire(reader, &frame), 0);
-	vshm_reader_release(reader);
+	pid_t child;
+	struct vshm_reader *reader = take_the_frame_of_a_waiting_writer(name, &child);
 	assert_int_equal(vshm_reader_wait(reader, 0), -ETIMEDOUT); /* alive, nothing newer */
 	kill(child, SIGKILL);
 	assert_int_equal(test_wait(child, 5000), 128 + SIGKILL);
