@@ -123,9 +123,9 @@ GstBuffer *src_reader_lend(struct src_reader *holder, struct vshm_reader *reader
 	}
 	holder->lent[lent->index] = true;
 	g_mutex_unlock(&holder->lock);
-	/* Read-only: the payload is mapped PROT_READ, and a writable mapping request must
+	/* The buffer starts at the frame's lowest plane, where layout's offsets start. It is
+	 * read-only: the payload is mapped PROT_READ, and a writable mapping request must
 	 * fail in GStreamer (which then copies) rather than fault. */
-	/* The frame's lowest plane, where layout's offsets start. */
 	uint8_t *base = frame->plane[0] - layout->offset[0];
 	GstMemory *memory =
 	    gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, base, layout->total_size, 0,

@@ -45,8 +45,8 @@ struct vshm_reader *src_reader_free_one(struct src_reader *holder, int slice_ms)
 
 /*
  * Lends the frame reader holds as a read-only buffer over the slot, laid out by a
- * GstVideoMeta (layout: the frame's own, its offsets from the lowest plane). The frame is released
- * when the buffer is freed; whether it stayed intact until then is counted
+ * GstVideoMeta (layout: the frame's own, its offsets from the lowest plane). The frame is
+ * released when the buffer is freed; whether it stayed intact until then is counted
  * (src_reader_torn_while_lent()).
  */
 GstBuffer *src_reader_lend(struct src_reader *holder, struct vshm_reader *reader,
