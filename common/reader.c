@@ -286,6 +286,24 @@ static bool newer_frame_published(const struct vshm_reader *reader)
 	return vshm_latest_number(latest) > reader->last_acquired;
 }
 
+int vshm_reader_skip(struct vshm_reader *reader, uint64_t sequence)
+{
+	if (reader->lossless)
+		return -EINVAL;
+	if (vshm_segment_broken(&reader->segment))
+		return 0; /* its header reads zeros: nothing to skip to */
+	/* No further than this segment's latest frame: a number from another segment (one
+	 * of the caller's readers still on the segment a restarted writer left) then costs
+	 * this reader at most the frame that is latest now, never the frames to come. */
+	uint64_t latest = vshm_latest_number(
+	    atomic_load_explicit(&reader->segment.header->latest, memory_order_acquire));
+	if (sequence > latest)
+		sequence = latest;
+	if (sequence > reader->last_acquired)
+		reader->last_acquired = sequence;
+	return 0;
+}
+
 int vshm_reader_poll(struct vshm_reader *reader)
 {
 	const struct vshm_segment *segment = &reader->segment;

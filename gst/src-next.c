@@ -121,6 +121,11 @@ GstFlowReturn src_next_frame(GstVshmSrc *src, struct vshm_frame *frame,
 			}
 			continue;
 		}
+		/* The frame pushed last may have come from another of our readers (with
+		 * copy=false, downstream keeps one while the next is taken): this reader waits
+		 * for a newer one, rather than wake for that one and find it taken. */
+		if (!src->take_every_frame)
+			vshm_reader_skip(reader, src->last_sequence);
 		int result = vshm_reader_wait(reader, SLICE_MS);
 		if (result == 0 && vshm_reader_acquire(reader, frame) == 0) {
 			/* Another reader may have taken this frame already. */

@@ -102,6 +102,47 @@ static void reader_gets_the_latest_frame_and_one_at_a_time(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/* A reader told that another of its program's readers took frames waits past them, and
+ * no further than the stream's latest frame; a lossless reader may not skip. */
+static void skip_looks_past_frames_taken_elsewhere_and_no_further(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "skip");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = ring_attach(name);
+	struct vshm_frame frame, got;
+	for (uint64_t n = 1; n <= 3; n++)
+		ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, n, &frame);
+	/* Another reader took frame 3: nothing is new for this one. */
+	assert_int_equal(vshm_reader_skip(reader, 3), 0);
+	assert_int_equal(vshm_reader_poll(reader), 0);
+	assert_int_equal(vshm_reader_wait(reader, 20), -ETIMEDOUT);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 4, &frame);
+	assert_int_equal(vshm_reader_wait(reader, 0), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.sequence, 4);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	/* Skipping back changes nothing. */
+	assert_int_equal(vshm_reader_skip(reader, 2), 0);
+	assert_int_equal(vshm_reader_poll(reader), 0);
+	/* A number from another segment, far past this one's latest (4), skips frame 4
+	 * at most: frame 5 wakes the reader. */
+	assert_int_equal(vshm_reader_skip(reader, 1000), 0);
+	assert_int_equal(vshm_reader_poll(reader), 0);
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 5, &frame);
+	assert_int_equal(vshm_reader_poll(reader), 1);
+	assert_int_equal(vshm_reader_wait(reader, 0), 0);
+	vshm_reader_detach(reader);
+
+	const struct vshm_reader_options lossless = { .lossless = true };
+	reader = vshm_reader_attach(name, &lossless);
+	assert_non_null(reader);
+	assert_int_equal(vshm_reader_skip(reader, 5), -EINVAL);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
 static void writer_avoids_a_held_slot_and_the_frame_stays_intact(void **state)
 {
 	(void)state;
@@ -426,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_format_round_trips_with_its_metadata),
 		cmocka_unit_test(reader_gets_the_latest_frame_and_one_at_a_time),
+		cmocka_unit_test(skip_looks_past_frames_taken_elsewhere_and_no_further),
 		cmocka_unit_test(writer_avoids_a_held_slot_and_the_frame_stays_intact),
 		cmocka_unit_test(overwritten_frame_is_reported_torn_and_counted),
 		cmocka_unit_test(format_and_size_changes_travel_with_the_frame),

@@ -1,6 +1,7 @@
 /*
  * What vshmsrc pushes from real writers: vshm-capture's test pattern arrives with the
- * ring's format as caps and every pixel right; copy=false pushes the slot itself;
+ * ring's format as caps and every pixel right; copy=false pushes the slot itself and
+ * takes each frame once;
  * frames a writer overwrites during the copy are dropped, never pushed; a format change
  * renegotiates; a writer's frame interval comes back as the rate it was. How it lives
  * through writers that die, clocks, slow sinks and bad settings is test-gst-src-life.c.
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "gst-test.h"
+#include "layout.h"
 #include "pattern.h"
 #include "program-util.h"
 #include "src-probe.h"
@@ -91,6 +93,65 @@ static void gray8_pattern_arrives_whole(void **state)
 static void copy_false_pushes_the_slot_itself(void **state)
 {
 	capture_pattern_arrives_with_the_rings_caps("nv12", VSHM_FORMAT_NV12, "copy=false");
+}
+
+/* The frames the stream's readers have taken, from their entries in the segment. */
+static uint64_t frames_taken_by_readers(const char *name, unsigned *readers)
+{
+	size_t size;
+	uint8_t *map = test_segment_map(name, &size);
+	assert_non_null(map);
+	const struct vshm_shm_header *header = (const struct vshm_shm_header *)map;
+	const struct vshm_shm_reader *entries =
+	    (const struct vshm_shm_reader *)(map + header->reader_table_offset);
+	uint64_t taken = 0;
+	*readers = 0;
+	for (uint32_t i = 0; i < header->reader_capacity; i++) {
+		if (atomic_load(&entries[i].state) != VSHM_READER_ACTIVE)
+			continue;
+		taken += atomic_load(&entries[i].frames_acquired);
+		++*readers;
+	}
+	munmap(map, size);
+	return taken;
+}
+
+/*
+ * With copy=false, a sink keeps the last buffer until the next one comes, so the source
+ * reads through two readers in turn. Each frame is taken once: the reader whose frame
+ * came back waits for a newer one, instead of waking for the frame the other reader
+ * took (and entering and leaving it on the writer's busiest cache line).
+ */
+static void copy_false_takes_each_frame_once(void **state)
+{
+	char name[64];
+	test_unique_name(name, sizeof(name), "gst-once");
+	struct seen seen = { .format = VSHM_FORMAT_NV12 };
+	g_mutex_init(&seen.lock);
+	char path[128];
+	snprintf(path, sizeof(path), "/dev/shm/vshm.%s", name);
+	seen.mapping = path;
+	GstElement *pipeline = reading_pipeline(name, "copy=false", &seen);
+	gst_element_set_state(pipeline, GST_STATE_PLAYING);
+	pid_t capture = start_capture(name, "nv12", "161x97", NULL);
+	for (int waited = 0; waited < 20000 && buffers_seen(&seen) < 60; waited += 10)
+		test_sleep_us(10000);
+	unsigned readers;
+	uint64_t taken = frames_taken_by_readers(name, &readers);
+	guint64 pushed = counter(pipeline, "frames-pushed");
+	gst_element_set_state(pipeline, GST_STATE_NULL);
+	gst_object_unref(pipeline);
+	kill(capture, SIGINT);
+	assert_int_equal(test_wait(capture, 10000), 128 + SIGINT);
+	print_message("%llu frames pushed, %llu taken by %u readers, %u not lent\n",
+	              (unsigned long long)pushed, (unsigned long long)taken, readers,
+	              seen.not_wrapped);
+	assert_true(pushed >= 60);
+	assert_int_equal(seen.not_wrapped, 0);
+	assert_int_equal(readers, 2);
+	/* Taken is read before pushed: each reader may hold one frame not pushed yet. */
+	assert_true(taken <= pushed + 2);
+	seen_clear(&seen);
 }
 
 /* Tearing: a writer that overwrites frames while vshmsrc copies them. */
@@ -375,6 +436,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(nv12_pattern_arrives_whole),
 		cmocka_unit_test(gray8_pattern_arrives_whole),
 		cmocka_unit_test(copy_false_pushes_the_slot_itself),
+		cmocka_unit_test(copy_false_takes_each_frame_once),
 		cmocka_unit_test(torn_frames_are_dropped_never_pushed),
 		cmocka_unit_test(format_change_renegotiates),
 		cmocka_unit_test(a_frame_interval_comes_back_as_its_framerate),

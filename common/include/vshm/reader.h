@@ -137,6 +137,19 @@ VSHM_EXPORT int vshm_reader_poll(struct vshm_reader *reader);
 VSHM_EXPORT int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms);
 
 /*
+ * Counts every frame up to publish number `sequence` (a struct vshm_frame's) as seen by
+ * this reader: wait and poll then look for a newer one. For a program that reads one
+ * stream through several readers, one for each frame it lends out (vshmsrc does): a
+ * reader whose frame came back would otherwise wake, and enter and leave the latest
+ * frame, for one that another of its readers took already. A number past the stream's
+ * latest frame counts as that frame (the caller's readers may be on different segments
+ * for a moment when the writer restarts), so at most the present frame is skipped,
+ * never the ones to come. Returns 0; -EINVAL for a lossless reader, which must consume
+ * each frame itself.
+ */
+VSHM_EXPORT int vshm_reader_skip(struct vshm_reader *reader, uint64_t sequence);
+
+/*
  * Moves this reader to the segment now under the stream's name, releasing any held
  * frame. On failure the reader stays on the old segment and the error is returned
  * (-ENOENT, -EAGAIN, -EPROTO, ... as for attach); -EAGAIN also when the name still
