@@ -238,6 +238,10 @@ struct bench_writer_rate;
 enum bench_readers_style {
 	BENCH_READERS_SLEEPING, /* vshm_reader_wait(), then acquire and release, each frame */
 	BENCH_READERS_IDLE,     /* attached, doing nothing with the stream */
+	/* No ring at all: the writer copies each frame into shared memory and wakes, with
+	 * one FUTEX_WAKE, processes asleep on a plain futex word. What waking a sleeping
+	 * reader costs any design on this machine: the floor of the sleeping figures. */
+	BENCH_READERS_BARE_FUTEX,
 };
 
 struct bench_readers {

@@ -61,6 +61,9 @@ enum readers_stream {
 	READERS_IDLE,         /* MANY_READERS attached, never acquiring */
 	READERS_ONE_SLEEPING, /* 1 reader in vshm_reader_wait() */
 	READERS_SLEEPING,     /* MANY_READERS in vshm_reader_wait() */
+	/* No ring: 1 process asleep on a plain futex word, woken each frame. The floor of
+	 * any writer whose readers sleep, as a reader that sleeps needs waking. */
+	READERS_FUTEX_FLOOR,
 	READERS_STREAM_COUNT
 };
 
@@ -74,6 +77,8 @@ struct readers_figures {
 	double ring_ratio[READERS_STREAM_COUNT]; /* to READERS_NONE */
 	double sleeping_to_one_ratio;            /* ring_ns: MANY_READERS sleeping over 1 */
 	double sleeping_to_one_fps_ratio;        /* fps: MANY_READERS sleeping over 1 */
+	double one_to_floor_fps_ratio;           /* fps: 1 sleeping over the futex floor */
+	double sleeping_to_floor_fps_ratio;      /* fps: MANY_READERS sleeping over the floor */
 	double sleeping_share; /* frames each sleeping reader acquired / frames published */
 };
 

@@ -128,15 +128,16 @@ error_source:
 
 /*
  * The writer at 1080p on four streams: with no reader, with 64 idle readers, with one
- * sleeping reader and with 64, in alternating batches. The writer runs on the first CPU
- * and every reader on the second, so that the readers' own work (waking, acquiring) is
- * not taken from the writer's CPU. The batches are long enough that the readers of one
- * stream have gone back to sleep long before the batch ends, so their work is not
- * counted against another stream.
+ * sleeping reader and with 64; and, for the floor, a writer with no ring that wakes one
+ * process asleep on a plain futex each frame; in alternating batches. The writer runs on the first
+ * CPU and every reader on the second, so that the readers' own work (waking, acquiring) is not
+ * taken from the writer's CPU. The batches are long enough that the readers of one stream have gone
+ * back to sleep long before the batch ends, so their work is not counted against another stream.
  * Frames per second say what the readers cost the writer in all; the time in begin and
  * publish says what the ring costs it (the rest is the copy, which the readers' work on
  * the other CPU can slow through the machine). One sleeping reader against 64 says
- * what each more reader costs, apart from what waking a sleeper costs at all.
+ * what each more reader costs, apart from what waking a sleeper costs at all; the floor
+ * says what waking a sleeper costs at all on this machine, ring or no ring.
  */
 static int measure_readers(struct figures *figures)
 {
@@ -146,6 +147,7 @@ static int measure_readers(struct figures *figures)
 		[READERS_IDLE] = "idle-readers",
 		[READERS_ONE_SLEEPING] = "one-sleeping-reader",
 		[READERS_SLEEPING] = "sleeping-readers",
+		[READERS_FUTEX_FLOOR] = "futex-floor",
 	};
 	const struct bench_readers configs[READERS_STREAM_COUNT] = {
 		[READERS_NONE] = { .count = 0, .pinned = true },
@@ -158,6 +160,9 @@ static int measure_readers(struct figures *figures)
 		[READERS_SLEEPING] = { .count = MANY_READERS,
 		                       .style = BENCH_READERS_SLEEPING,
 		                       .pinned = true },
+		[READERS_FUTEX_FLOOR] = { .count = 1,
+		                          .style = BENCH_READERS_BARE_FUTEX,
+		                          .pinned = true },
 	};
 	struct bench_writer_rate *streams[READERS_STREAM_COUNT] = { NULL };
 	int result = 0;
@@ -173,7 +178,8 @@ static int measure_readers(struct figures *figures)
 	double fps[READERS_STREAM_COUNT][BENCH_RUNS], fps_ratio[READERS_STREAM_COUNT][BENCH_RUNS];
 	double ring_ns[READERS_STREAM_COUNT][BENCH_RUNS],
 	    ring_ratio[READERS_STREAM_COUNT][BENCH_RUNS], sleeping_to_one[BENCH_RUNS],
-	    sleeping_to_one_fps[BENCH_RUNS];
+	    sleeping_to_one_fps[BENCH_RUNS], one_to_floor_fps[BENCH_RUNS],
+	    sleeping_to_floor_fps[BENCH_RUNS];
 	uint64_t published = 0;
 	uint64_t read_before =
 	    result == 0 ? bench_writer_rate_frames_read(streams[READERS_SLEEPING]) : 0;
@@ -199,6 +205,10 @@ static int measure_readers(struct figures *figures)
 		    ring_ns[READERS_SLEEPING][run] / ring_ns[READERS_ONE_SLEEPING][run];
 		sleeping_to_one_fps[run] =
 		    fps[READERS_SLEEPING][run] / fps[READERS_ONE_SLEEPING][run];
+		one_to_floor_fps[run] =
+		    fps[READERS_ONE_SLEEPING][run] / fps[READERS_FUTEX_FLOOR][run];
+		sleeping_to_floor_fps[run] =
+		    fps[READERS_SLEEPING][run] / fps[READERS_FUTEX_FLOOR][run];
 		published += rates[READERS_SLEEPING].frames;
 	}
 	bench_unpin();
@@ -219,6 +229,8 @@ static int measure_readers(struct figures *figures)
 		}
 		out->sleeping_to_one_ratio = bench_median(sleeping_to_one, BENCH_RUNS);
 		out->sleeping_to_one_fps_ratio = bench_median(sleeping_to_one_fps, BENCH_RUNS);
+		out->one_to_floor_fps_ratio = bench_median(one_to_floor_fps, BENCH_RUNS);
+		out->sleeping_to_floor_fps_ratio = bench_median(sleeping_to_floor_fps, BENCH_RUNS);
 		out->sleeping_share = (double)read / MANY_READERS / (double)published;
 	}
 	bench_frame_source_free(source, size);
@@ -304,7 +316,7 @@ static int measure(struct figures *figures)
 		if ((result = measure_writer(i, figures)) < 0)
 			return result;
 	}
-	progress("writer with no reader, 64 idle and 64 sleeping readers");
+	progress("writer with no reader, 64 idle and 64 sleeping readers, and the futex floor");
 	if ((result = measure_readers(figures)) < 0)
 		return result;
 	progress("time to first frame");
@@ -397,6 +409,12 @@ static int print_readers(void)
 	       readers->ring_ns[READERS_NONE], MANY_READERS, readers->ring_ns[READERS_IDLE],
 	       readers->ring_ns[READERS_ONE_SLEEPING], MANY_READERS,
 	       readers->ring_ns[READERS_SLEEPING], readers->sleeping_to_one_ratio);
+	printf("floor, no ring: a futex wake of 1 sleeping process each frame %.0f frames/s "
+	       "(%.2fx no reader; %.0f ns a wake); 1 sleeping reader %.2fx it, %d sleeping "
+	       "%.2fx it\n",
+	       readers->fps[READERS_FUTEX_FLOOR], readers->fps_ratio[READERS_FUTEX_FLOOR],
+	       readers->ring_ns[READERS_FUTEX_FLOOR], readers->one_to_floor_fps_ratio, MANY_READERS,
+	       readers->sleeping_to_floor_fps_ratio);
 	return 0;
 }
 
@@ -419,7 +437,8 @@ static void usage(FILE *out)
 	        "               print the median and 99th percentile of the ping-pong's, then\n"
 	        "               of a process asleep for 1/60 s, in nanoseconds\n"
 	        "  --readers    only measure the writer with no reader, 64 idle readers, 1\n"
-	        "               and 64 sleeping readers, and its time in begin + publish\n"
+	        "               and 64 sleeping readers, and its time in begin + publish;\n"
+	        "               and the floor: no ring, a futex wake of 1 sleeper a frame\n"
 	        "  --spinning   only measure the spinning reader's latency, next to the\n"
 	        "               cache-line ping-pong and the stamped handoff\n"
 	        "  --help       show this help\n"

@@ -165,6 +165,15 @@ static void readers_rows(struct rows *rows, const struct figures *figures)
 	      "64 sleeping readers");
 	row = add_row(rows, NULL, "%d sleeping readers, against 1", MANY_READERS);
 	set_ratio(row, readers->sleeping_to_one_fps_ratio, "1 sleeping reader");
+	/* What waking a sleeper costs at all here, with no ring: what the target is held
+	 * against, too. */
+	row = add_row(rows, NULL, "floor: no ring, a futex wake of 1 sleeping process a frame");
+	snprintf(row->figure, sizeof(row->figure), "%.0f/s", readers->fps[READERS_FUTEX_FLOOR]);
+	set_ratio(row, readers->fps_ratio[READERS_FUTEX_FLOOR], "no reader");
+	row = add_row(rows, NULL, "1 sleeping reader, against the floor");
+	set_ratio(row, readers->one_to_floor_fps_ratio, "floor");
+	row = add_row(rows, NULL, "%d sleeping readers, against the floor", MANY_READERS);
+	set_ratio(row, readers->sleeping_to_floor_fps_ratio, "floor");
 	/* The ring's own part of each frame, apart from the copy. */
 	row = add_row(rows, "of those frames' time, in begin + publish", "no reader");
 	snprintf(row->figure, sizeof(row->figure), "%.0f ns", readers->ring_ns[READERS_NONE]);
@@ -178,6 +187,9 @@ static void readers_rows(struct rows *rows, const struct figures *figures)
 	row = add_row(rows, NULL, "%d sleeping readers", MANY_READERS);
 	snprintf(row->figure, sizeof(row->figure), "%.0f ns", readers->ring_ns[READERS_SLEEPING]);
 	set_ratio(row, readers->sleeping_to_one_ratio, "1 sleeping reader");
+	row = add_row(rows, NULL, "floor: the futex wake");
+	snprintf(row->figure, sizeof(row->figure), "%.0f ns",
+	         readers->ring_ns[READERS_FUTEX_FLOOR]);
 }
 
 static void gather(struct rows *rows, const struct figures *figures)

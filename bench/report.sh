@@ -137,7 +137,10 @@ readers' work on the other CPU can slow too, through the caches and the host the
 share). A sleeping reader costs each publish a futex wake-up: a system call in which the
 kernel wakes a task on another CPU. One sleeping reader against none measures that;
 64 against one measures what each further reader costs (publish wakes them all in one
-call, and reads no reader entry).
+call, and reads no reader entry). The floor is that wake-up with no ring at all: a
+writer that copies each frame into shared memory and wakes one process asleep on a plain
+futex word. No writer whose readers sleep can do better than it, so a target above the
+floor cannot be met on the machine that measured it.
 
 ## Filter chains
 

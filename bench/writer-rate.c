@@ -9,6 +9,10 @@
  *             release it;
  *   idle      attach and then do nothing with the stream (a paused viewer): they sleep
  *             on a word of the benchmark's own until the end.
+ * And, for the floor of the sleeping figures, a writer with no ring: it copies each
+ * frame into one of three buffers of shared memory, bumps a futex word and, when a
+ * process sleeps on it (a count, as the ring keeps its sleepers), wakes them with one
+ * FUTEX_WAKE; its readers sleep on that word, and count each wake-up.
  * They do not read the pixels, so the figure is the writer's cost of the ring (slot
  * choice, publication, futex wake-ups, the readers' cache traffic on the control words)
  * and not a contest for memory bandwidth between the writer and its readers. Pinned
@@ -38,6 +42,12 @@ struct reader_counter {
 	alignas(64) _Atomic uint64_t frames;
 };
 
+/* The no-ring writer's word and its sleepers, on a line of their own. */
+struct bare_futex {
+	alignas(64) _Atomic uint32_t word;
+	_Atomic uint32_t sleepers;
+};
+
 struct rate_shared {
 	alignas(64) _Atomic uint64_t readers_ready;
 	_Atomic uint32_t stop; /* also the futex idle readers sleep on */
@@ -45,13 +55,16 @@ struct rate_shared {
 	bool pinned;
 	char name[VSHM_NAME_MAX + 1];
 	unsigned next_reader;
+	struct bare_futex bare;
 	struct reader_counter counters[READERS_MAX];
 };
 
 struct bench_writer_rate {
 	const struct bench_frame_size *size;
 	uint64_t frame_bytes;
-	struct vshm_writer *writer;
+	struct vshm_writer *writer; /* NULL for the no-ring writer */
+	uint8_t *bare_frames;       /* its three frames, in shared memory */
+	uint64_t bare_published;
 	struct rate_shared *shared;
 	pid_t readers[READERS_MAX];
 	unsigned reader_count;
@@ -75,6 +88,33 @@ static void idle(struct rate_shared *shared)
 	}
 }
 
+/* A reader of the no-ring writer: asleep on its word, counting each change it wakes to. */
+static int bare_reader(struct rate_shared *shared, unsigned index)
+{
+	struct bare_futex *bare = &shared->bare;
+	atomic_fetch_add_explicit(&shared->readers_ready, 1, memory_order_release);
+	uint64_t frames = 0;
+	uint32_t seen = atomic_load_explicit(&bare->word, memory_order_acquire);
+	while (!told_to_stop(shared)) {
+		/* Counted before the word is looked at again (both sequentially consistent),
+		 * so a writer that bumps it after our look sees us and wakes us. */
+		atomic_fetch_add(&bare->sleepers, 1);
+		if (atomic_load(&bare->word) == seen) {
+			struct timespec timeout = { 0, READER_TIMEOUT_MS * 1000000L };
+			syscall(SYS_futex, (uint32_t *)&bare->word, FUTEX_WAIT, seen, &timeout,
+			        NULL, 0);
+		}
+		atomic_fetch_sub(&bare->sleepers, 1);
+		uint32_t now = atomic_load_explicit(&bare->word, memory_order_acquire);
+		if (now != seen) {
+			seen = now;
+			atomic_store_explicit(&shared->counters[index].frames, ++frames,
+			                      memory_order_relaxed);
+		}
+	}
+	return 0;
+}
+
 static int rate_reader(void *argument)
 {
 	struct rate_shared *shared = argument;
@@ -82,6 +122,8 @@ static int rate_reader(void *argument)
 	unsigned index = shared->next_reader;
 	if (shared->pinned)
 		bench_pin(1);
+	if (shared->style == BENCH_READERS_BARE_FUTEX)
+		return bare_reader(shared, index);
 	struct vshm_reader *reader = vshm_reader_attach(shared->name, NULL);
 	if (!reader) {
 		fprintf(stderr, "vshm-bench: cannot attach to stream '%s': %s\n", shared->name,
@@ -125,11 +167,36 @@ static void learn_slot(struct bench_writer_rate *rate, uint8_t *slot)
 		rate->slots[rate->slot_count++] = slot;
 }
 
+/* The no-ring writer's frame: the copy, then the word and, if anyone sleeps, the wake-up,
+ * timed as the ring's begin and publish are. */
+static void publish_bare(struct bench_writer_rate *writer_rate, const uint8_t *source,
+                         struct bench_rate *rate)
+{
+	struct bare_futex *bare = &writer_rate->shared->bare;
+	uint64_t frame = writer_rate->bare_published++ % 3;
+	memcpy(writer_rate->bare_frames + frame * writer_rate->frame_bytes, source,
+	       writer_rate->frame_bytes);
+	uint64_t publish_start = vshm_now_ns();
+	atomic_fetch_add(&bare->word, 1);
+	if (atomic_load(&bare->sleepers) > 0)
+		syscall(SYS_futex, (uint32_t *)&bare->word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+	rate->frames++;
+	rate->ring_ns += vshm_now_ns() - publish_start;
+}
+
 static int publish_for(struct bench_writer_rate *writer_rate, const uint8_t *source,
                        uint64_t duration_ns, struct bench_rate *rate)
 {
 	const struct bench_frame_size *size = writer_rate->size;
 	uint64_t start = vshm_now_ns(), now = start;
+	if (!writer_rate->writer) {
+		do {
+			publish_bare(writer_rate, source, rate);
+			now = vshm_now_ns();
+		} while (now - start < duration_ns);
+		rate->elapsed_ns += now - start;
+		return bench_stopping() ? -EINTR : 0;
+	}
 	do {
 		/* The time in begin and publish is the ring's own cost, apart from the copy
 		 * and from whatever else slows this CPU: two clock reads a frame more,
@@ -185,8 +252,17 @@ struct bench_writer_rate *bench_writer_rate_start(const struct bench_frame_size 
 		/* The default capacity, or more when it would not hold them all. */
 		.reader_capacity = reader_count > VSHM_READER_CAPACITY_DEFAULT ? reader_count : 0,
 	};
-	rate->writer = vshm_writer_create(rate->shared->name, &options);
-	if (!rate->writer) {
+	if (readers->style == BENCH_READERS_BARE_FUTEX) {
+		rate->bare_frames = bench_shared_alloc(3 * rate->frame_bytes);
+		if (!rate->bare_frames) {
+			fprintf(stderr,
+			        "vshm-bench: no memory for the futex-only writer's frames\n");
+			goto error_shared;
+		}
+	} else {
+		rate->writer = vshm_writer_create(rate->shared->name, &options);
+	}
+	if (!rate->writer && !rate->bare_frames) {
 		fprintf(stderr, "vshm-bench: cannot create stream '%s': %s\n", rate->shared->name,
 		        vshm_error());
 		goto error_shared;
@@ -254,14 +330,19 @@ int bench_writer_rate_stop(struct bench_writer_rate *rate)
 		return 0;
 	int result = 0;
 	atomic_store_explicit(&rate->shared->stop, 1, memory_order_relaxed);
-	/* Wakes the idle readers; destroying the stream wakes the sleeping ones, which see
-	 * it closed. Both detach. */
+	/* Wakes the idle readers and the no-ring writer's; destroying the stream wakes the
+	 * sleeping ones, which see it closed. The ring's readers detach. */
 	syscall(SYS_futex, (uint32_t *)&rate->shared->stop, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+	atomic_fetch_add(&rate->shared->bare.word, 1);
+	syscall(SYS_futex, (uint32_t *)&rate->shared->bare.word, FUTEX_WAKE, INT32_MAX, NULL, NULL,
+	        0);
 	vshm_writer_destroy(rate->writer);
 	for (unsigned i = 0; i < rate->reader_count; i++) {
 		if (bench_reap(rate->readers[i], CHILD_TIMEOUT_MS) < 0)
 			result = -ECHILD;
 	}
+	if (rate->bare_frames)
+		bench_shared_free(rate->bare_frames, 3 * rate->frame_bytes);
 	bench_shared_free(rate->shared, sizeof(*rate->shared));
 	free(rate);
 	return result;
