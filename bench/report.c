@@ -167,7 +167,7 @@ static void readers_rows(struct rows *rows, const struct figures *figures)
 	set_ratio(row, readers->sleeping_to_one_fps_ratio, "1 sleeping reader");
 	/* What waking a sleeper costs at all here, with no ring: what the target is held
 	 * against, too. */
-	row = add_row(rows, NULL, "floor: no ring, a futex wake of 1 sleeping process a frame");
+	row = add_row(rows, NULL, "floor: no ring, 1 futex sleeper woken a frame");
 	snprintf(row->figure, sizeof(row->figure), "%.0f/s", readers->fps[READERS_FUTEX_FLOOR]);
 	set_ratio(row, readers->fps_ratio[READERS_FUTEX_FLOOR], "no reader");
 	row = add_row(rows, NULL, "1 sleeping reader, against the floor");
