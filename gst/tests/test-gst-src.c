@@ -1,10 +1,10 @@
 /*
  * What vshmsrc pushes from real writers: vshm-capture's test pattern arrives with the
  * ring's format as caps and every pixel right; copy=false pushes the slot itself and
- * takes each frame once;
- * frames a writer overwrites during the copy are dropped, never pushed; a format change
- * renegotiates; a writer's frame interval comes back as the rate it was. How it lives
- * through writers that die, clocks, slow sinks and bad settings is test-gst-src-life.c.
+ * takes each frame once, skipping none; frames a writer overwrites during the copy are
+ * dropped, never pushed; a format change renegotiates; a writer's frame interval comes
+ * back as the rate it was. How it lives through writers that die, clocks, slow sinks
+ * and bad settings is test-gst-src-life.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +39,7 @@ static void capture_pattern_arrives_with_the_rings_caps(const char *format, uint
 	struct seen seen = { .format = ring_format };
 	g_mutex_init(&seen.lock);
 	char path[128];
-	snprintf(path, sizeof(path), "/dev/shm/vshm.%s", name);
+	test_segment_path(name, path, sizeof(path));
 	if (strstr(options, "copy=false"))
 		seen.mapping = path;
 	GstElement *pipeline = reading_pipeline(name, options, &seen);
@@ -95,6 +95,15 @@ static void copy_false_pushes_the_slot_itself(void **state)
 	capture_pattern_arrives_with_the_rings_caps("nv12", VSHM_FORMAT_NV12, "copy=false");
 }
 
+/* The sink keeps its last buffer until the next one comes (fakesink's default, made
+ * sure of): with copy=false, one of the source's readers is always lent. */
+static void keep_last_buffer(GstElement *pipeline)
+{
+	GstElement *sink = gst_test_element(pipeline, "sink");
+	g_object_set(sink, "enable-last-sample", TRUE, NULL);
+	gst_object_unref(sink);
+}
+
 /* The frames the stream's readers have taken, from their entries in the segment. */
 static uint64_t frames_taken_by_readers(const char *name, unsigned *readers)
 {
@@ -129,9 +138,10 @@ static void copy_false_takes_each_frame_once(void **state)
 	struct seen seen = { .format = VSHM_FORMAT_NV12 };
 	g_mutex_init(&seen.lock);
 	char path[128];
-	snprintf(path, sizeof(path), "/dev/shm/vshm.%s", name);
+	test_segment_path(name, path, sizeof(path));
 	seen.mapping = path;
 	GstElement *pipeline = reading_pipeline(name, "copy=false", &seen);
+	keep_last_buffer(pipeline);
 	gst_element_set_state(pipeline, GST_STATE_PLAYING);
 	pid_t capture = start_capture(name, "nv12", "161x97", NULL);
 	for (int waited = 0; waited < 20000 && buffers_seen(&seen) < 60; waited += 10)
@@ -147,11 +157,72 @@ static void copy_false_takes_each_frame_once(void **state)
 	              (unsigned long long)pushed, (unsigned long long)taken, readers,
 	              seen.not_wrapped);
 	assert_true(pushed >= 60);
+	assert_int_equal(seen.wrong, 0);
 	assert_int_equal(seen.not_wrapped, 0);
-	assert_int_equal(readers, 2);
+	assert_int_equal(readers, 2); /* the source's two: one lent, one taking */
 	/* Taken is read before pushed: each reader may hold one frame not pushed yet. */
 	assert_true(taken <= pushed + 2);
 	seen_clear(&seen);
+}
+
+/* A writer in this process whose next frame is published by the sink's probe, while
+ * the frame before it is downstream. */
+struct frame_by_frame {
+	struct vshm_writer *writer;
+	_Atomic unsigned buffers;
+	_Atomic uint64_t offsets[3];
+};
+
+static void publish_gray(struct vshm_writer *writer, uint64_t n)
+{
+	struct vshm_frame frame;
+	assert_int_equal(vshm_writer_begin(writer, VSHM_FORMAT_GRAY8, 64, 64, &frame), 0);
+	memset(frame.plane[0], (int)n, frame.plane_size[0]);
+	frame.frame_number = n;
+	vshm_writer_publish(writer, &frame);
+}
+
+static GstPadProbeReturn publish_the_next(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	struct frame_by_frame *state = data;
+	unsigned n = atomic_fetch_add(&state->buffers, 1) + 1;
+	if (n <= 3)
+		atomic_store(&state->offsets[n - 1],
+		             GST_BUFFER_OFFSET(GST_PAD_PROBE_INFO_BUFFER(info)));
+	if (n < 3)
+		publish_gray(state->writer, n + 1);
+	return GST_PAD_PROBE_OK;
+}
+
+/*
+ * The other side of taking each frame once: the reader whose frame came back takes the
+ * frame published while the one before it was downstream, and does not skip it. Frame
+ * 2 is published as frame 1 reaches the sink, frame 3 as frame 2 does, and no more: a
+ * source that counted the newest frame as taken would wait for a fourth for ever.
+ */
+static void copy_false_takes_the_frame_published_meanwhile(void **state)
+{
+	char name[64];
+	test_unique_name(name, sizeof(name), "gst-next");
+	struct frame_by_frame *shared = g_new0(struct frame_by_frame, 1);
+	shared->writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	publish_gray(shared->writer, 1);
+	GstElement *pipeline = probed_pipeline(name, "copy=false", publish_the_next, shared, true);
+	keep_last_buffer(pipeline);
+	gst_element_set_state(pipeline, GST_STATE_PLAYING);
+	for (int waited = 0; waited < 5000 && atomic_load(&shared->buffers) < 3; waited += 10)
+		test_sleep_us(10000);
+	gst_element_set_state(pipeline, GST_STATE_NULL);
+	gst_object_unref(pipeline);
+	vshm_writer_destroy(shared->writer);
+	print_message("%u buffers: frames %llu, %llu, %llu\n", atomic_load(&shared->buffers),
+	              (unsigned long long)atomic_load(&shared->offsets[0]),
+	              (unsigned long long)atomic_load(&shared->offsets[1]),
+	              (unsigned long long)atomic_load(&shared->offsets[2]));
+	assert_int_equal(atomic_load(&shared->buffers), 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(atomic_load(&shared->offsets[i]), i + 1);
+	g_free(shared);
 }
 
 /* Tearing: a writer that overwrites frames while vshmsrc copies them. */
@@ -437,6 +508,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(gray8_pattern_arrives_whole),
 		cmocka_unit_test(copy_false_pushes_the_slot_itself),
 		cmocka_unit_test(copy_false_takes_each_frame_once),
+		cmocka_unit_test(copy_false_takes_the_frame_published_meanwhile),
 		cmocka_unit_test(torn_frames_are_dropped_never_pushed),
 		cmocka_unit_test(format_change_renegotiates),
 		cmocka_unit_test(a_frame_interval_comes_back_as_its_framerate),

@@ -143,9 +143,14 @@ VSHM_EXPORT int vshm_reader_wait(struct vshm_reader *reader, int timeout_ms);
  * reader whose frame came back would otherwise wake, and enter and leave the latest
  * frame, for one that another of its readers took already. A number past the stream's
  * latest frame counts as that frame (the caller's readers may be on different segments
- * for a moment when the writer restarts), so at most the present frame is skipped,
- * never the ones to come. Returns 0; -EINVAL for a lossless reader, which must consume
- * each frame itself.
+ * for a moment when the writer restarts), so each call skips at most the frame that is
+ * latest as it is made, never the ones to come. A held frame, the stats and the segment
+ * are untouched; one load of the latest word, no system call. vshm_reader_reattach()
+ * starts afresh, forgetting what was skipped. Not thread-safe with other calls on the
+ * same reader.
+ * Returns 0 (also, doing nothing, on a segment found truncated under a reader with
+ * guard_truncation); -EINVAL, changing nothing, for a lossless reader, which must consume
+ * each frame itself (one the writer demoted may skip).
  */
 VSHM_EXPORT int vshm_reader_skip(struct vshm_reader *reader, uint64_t sequence);
 
