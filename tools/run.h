@@ -52,7 +52,8 @@ struct pipeline {
  * Starts every stage, then watches them until the last one ends, a stage fails (and
  * may not restart), or a signal asks vshm-run to stop; then stops the stages still
  * running, last first, and removes the streams that killed ones left. Returns the exit
- * code: 0 once the last stage finished cleanly, else 1.
+ * code: 1 if a stage could not start or failed, else 0 (also when a signal stopped the
+ * pipeline: the caller then ends by that signal).
  */
 int run_pipeline(struct pipeline *pipeline);
 
