@@ -64,6 +64,7 @@ enum readers_stream {
 	/* No ring: 1 process asleep on a plain futex word, woken each frame. The floor of
 	 * any writer whose readers sleep, as a reader that sleeps needs waking. */
 	READERS_FUTEX_FLOOR,
+	READERS_FUTEX_FLOOR_MANY, /* the same with MANY_READERS asleep, all woken each frame */
 	READERS_STREAM_COUNT
 };
 
@@ -77,8 +78,8 @@ struct readers_figures {
 	double ring_ratio[READERS_STREAM_COUNT]; /* to READERS_NONE */
 	double sleeping_to_one_ratio;            /* ring_ns: MANY_READERS sleeping over 1 */
 	double sleeping_to_one_fps_ratio;        /* fps: MANY_READERS sleeping over 1 */
-	double one_to_floor_fps_ratio;           /* fps: 1 sleeping over the futex floor */
-	double sleeping_to_floor_fps_ratio;      /* fps: MANY_READERS sleeping over the floor */
+	double one_to_floor_fps_ratio;           /* fps: 1 sleeping over the 1-sleeper floor */
+	double sleeping_to_floor_fps_ratio;      /* fps: MANY_READERS sleeping over theirs */
 	double sleeping_share; /* frames each sleeping reader acquired / frames published */
 };
 

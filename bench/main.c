@@ -128,16 +128,18 @@ error_source:
 
 /*
  * The writer at 1080p on four streams: with no reader, with 64 idle readers, with one
- * sleeping reader and with 64; and, for the floor, a writer with no ring that wakes one
- * process asleep on a plain futex each frame; in alternating batches. The writer runs on the first
- * CPU and every reader on the second, so that the readers' own work (waking, acquiring) is not
- * taken from the writer's CPU. The batches are long enough that the readers of one stream have gone
- * back to sleep long before the batch ends, so their work is not counted against another stream.
+ * sleeping reader and with 64; and, for the floor, on two more with no ring at all,
+ * whose writer wakes 1 or 64 processes asleep on a plain futex each frame; all in
+ * alternating batches. The writer runs on the first CPU and every reader on the
+ * second, so that the readers' own work (waking, acquiring) is not taken from the
+ * writer's CPU. The batches are long enough that the readers of one stream have gone
+ * back to sleep long before the batch ends, so their work is not counted against
+ * another stream.
  * Frames per second say what the readers cost the writer in all; the time in begin and
  * publish says what the ring costs it (the rest is the copy, which the readers' work on
  * the other CPU can slow through the machine). One sleeping reader against 64 says
- * what each more reader costs, apart from what waking a sleeper costs at all; the floor
- * says what waking a sleeper costs at all on this machine, ring or no ring.
+ * what each more reader costs, apart from what waking a sleeper costs at all; the floors
+ * say what waking 1 and 64 sleepers costs on this machine with no ring.
  */
 static int measure_readers(struct figures *figures)
 {
@@ -148,6 +150,7 @@ static int measure_readers(struct figures *figures)
 		[READERS_ONE_SLEEPING] = "one-sleeping-reader",
 		[READERS_SLEEPING] = "sleeping-readers",
 		[READERS_FUTEX_FLOOR] = "futex-floor",
+		[READERS_FUTEX_FLOOR_MANY] = "futex-floor-many",
 	};
 	const struct bench_readers configs[READERS_STREAM_COUNT] = {
 		[READERS_NONE] = { .count = 0, .pinned = true },
@@ -163,6 +166,9 @@ static int measure_readers(struct figures *figures)
 		[READERS_FUTEX_FLOOR] = { .count = 1,
 		                          .style = BENCH_READERS_BARE_FUTEX,
 		                          .pinned = true },
+		[READERS_FUTEX_FLOOR_MANY] = { .count = MANY_READERS,
+		                               .style = BENCH_READERS_BARE_FUTEX,
+		                               .pinned = true },
 	};
 	struct bench_writer_rate *streams[READERS_STREAM_COUNT] = { NULL };
 	int result = 0;
@@ -208,7 +214,7 @@ static int measure_readers(struct figures *figures)
 		one_to_floor_fps[run] =
 		    fps[READERS_ONE_SLEEPING][run] / fps[READERS_FUTEX_FLOOR][run];
 		sleeping_to_floor_fps[run] =
-		    fps[READERS_SLEEPING][run] / fps[READERS_FUTEX_FLOOR][run];
+		    fps[READERS_SLEEPING][run] / fps[READERS_FUTEX_FLOOR_MANY][run];
 		published += rates[READERS_SLEEPING].frames;
 	}
 	bench_unpin();
@@ -409,12 +415,14 @@ static int print_readers(void)
 	       readers->ring_ns[READERS_NONE], MANY_READERS, readers->ring_ns[READERS_IDLE],
 	       readers->ring_ns[READERS_ONE_SLEEPING], MANY_READERS,
 	       readers->ring_ns[READERS_SLEEPING], readers->sleeping_to_one_ratio);
-	printf("floor, no ring: a futex wake of 1 sleeping process each frame %.0f frames/s "
-	       "(%.2fx no reader; %.0f ns a wake); 1 sleeping reader %.2fx it, %d sleeping "
-	       "%.2fx it\n",
+	printf("floors, no ring: a futex wake of 1 sleeping process each frame %.0f frames/s "
+	       "(%.2fx no reader; %.0f ns a wake), of %d %.0f frames/s (%.2fx; %.0f ns); 1 "
+	       "sleeping reader %.2fx the first, %d sleeping %.2fx the second\n",
 	       readers->fps[READERS_FUTEX_FLOOR], readers->fps_ratio[READERS_FUTEX_FLOOR],
-	       readers->ring_ns[READERS_FUTEX_FLOOR], readers->one_to_floor_fps_ratio, MANY_READERS,
-	       readers->sleeping_to_floor_fps_ratio);
+	       readers->ring_ns[READERS_FUTEX_FLOOR], MANY_READERS,
+	       readers->fps[READERS_FUTEX_FLOOR_MANY], readers->fps_ratio[READERS_FUTEX_FLOOR_MANY],
+	       readers->ring_ns[READERS_FUTEX_FLOOR_MANY], readers->one_to_floor_fps_ratio,
+	       MANY_READERS, readers->sleeping_to_floor_fps_ratio);
 	return 0;
 }
 

@@ -170,10 +170,14 @@ static void readers_rows(struct rows *rows, const struct figures *figures)
 	row = add_row(rows, NULL, "floor: no ring, 1 futex sleeper woken a frame");
 	snprintf(row->figure, sizeof(row->figure), "%.0f/s", readers->fps[READERS_FUTEX_FLOOR]);
 	set_ratio(row, readers->fps_ratio[READERS_FUTEX_FLOOR], "no reader");
-	row = add_row(rows, NULL, "1 sleeping reader, against the floor");
-	set_ratio(row, readers->one_to_floor_fps_ratio, "floor");
-	row = add_row(rows, NULL, "%d sleeping readers, against the floor", MANY_READERS);
-	set_ratio(row, readers->sleeping_to_floor_fps_ratio, "floor");
+	row = add_row(rows, NULL, "floor: no ring, %d futex sleepers", MANY_READERS);
+	snprintf(row->figure, sizeof(row->figure), "%.0f/s",
+	         readers->fps[READERS_FUTEX_FLOOR_MANY]);
+	set_ratio(row, readers->fps_ratio[READERS_FUTEX_FLOOR_MANY], "no reader");
+	row = add_row(rows, NULL, "1 sleeping reader, against its floor");
+	set_ratio(row, readers->one_to_floor_fps_ratio, "1-sleeper floor");
+	row = add_row(rows, NULL, "%d sleeping readers, against theirs", MANY_READERS);
+	set_ratio(row, readers->sleeping_to_floor_fps_ratio, "64-sleeper floor");
 	/* The ring's own part of each frame, apart from the copy. */
 	row = add_row(rows, "of those frames' time, in begin + publish", "no reader");
 	snprintf(row->figure, sizeof(row->figure), "%.0f ns", readers->ring_ns[READERS_NONE]);
@@ -187,9 +191,12 @@ static void readers_rows(struct rows *rows, const struct figures *figures)
 	row = add_row(rows, NULL, "%d sleeping readers", MANY_READERS);
 	snprintf(row->figure, sizeof(row->figure), "%.0f ns", readers->ring_ns[READERS_SLEEPING]);
 	set_ratio(row, readers->sleeping_to_one_ratio, "1 sleeping reader");
-	row = add_row(rows, NULL, "floor: the futex wake");
+	row = add_row(rows, NULL, "floor: the futex wake of 1 sleeper");
 	snprintf(row->figure, sizeof(row->figure), "%.0f ns",
 	         readers->ring_ns[READERS_FUTEX_FLOOR]);
+	row = add_row(rows, NULL, "floor: the futex wake of %d", MANY_READERS);
+	snprintf(row->figure, sizeof(row->figure), "%.0f ns",
+	         readers->ring_ns[READERS_FUTEX_FLOOR_MANY]);
 }
 
 static void gather(struct rows *rows, const struct figures *figures)

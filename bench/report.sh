@@ -137,10 +137,11 @@ readers' work on the other CPU can slow too, through the caches and the host the
 share). A sleeping reader costs each publish a futex wake-up: a system call in which the
 kernel wakes a task on another CPU. One sleeping reader against none measures that;
 64 against one measures what each further reader costs (publish wakes them all in one
-call, and reads no reader entry). The floor is that wake-up with no ring at all: a
-writer that copies each frame into shared memory and wakes one process asleep on a plain
-futex word. No writer whose readers sleep can do better than it, so a target above the
-floor cannot be met on the machine that measured it.
+call, and reads no reader entry). The floors are those wake-ups with no ring at all: a
+writer that copies each frame into shared memory and wakes, with one FUTEX_WAKE, 1 or 64
+processes asleep on a plain futex word on the other CPU. No writer that wakes its
+sleeping readers on every frame can do better, so a target above the 1-sleeper floor
+cannot be met that way on the machine that measured it.
 
 ## Filter chains
 
