@@ -279,11 +279,17 @@ const char *vshm_reader_name(const struct vshm_reader *reader)
 	return reader->segment.name;
 }
 
+/*
+ * Any other number than the last one taken is a frame published since: a writer's
+ * numbers only grow within a segment. Not "greater": a number that a process able to
+ * write the segment forged far ahead, then rejected, would otherwise leave the reader
+ * asleep through every honest frame after it.
+ */
 static bool newer_frame_published(const struct vshm_reader *reader)
 {
 	uint64_t latest =
 	    atomic_load_explicit(&reader->segment.header->latest, memory_order_acquire);
-	return vshm_latest_number(latest) > reader->last_acquired;
+	return vshm_latest_number(latest) != reader->last_acquired;
 }
 
 int vshm_reader_skip(struct vshm_reader *reader, uint64_t sequence)
@@ -313,8 +319,8 @@ int vshm_reader_poll(struct vshm_reader *reader)
 	if (vshm_segment_broken(segment))
 		return 0;
 	uint64_t latest = atomic_load_explicit(&segment->header->latest, memory_order_acquire);
-	if (vshm_latest_number(latest) <= reader->last_acquired)
-		return 0;
+	if (vshm_latest_number(latest) == reader->last_acquired)
+		return 0; /* nothing since (see newer_frame_published()) */
 	/* The acquire that follows reads this slot's count and metadata: ask for their
 	 * cache lines now, so that they travel while that acquire's entry into the latest
 	 * word waits for its own line, instead of after it. Only a hint: the slot is

@@ -521,7 +521,9 @@ proctype reader(byte me)
 #endif
 
 next_frame:
-	/* vshm_reader_wait(): until a frame newer than the last one taken is published.
+	/* vshm_reader_wait(): until a frame newer than the last one taken is published
+	 * (libvshm tests that the number differs, which is the same here: the model's
+	 * writer is honest, so numbers only grow).
 	 * The first reader may also call acquire without waiting, as spinning readers
 	 * do: then it may take the same frame again, or find nothing published yet. */
 	do

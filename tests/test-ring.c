@@ -143,6 +143,37 @@ static void skip_looks_past_frames_taken_elsewhere_and_no_further(void **state)
 	vshm_writer_destroy(writer);
 }
 
+/* A process that may write the segment forges latest far ahead: the reader rejects
+ * that frame, and still wakes for the writer's next honest one, rather than sleep until
+ * the numbers catch up with the forged one. */
+static void a_forged_number_ahead_does_not_silence_the_reader(void **state)
+{
+	(void)state;
+	char name[64];
+	test_unique_name(name, sizeof(name), "forged");
+	struct vshm_writer *writer = test_writer_create(name, VSHM_FORMAT_GRAY8, 64, 64, 3);
+	struct vshm_reader *reader = ring_attach(name);
+	struct vshm_frame frame, got;
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 1, &frame);
+	size_t size;
+	uint8_t *map = test_segment_map(name, &size);
+	struct vshm_shm_header *header = (struct vshm_shm_header *)map;
+	uint64_t forged = (VSHM_LATEST_NUMBER_MASK << VSHM_LATEST_SLOT_BITS) | frame.slot;
+	atomic_store(&header->latest, forged);
+	assert_int_equal(vshm_reader_wait(reader, 0), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), -EBADMSG);
+	assert_int_equal(vshm_reader_poll(reader), 0); /* the forged number, rejected */
+	ring_publish(writer, VSHM_FORMAT_GRAY8, 64, 64, 2, &frame);
+	assert_int_equal(vshm_reader_poll(reader), 1);
+	assert_int_equal(vshm_reader_wait(reader, 100), 0);
+	assert_int_equal(vshm_reader_acquire(reader, &got), 0);
+	assert_int_equal(got.frame_number, 2);
+	assert_int_equal(vshm_reader_release(reader), 1);
+	munmap(map, size);
+	vshm_reader_detach(reader);
+	vshm_writer_destroy(writer);
+}
+
 static void writer_avoids_a_held_slot_and_the_frame_stays_intact(void **state)
 {
 	(void)state;
@@ -468,6 +499,7 @@ int main(void)
 		cmocka_unit_test(every_format_round_trips_with_its_metadata),
 		cmocka_unit_test(reader_gets_the_latest_frame_and_one_at_a_time),
 		cmocka_unit_test(skip_looks_past_frames_taken_elsewhere_and_no_further),
+		cmocka_unit_test(a_forged_number_ahead_does_not_silence_the_reader),
 		cmocka_unit_test(writer_avoids_a_held_slot_and_the_frame_stays_intact),
 		cmocka_unit_test(overwritten_frame_is_reported_torn_and_counted),
 		cmocka_unit_test(format_and_size_changes_travel_with_the_frame),
