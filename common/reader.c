@@ -287,9 +287,13 @@ const char *vshm_reader_name(const struct vshm_reader *reader)
  */
 static bool newer_frame_published(const struct vshm_reader *reader)
 {
+	/* A segment cut short reads zeros where it was: nothing there to acquire. */
+	if (vshm_segment_broken(&reader->segment))
+		return false;
 	uint64_t latest =
 	    atomic_load_explicit(&reader->segment.header->latest, memory_order_acquire);
-	return vshm_latest_number(latest) != reader->last_acquired;
+	uint64_t n = vshm_latest_number(latest);
+	return n != 0 && n != reader->last_acquired; /* 0: nothing published yet */
 }
 
 int vshm_reader_skip(struct vshm_reader *reader, uint64_t sequence)
@@ -319,8 +323,9 @@ int vshm_reader_poll(struct vshm_reader *reader)
 	if (vshm_segment_broken(segment))
 		return 0;
 	uint64_t latest = atomic_load_explicit(&segment->header->latest, memory_order_acquire);
-	if (vshm_latest_number(latest) == reader->last_acquired)
-		return 0; /* nothing since (see newer_frame_published()) */
+	uint64_t n = vshm_latest_number(latest);
+	if (n == 0 || n == reader->last_acquired)
+		return 0; /* nothing yet, or nothing since (see newer_frame_published()) */
 	/* The acquire that follows reads this slot's count and metadata: ask for their
 	 * cache lines now, so that they travel while that acquire's entry into the latest
 	 * word waits for its own line, instead of after it. Only a hint: the slot is
